@@ -1,0 +1,1 @@
+//! Text normalisation and fraud-script matching (in progress).
