@@ -1,1 +1,61 @@
-//! Text normalisation and fraud-script matching (in progress).
+//! Text normalisation and fraud-script matching.
+//!
+//! Scam scripts are written to dodge naive keyword filters: traditional characters, full-width
+//! letters, spaces, punctuation, zero-width characters or emoji inserted between the characters of a
+//! phrase, and look-alike characters (`徽信` for `微信`). This module undoes those evasions and then
+//! finds the phrases and patterns of the rule pack:
+//!
+//! - [`normalise`]: [`Normaliser`] turns a message into a [`NormalisedText`] (reusable buffer) that
+//!   remembers, for every normalised byte, where it came from in the original text, so evidence quotes
+//!   the phrase *as found*.
+//! - `matcher`: Hyperscan databases of phrases and regular expressions, scored per category.
+//! - `contacts`: phone numbers, URLs, QQ and WeChat ids the message asks the victim to contact.
+//!
+//! ```
+//! use interdict_engine::text::{NormalisedText, Normaliser};
+//!
+//! let normaliser = Normaliser::with_lookalikes(&[("徽信", "微信")])?;
+//! let mut out = NormalisedText::new(); // reuse it for every message
+//! let original = "請加 徽 信，刷\u{200b}單返利";
+//! normaliser.normalise_into(original, &mut out);
+//! assert_eq!(out.as_str(), "请加微信，刷单返利");
+//! let at = out.as_str().find("微信").unwrap_or_default();
+//! assert_eq!(out.found(original, at, at + "微信".len()), Some("徽 信"));
+//! # Ok::<(), interdict_engine::text::TextError>(())
+//! ```
+//!
+//! Traditional → simplified conversion uses the character table of the `ferrous-opencc` crate
+//! (Apache-2.0, OpenCC's dictionaries, also Apache-2.0, embedded at build time: nothing is read or
+//! downloaded at run time).
+
+pub mod normalise;
+
+pub use normalise::{NormalisedText, Normaliser, MAX_TEXT_BYTES};
+
+/// Errors raised while building a normaliser or compiling a matcher from the rule pack.
+///
+/// Indices are positions in the slices given to the constructor, so the pack loader can map them
+/// back to `file:line`.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum TextError {
+    /// A look-alike pair whose key has no letter, digit or CJK character after normalisation.
+    #[error("look-alike #{index}: key {key:?} has no letter, digit or CJK character")]
+    EmptyLookalike {
+        /// Position of the pair in the look-alike table.
+        index: usize,
+        /// The key as given.
+        key: String,
+    },
+    /// The look-alike automaton could not be built.
+    #[error("look-alike table: {message}")]
+    LookalikeTable {
+        /// What the automaton builder reported.
+        message: String,
+    },
+    /// The traditional → simplified table could not be loaded.
+    #[error("traditional to simplified table: {message}")]
+    T2sTable {
+        /// What the converter reported.
+        message: String,
+    },
+}

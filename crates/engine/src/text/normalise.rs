@@ -1,0 +1,829 @@
+//! The text normaliser: undoes the evasions scam scripts use before phrases are matched.
+//!
+//! One pass over the message, character by character:
+//!
+//! 1. **Compatibility folding (NFKC)**: full-width ASCII (`ＶＸ` → `VX`) and the ideographic space are
+//!    folded directly; the common CJK block and ASCII take a fast path (they are NFKC-stable); any
+//!    other character goes through its compatibility decomposition (`⑤` → `5`, `⼀` Kangxi radical →
+//!    `一`) and combining marks are re-composed with the preceding character.
+//! 2. **Case folding**: lower case (ASCII fast path, Unicode `to_lowercase` otherwise), plus a few
+//!    Cyrillic/Greek letters that look exactly like Latin ones (`х` → `x`).
+//! 3. **Traditional → simplified** Chinese, character by character, with a table built once per
+//!    process from OpenCC's `TSCharacters` dictionary as shipped by the
+//!    [`ferrous-opencc`](https://crates.io/crates/ferrous-opencc) crate (licence Apache-2.0; the
+//!    dictionaries are compiled into the binary, nothing is read or downloaded at run time).
+//!    Character-level conversion keeps one output character per input character, which keeps the
+//!    offset map exact; phrases of the rule pack are normalised with the same table, so both sides
+//!    agree even where a character has several simplified forms.
+//! 4. **Separator removal**: spaces, ASCII and CJK punctuation, symbols and emoji that sit *between
+//!    two CJK characters* are dropped (`刷 单`, `刷.单`, `刷🔥单` → `刷单`); zero-width and other
+//!    invisible characters are dropped everywhere. Separators next to non-CJK text are kept, so
+//!    URLs, numbers and Latin words keep their shape.
+//! 5. **Look-alikes**: a table from the rule pack (`徽信`, `薇信`, `V信`, `VX` → `微信`), applied with
+//!    aho-corasick leftmost-longest on the text produced by steps 1–4. Keys are normalised the same
+//!    way, so `VX` also catches `vx` and `ＶＸ`. A key starting with an ASCII letter or digit only
+//!    matches where it is not preceded by one (`vx` inside `wvx` is left alone).
+//!
+//! Every normalised byte remembers the offset of the original character it came from, so
+//! [`NormalisedText::original_range`] maps a match in normalised text back to the text *as found*.
+//!
+//! Text beyond [`MAX_TEXT_BYTES`] is not normalised (see [`NormalisedText::truncated`]).
+
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use rustc_hash::FxHashMap;
+use unicode_normalization::char::{compose, decompose_compatible, is_combining_mark};
+
+use super::TextError;
+
+/// Longest input normalised, in bytes (longer input is cut at a character boundary). A concatenated
+/// SMS of 255 parts is about 35 KB, so this covers every real message while bounding the work.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+
+/// Normalises message text; built once per rule-pack snapshot (it holds the look-alike table).
+#[derive(Debug, Clone)]
+pub struct Normaliser {
+    t2s: &'static T2s,
+    lookalikes: Option<Lookalikes>,
+}
+
+#[derive(Debug, Clone)]
+struct Lookalikes {
+    automaton: AhoCorasick,
+    /// Normalised replacement per key.
+    replacements: Vec<String>,
+    /// Whether the key starts with an ASCII letter or digit (needs a left word boundary).
+    ascii_start: Vec<bool>,
+}
+
+/// A reusable normalisation result: the normalised text and its map back to the original.
+///
+/// Keep one per thread (or per connection) and pass it to [`Normaliser::normalise_into`] for every
+/// message; its buffers are cleared and refilled, so normalising does not allocate once they have
+/// grown to the size of the messages seen.
+#[derive(Debug, Default, Clone)]
+pub struct NormalisedText {
+    text: String,
+    /// For every byte of `text`: the byte offset in the original text of the character it came from.
+    map: Vec<u32>,
+    /// Separators held back after a CJK character until we know whether another CJK character
+    /// follows: (character, original offset).
+    pending: Vec<(char, u32)>,
+    last_cjk: bool,
+    alt_text: String,
+    alt_map: Vec<u32>,
+    original_len: usize,
+    truncated: bool,
+}
+
+impl NormalisedText {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The normalised text (valid UTF-8, what the matcher scans).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Length of the normalised text in bytes.
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Whether the normalised text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// Whether the original was longer than [`MAX_TEXT_BYTES`] and only its beginning was normalised.
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// Byte offset in the original text of the character that produced normalised byte `pos`.
+    pub fn original_offset(&self, pos: usize) -> Option<usize> {
+        self.map.get(pos).map(|&o| o as usize)
+    }
+
+    /// Maps the normalised byte range `start..end` back to the byte range of the original text it
+    /// came from, from the first character's start to the last character's end (separators removed
+    /// inside the range are included, those around it are not).
+    ///
+    /// `original` must be the text that was normalised. Returns `None` when the range is empty, out
+    /// of bounds or not on character boundaries.
+    pub fn original_range(&self, original: &str, start: usize, end: usize) -> Option<Range<usize>> {
+        if start >= end || !self.text.is_char_boundary(start) || !self.text.is_char_boundary(end) {
+            return None;
+        }
+        let last = self.text.get(start..end)?.char_indices().next_back()?.0 + start;
+        let from = *self.map.get(start)? as usize;
+        let last_from = *self.map.get(last)? as usize;
+        let last_len = original.get(last_from..)?.chars().next()?.len_utf8();
+        let to = last_from.checked_add(last_len)?;
+        (from < to && to <= original.len()).then_some(from..to)
+    }
+
+    /// The original text that produced the normalised range `start..end` (see
+    /// [`original_range`](Self::original_range)).
+    pub fn found<'t>(&self, original: &'t str, start: usize, end: usize) -> Option<&'t str> {
+        let range = self.original_range(original, start, end)?;
+        original.get(range)
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.map.clear();
+        self.pending.clear();
+        self.last_cjk = false;
+        self.original_len = 0;
+        self.truncated = false;
+    }
+
+    /// Appends one output character that came from original offset `from`.
+    fn put(&mut self, c: char, from: u32) {
+        self.text.push(c);
+        let len = c.len_utf8();
+        self.map.extend(std::iter::repeat_n(from, len));
+    }
+
+    /// Appends a letter, digit or other non-separator character (`cjk` tells which kind).
+    fn emit(&mut self, c: char, from: u32, cjk: bool) {
+        if !self.pending.is_empty() {
+            if !cjk {
+                for i in 0..self.pending.len() {
+                    if let Some(&(p, pf)) = self.pending.get(i) {
+                        self.put(p, pf);
+                    }
+                }
+            }
+            self.pending.clear();
+        }
+        self.put(c, from);
+        self.last_cjk = cjk;
+    }
+
+    /// A separator: held back after a CJK character (dropped if another CJK character follows),
+    /// kept otherwise.
+    fn separator(&mut self, c: char, from: u32) {
+        if self.last_cjk {
+            self.pending.push((c, from));
+        } else {
+            self.put(c, from);
+        }
+    }
+
+    fn finish(&mut self) {
+        for i in 0..self.pending.len() {
+            if let Some(&(p, pf)) = self.pending.get(i) {
+                self.put(p, pf);
+            }
+        }
+        self.pending.clear();
+    }
+
+    /// Handles a combining mark: re-composes it with the previous character when Unicode has a
+    /// composed form, otherwise treats it as a separator.
+    fn combining(&mut self, mark: char, from: u32) {
+        if self.pending.is_empty() {
+            let prev_pos = self.text.char_indices().next_back();
+            if let Some((pos, prev)) = prev_pos {
+                if let Some(composed) = compose(prev, mark) {
+                    let prev_from = self.map.get(pos).copied().unwrap_or(from);
+                    self.text.truncate(pos);
+                    self.map.truncate(pos);
+                    self.put(composed, prev_from);
+                    return;
+                }
+            }
+        }
+        self.separator(mark, from);
+    }
+}
+
+/// What a (folded) character is for the separator rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// A CJK ideograph (or ideographic iteration mark / number).
+    Cjk,
+    /// Space, punctuation, symbol, emoji: removed between two CJK characters.
+    Separator,
+    /// Zero-width and other invisible characters: always removed.
+    Invisible,
+    /// Letters and digits of other scripts.
+    Other,
+}
+
+fn class(c: char) -> Class {
+    let cp = c as u32;
+    if cp < 0x80 {
+        return if c.is_ascii_alphanumeric() {
+            Class::Other
+        } else {
+            Class::Separator
+        };
+    }
+    match cp {
+        0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xF900..=0xFAFF
+        | 0x20000..=0x3134F
+        | 0x3005..=0x3007
+        | 0x3021..=0x3029
+        | 0x3038..=0x303B => Class::Cjk,
+        0x00AD
+        | 0x034F
+        | 0x061C
+        | 0x115F
+        | 0x1160
+        | 0x17B4
+        | 0x17B5
+        | 0x180B..=0x180F
+        | 0x200B..=0x200F
+        | 0x202A..=0x202E
+        | 0x2060..=0x206F
+        | 0x2800
+        | 0x3164
+        | 0xFE00..=0xFE0F
+        | 0xFEFF
+        | 0xFFA0
+        | 0x1BCA0..=0x1BCA3
+        | 0xE0000..=0xE0FFF => Class::Invisible,
+        0x0080..=0x00BF
+        | 0x00D7
+        | 0x00F7
+        | 0x2000..=0x2BFF
+        | 0x2E00..=0x2E7F
+        | 0x3000..=0x303F
+        | 0x30FB
+        | 0xFE10..=0xFE1F
+        | 0xFE30..=0xFE6F
+        | 0xFF00..=0xFF0F
+        | 0xFF1A..=0xFF20
+        | 0xFF3B..=0xFF40
+        | 0xFF5B..=0xFF65
+        | 0xFFE0..=0xFFEF
+        | 0xFFF0..=0xFFFF
+        | 0xE000..=0xF8FF
+        | 0x1F000..=0x1FAFF
+        | 0xF0000..=0x10FFFF => Class::Separator,
+        _ => Class::Other,
+    }
+}
+
+/// Latin look-alikes from Cyrillic and Greek (lower case) that scripts use to dodge ASCII keywords.
+fn latin_lookalike(c: char) -> char {
+    match c {
+        'а' | 'α' => 'a',
+        'в' => 'b',
+        'с' | 'ϲ' => 'c',
+        'е' | 'ε' => 'e',
+        'һ' => 'h',
+        'і' | 'ι' => 'i',
+        'ј' => 'j',
+        'к' | 'κ' => 'k',
+        'м' => 'm',
+        'о' | 'ο' => 'o',
+        'р' | 'ρ' => 'p',
+        'ѕ' => 's',
+        'т' | 'τ' => 't',
+        'ν' => 'v',
+        'ѡ' | 'ω' => 'w',
+        'х' | 'χ' => 'x',
+        'у' | 'γ' => 'y',
+        _ => c,
+    }
+}
+
+impl Normaliser {
+    /// A normaliser with no look-alike table.
+    pub fn new() -> Result<Self, TextError> {
+        Ok(Self {
+            t2s: t2s_table()?,
+            lookalikes: None,
+        })
+    }
+
+    /// A normaliser with a look-alike table of `(look-alike, replacement)` pairs, e.g.
+    /// `("徽信", "微信")`. Keys and replacements are normalised first; keys are matched
+    /// leftmost-longest. Errors name the index of the offending pair.
+    pub fn with_lookalikes<K, V>(pairs: &[(K, V)]) -> Result<Self, TextError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let base = Self::new()?;
+        if pairs.is_empty() {
+            return Ok(base);
+        }
+        let mut keys = Vec::with_capacity(pairs.len());
+        let mut replacements = Vec::with_capacity(pairs.len());
+        let mut ascii_start = Vec::with_capacity(pairs.len());
+        for (index, (key, value)) in pairs.iter().enumerate() {
+            let key_norm = base.normalise(key.as_ref());
+            if !key_norm.chars().any(char::is_alphanumeric) {
+                return Err(TextError::EmptyLookalike {
+                    index,
+                    key: key.as_ref().to_owned(),
+                });
+            }
+            ascii_start.push(
+                key_norm
+                    .as_bytes()
+                    .first()
+                    .is_some_and(u8::is_ascii_alphanumeric),
+            );
+            keys.push(key_norm);
+            replacements.push(base.normalise(value.as_ref()));
+        }
+        let automaton = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&keys)
+            .map_err(|e| TextError::LookalikeTable {
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            t2s: base.t2s,
+            lookalikes: Some(Lookalikes {
+                automaton,
+                replacements,
+                ascii_start,
+            }),
+        })
+    }
+
+    /// Normalises `text` into `out` (cleared first). Does not allocate once `out` has grown to the
+    /// size of the messages seen.
+    pub fn normalise_into(&self, text: &str, out: &mut NormalisedText) {
+        out.clear();
+        let text = if text.len() > MAX_TEXT_BYTES {
+            out.truncated = true;
+            let mut cut = MAX_TEXT_BYTES;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.get(..cut).unwrap_or_default()
+        } else {
+            text
+        };
+        out.original_len = text.len();
+        out.text.reserve(text.len());
+        out.map.reserve(text.len());
+        for (i, c) in text.char_indices() {
+            // `i` < MAX_TEXT_BYTES, so it fits.
+            let from = i as u32;
+            let cp = c as u32;
+            if cp < 0x80 {
+                if c.is_ascii_alphanumeric() {
+                    out.emit(c.to_ascii_lowercase(), from, false);
+                } else {
+                    out.separator(c, from);
+                }
+            } else if (0x4E00..=0x9FFF).contains(&cp) {
+                out.emit(self.t2s.get(c), from, true);
+            } else {
+                self.slow_char(c, from, out);
+            }
+        }
+        out.finish();
+        if let Some(lookalikes) = &self.lookalikes {
+            lookalikes.apply(out);
+        }
+    }
+
+    /// Normalises `text` into a new string (for compiling phrases; use
+    /// [`normalise_into`](Self::normalise_into) on the hot path).
+    pub fn normalise(&self, text: &str) -> String {
+        let mut out = NormalisedText::new();
+        self.normalise_into(text, &mut out);
+        out.text
+    }
+
+    /// Everything outside ASCII and the main CJK block: full-width forms, NFKC, case, classes.
+    fn slow_char(&self, c: char, from: u32, out: &mut NormalisedText) {
+        let cp = c as u32;
+        if (0xFF01..=0xFF5E).contains(&cp) {
+            // Full-width ASCII: same order as ASCII, offset 0xFEE0.
+            if let Some(ascii) = char::from_u32(cp - 0xFEE0) {
+                self.folded_char(ascii, from, out);
+            }
+            return;
+        }
+        if cp == 0x3000 {
+            out.separator(' ', from);
+            return;
+        }
+        // Compatibility decomposition; at most 18 characters (U+FDFA), 32 is ample.
+        let mut buf = ['\0'; 32];
+        let mut n = 0usize;
+        decompose_compatible(c, |d| {
+            if let Some(slot) = buf.get_mut(n) {
+                *slot = d;
+                n += 1;
+            }
+        });
+        for &d in buf.iter().take(n) {
+            if is_combining_mark(d) {
+                out.combining(d, from);
+            } else if d.is_uppercase() {
+                for l in d.to_lowercase() {
+                    self.folded_char(l, from, out);
+                }
+            } else {
+                self.folded_char(d, from, out);
+            }
+        }
+    }
+
+    /// A character already compatibility-decomposed: case, look-alike letters, t2s, class.
+    fn folded_char(&self, c: char, from: u32, out: &mut NormalisedText) {
+        let c = if c.is_ascii() {
+            c.to_ascii_lowercase()
+        } else {
+            latin_lookalike(c)
+        };
+        match class(c) {
+            Class::Cjk => out.emit(self.t2s.get(c), from, true),
+            Class::Other => out.emit(c, from, false),
+            Class::Separator => out.separator(c, from),
+            Class::Invisible => {}
+        }
+    }
+}
+
+impl Lookalikes {
+    /// Replaces look-alike keys in `out`, rebuilding its map.
+    fn apply(&self, out: &mut NormalisedText) {
+        let mut last = 0usize;
+        let mut replaced = false;
+        out.alt_text.clear();
+        out.alt_map.clear();
+        for m in self.automaton.find_iter(out.text.as_str()) {
+            let (start, end) = (m.start(), m.end());
+            let needs_boundary =
+                self.ascii_start.get(m.pattern().as_usize()).copied() == Some(true);
+            if needs_boundary
+                && start > 0
+                && out
+                    .text
+                    .as_bytes()
+                    .get(start - 1)
+                    .is_some_and(u8::is_ascii_alphanumeric)
+            {
+                continue;
+            }
+            let Some(replacement) = self.replacements.get(m.pattern().as_usize()) else {
+                continue;
+            };
+            let (Some(before), Some(before_map)) =
+                (out.text.get(last..start), out.map.get(last..start))
+            else {
+                continue;
+            };
+            out.alt_text.push_str(before);
+            out.alt_map.extend_from_slice(before_map);
+            let span_from = out.map.get(start).copied().unwrap_or(0);
+            let last_char = out
+                .text
+                .get(start..end)
+                .and_then(|s| s.char_indices().next_back())
+                .map_or(start, |(p, _)| start + p);
+            let last_from = out.map.get(last_char).copied().unwrap_or(span_from);
+            let count = replacement.chars().count();
+            for (k, r) in replacement.chars().enumerate() {
+                let from = if k + 1 == count && k > 0 {
+                    last_from
+                } else {
+                    span_from
+                };
+                out.alt_text.push(r);
+                out.alt_map.extend(std::iter::repeat_n(from, r.len_utf8()));
+            }
+            last = end;
+            replaced = true;
+        }
+        if !replaced {
+            return;
+        }
+        if let (Some(rest), Some(rest_map)) = (out.text.get(last..), out.map.get(last..)) {
+            out.alt_text.push_str(rest);
+            out.alt_map.extend_from_slice(rest_map);
+        }
+        std::mem::swap(&mut out.text, &mut out.alt_text);
+        std::mem::swap(&mut out.map, &mut out.alt_map);
+    }
+}
+
+/// Character-level traditional → simplified table: a bitmap over the BMP CJK blocks for a quick
+/// "no change" answer (most text is already simplified), and a hash map for the characters that do
+/// change.
+#[derive(Debug)]
+struct T2s {
+    bitmap: Box<[u64]>,
+    map: FxHashMap<char, char>,
+}
+
+const BMP_LO: u32 = 0x3400;
+const BMP_HI: u32 = 0xA000;
+const SIP_LO: u32 = 0x20000;
+const SIP_HI: u32 = 0x30000;
+
+impl T2s {
+    #[inline]
+    fn get(&self, c: char) -> char {
+        let cp = c as u32;
+        if (BMP_LO..BMP_HI).contains(&cp) {
+            let k = (cp - BMP_LO) as usize;
+            let word = self.bitmap.get(k / 64).copied().unwrap_or(0);
+            if (word >> (k % 64)) & 1 == 0 {
+                return c;
+            }
+        } else if !(SIP_LO..SIP_HI).contains(&cp) {
+            return c;
+        }
+        self.map.get(&c).copied().unwrap_or(c)
+    }
+
+    fn build() -> Result<Self, TextError> {
+        let converter =
+            ferrous_opencc::OpenCC::from_config(ferrous_opencc::config::BuiltinConfig::T2s)
+                .map_err(|e| TextError::T2sTable {
+                    message: e.to_string(),
+                })?;
+        // Convert every candidate character on its own line so phrases never apply.
+        let candidates: Vec<char> = (BMP_LO..BMP_HI)
+            .chain(SIP_LO..SIP_HI)
+            .filter_map(char::from_u32)
+            .collect();
+        let mut input = String::with_capacity(candidates.len() * 5);
+        for &c in &candidates {
+            input.push(c);
+            input.push('\n');
+        }
+        let converted = converter.convert(&input);
+        let mut map = FxHashMap::default();
+        let mut bitmap = vec![0u64; ((BMP_HI - BMP_LO) as usize).div_ceil(64)].into_boxed_slice();
+        for (&from, line) in candidates.iter().zip(converted.split('\n')) {
+            let mut chars = line.chars();
+            let (Some(to), None) = (chars.next(), chars.next()) else {
+                continue;
+            };
+            if to == from || class(to) != Class::Cjk {
+                continue;
+            }
+            map.insert(from, to);
+            let cp = from as u32;
+            if (BMP_LO..BMP_HI).contains(&cp) {
+                let k = (cp - BMP_LO) as usize;
+                if let Some(word) = bitmap.get_mut(k / 64) {
+                    *word |= 1u64 << (k % 64);
+                }
+            }
+        }
+        for &(variant, preferred) in VARIANT_FOLDS {
+            for to in map.values_mut() {
+                if *to == variant {
+                    *to = preferred;
+                }
+            }
+            map.insert(variant, preferred);
+            let k = (variant as u32).wrapping_sub(BMP_LO) as usize;
+            if let Some(word) = bitmap.get_mut(k / 64) {
+                *word |= 1u64 << (k % 64);
+            }
+        }
+        Ok(Self { bitmap, map })
+    }
+}
+
+/// Simplified variants that scripts use interchangeably, folded to one form after conversion
+/// (OpenCC turns `帳戶` into `帐户`, while most texts write `账户`).
+const VARIANT_FOLDS: &[(char, char)] = &[('帐', '账')];
+
+fn t2s_table() -> Result<&'static T2s, TextError> {
+    static TABLE: OnceLock<Result<T2s, TextError>> = OnceLock::new();
+    TABLE.get_or_init(T2s::build).as_ref().map_err(Clone::clone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm() -> Normaliser {
+        Normaliser::with_lookalikes(&[
+            ("徽信", "微信"),
+            ("薇信", "微信"),
+            ("V信", "微信"),
+            ("VX", "微信"),
+        ])
+        .unwrap()
+    }
+
+    /// Normalises and returns (normalised, what the whole normalised text maps back to).
+    fn run(input: &str) -> String {
+        norm().normalise(input)
+    }
+
+    #[test]
+    fn plain_simplified_text_is_unchanged() {
+        assert_eq!(run("您的快递已到"), "您的快递已到");
+    }
+
+    #[test]
+    fn space_between_cjk_is_removed() {
+        assert_eq!(run("刷 单"), "刷单");
+        assert_eq!(run("刷   单返利"), "刷单返利");
+        assert_eq!(run("刷\u{3000}单"), "刷单");
+    }
+
+    #[test]
+    fn punctuation_between_cjk_is_removed() {
+        assert_eq!(run("刷.单"), "刷单");
+        assert_eq!(run("刷、单，返·利"), "刷单返利");
+        assert_eq!(run("安-全-账-户"), "安全账户");
+    }
+
+    #[test]
+    fn zero_width_characters_are_removed_everywhere() {
+        assert_eq!(run("刷\u{200b}单"), "刷单");
+        assert_eq!(run("刷\u{feff}\u{200d}单"), "刷单");
+        assert_eq!(run("v\u{200b}x"), "微信");
+    }
+
+    #[test]
+    fn emoji_between_cjk_is_removed() {
+        assert_eq!(run("刷🔥单"), "刷单");
+        assert_eq!(run("刷👍🏻单"), "刷单");
+        assert_eq!(run("刷❤\u{fe0f}单"), "刷单");
+    }
+
+    #[test]
+    fn separators_next_to_latin_and_digits_are_kept() {
+        assert_eq!(run("call 400-800-1234 now"), "call 400-800-1234 now");
+        assert_eq!(run("退款 100 元"), "退款 100 元");
+        assert_eq!(run("确认。 Thanks"), "确认。 thanks");
+    }
+
+    #[test]
+    fn full_width_letters_and_digits_fold_to_ascii() {
+        assert_eq!(run("ＱＱ１２３４５"), "qq12345");
+        assert_eq!(run("加ＶＸ"), "加微信");
+        assert_eq!(run("刷，单"), "刷单");
+    }
+
+    #[test]
+    fn nfkc_compatibility_forms_fold() {
+        assert_eq!(run("①②③"), "123");
+        // Kangxi radical U+2F00 is NFKC-equivalent to 一.
+        assert_eq!(run("\u{2f00}"), "一");
+        // Precomposed and decomposed accents end up identical.
+        assert_eq!(run("cafe\u{301}"), run("café"));
+    }
+
+    #[test]
+    fn traditional_characters_become_simplified() {
+        assert_eq!(run("帳戶"), "账户");
+        assert_eq!(run("詐騙"), "诈骗");
+        assert_eq!(run("安全帳戶 涉嫌洗錢"), "安全账户涉嫌洗钱");
+        // The simplified variant 帐 is folded too, so 帐户 and 账户 match the same phrase.
+        assert_eq!(run("帐户"), run("账户"));
+    }
+
+    #[test]
+    fn lookalikes_fold_to_wechat() {
+        assert_eq!(run("加徽信"), "加微信");
+        assert_eq!(run("加薇信"), "加微信");
+        assert_eq!(run("加V信"), "加微信");
+        assert_eq!(run("加VX kf8866"), "加微信 kf8866");
+        assert_eq!(run("加vx"), "加微信");
+        assert_eq!(run("加ＶＸ"), "加微信");
+    }
+
+    #[test]
+    fn ascii_lookalike_needs_a_left_boundary() {
+        assert_eq!(run("wvx"), "wvx");
+        assert_eq!(run("xvx"), "xvx");
+    }
+
+    #[test]
+    fn cyrillic_lookalike_letters_fold_to_latin() {
+        // Cyrillic а, р, р in "аpp".
+        assert_eq!(run("\u{430}\u{440}\u{440}"), "app");
+    }
+
+    #[test]
+    fn mixed_case_urls_fold_to_lower_case() {
+        assert_eq!(run("HTTP://ABC-Pay.TOP/Login"), "http://abc-pay.top/login");
+    }
+
+    #[test]
+    fn offsets_map_back_to_text_as_found() {
+        let n = norm();
+        let mut out = NormalisedText::new();
+        let original = "请加 徽 信：kf8866，刷\u{200b}单返利";
+        n.normalise_into(original, &mut out);
+        let text = out.as_str().to_owned();
+        let pos = text.find("微信").unwrap();
+        assert_eq!(out.found(original, pos, pos + "微信".len()), Some("徽 信"));
+        let pos = text.find("刷单").unwrap();
+        assert_eq!(
+            out.found(original, pos, pos + "刷单".len()),
+            Some("刷\u{200b}单")
+        );
+        let pos = text.find("kf8866").unwrap();
+        assert_eq!(
+            out.original_range(original, pos, pos + 6),
+            original.find("kf8866").map(|s| s..s + 6)
+        );
+    }
+
+    #[test]
+    fn offsets_of_replaced_ascii_lookalike_cover_both_letters() {
+        let n = norm();
+        let mut out = NormalisedText::new();
+        let original = "加ＶＸ好友";
+        n.normalise_into(original, &mut out);
+        assert_eq!(out.as_str(), "加微信好友");
+        let pos = out.as_str().find("微信").unwrap();
+        assert_eq!(out.found(original, pos, pos + 6), Some("ＶＸ"));
+        assert_eq!(out.found(original, 0, out.len()), Some(original));
+    }
+
+    #[test]
+    fn traditional_phrase_quotes_the_traditional_original() {
+        let n = norm();
+        let mut out = NormalisedText::new();
+        let original = "轉到安全帳戶";
+        n.normalise_into(original, &mut out);
+        let pos = out.as_str().find("安全账户").unwrap();
+        assert_eq!(
+            out.found(original, pos, pos + "安全账户".len()),
+            Some("安全帳戶")
+        );
+    }
+
+    #[test]
+    fn bad_ranges_are_none() {
+        let n = norm();
+        let mut out = NormalisedText::new();
+        n.normalise_into("刷单", &mut out);
+        assert_eq!(out.original_range("刷单", 1, 3), None);
+        assert_eq!(out.original_range("刷单", 3, 3), None);
+        assert_eq!(out.original_range("刷单", 0, 99), None);
+    }
+
+    #[test]
+    fn buffer_is_reused_between_messages() {
+        let n = norm();
+        let mut out = NormalisedText::new();
+        n.normalise_into("一段比较长的消息文本用于占用缓冲区", &mut out);
+        n.normalise_into("短", &mut out);
+        assert_eq!(out.as_str(), "短");
+        assert_eq!(out.original_offset(0), Some(0));
+        assert!(!out.truncated());
+    }
+
+    #[test]
+    fn overlong_text_is_truncated_on_a_char_boundary() {
+        let n = norm();
+        let mut out = NormalisedText::new();
+        let long = "刷".repeat(MAX_TEXT_BYTES / 3 + 10);
+        n.normalise_into(&long, &mut out);
+        assert!(out.truncated());
+        assert!(out.len() <= MAX_TEXT_BYTES);
+    }
+
+    #[test]
+    fn empty_lookalike_key_is_rejected_with_its_index() {
+        let err = Normaliser::with_lookalikes(&[("徽信", "微信"), (" . ", "x")]).unwrap_err();
+        assert_eq!(
+            err,
+            TextError::EmptyLookalike {
+                index: 1,
+                key: " . ".into()
+            }
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        #[test]
+        fn never_panics_and_maps_into_the_original(s in "\\PC{0,64}") {
+            let n = norm();
+            let mut out = NormalisedText::new();
+            n.normalise_into(&s, &mut out);
+            proptest::prop_assert_eq!(out.map.len(), out.len());
+            for (pos, _) in out.as_str().char_indices() {
+                let o = out.original_offset(pos).unwrap();
+                proptest::prop_assert!(o < s.len());
+                proptest::prop_assert!(s.is_char_boundary(o));
+            }
+            if !out.is_empty() {
+                proptest::prop_assert!(out.original_range(&s, 0, out.len()).is_some());
+            }
+        }
+    }
+}
