@@ -1,1 +1,1027 @@
-//! number (in progress).
+//! Phone numbers and SMS sender ids normalised to one compact key.
+//!
+//! Every caller or callee form the gateway sees — `+86 138-0013-8000`, `008613800138000`,
+//! `013800138000`, `tel:+86-138-0013-8000`, `sip:+8613800138000@ims.example;user=phone`,
+//! `95588`, `ICBC` — is turned by [`normalise`] into a [`Normalised`] value: its
+//! [`NumberKind`], a [`NumberKey`] (one `u64`, used by the number lists) and a canonical
+//! display form held inline (no heap allocation anywhere in this module).
+//!
+//! # How a number is read (country code from [`NumberConfig`], default 86)
+//!
+//! The input is trimmed and may be wrapped in `<…>`. Then, by form:
+//!
+//! * `tel:` (RFC 3966, scheme case-insensitive): the subscriber part up to the first `;`.
+//!   Visual separators `-` `.` `(` `)` and spaces are dropped. A global number (`+…`) is read
+//!   as international. A local number is read with its `phone-context`: when the context is
+//!   `+<home country code>` it is read as a national number; another global context
+//!   (`+44`, or `+8610` for an area) is prepended to the local digits and the whole read as
+//!   international; a domain-name context (or none — lenient, RFC 3966 requires one) means the
+//!   gateway's own network, so the local number is read as national.
+//! * `sip:` / `sips:`: the user part (before `@`, without any `:password`) is read exactly
+//!   like the body of a `tel:` URI, whether or not the URI carries `user=phone`. A user part
+//!   that is not a telephone number (`sip:alice@…`, `anonymous@…`) is
+//!   [`NumberError::NotANumber`]; a URI without a user part is [`NumberError::NoUserPart`].
+//! * Otherwise, input containing an ASCII letter is an **alphanumeric sender id** (SMS):
+//!   2–20 characters out of `A–Z a–z 0–9 space - _ . &`, canonicalised to upper case
+//!   (`icbc` and `ICBC` are the same key).
+//! * Otherwise it is a dialled string: an optional leading `+`, digits, and visual separators
+//!   (space `-` `.` `(` `)` `/`) which are dropped.
+//!
+//! Digits are then classified:
+//!
+//! * **International** (`+` or the `00` international prefix): the digits are
+//!   `country code + national significant number (NSN)`. When the country code is the home
+//!   one the NSN must be valid in the home plan: a mobile or a fixed line gives an E.164
+//!   number, a service number gives a [`NumberKind::Service`] number *without* the country
+//!   code — so `+86 95588`, `0086 95588` and `95588` are the same key (a bank's service
+//!   number shown on an international call is the spoofing signal the policy looks for).
+//!   Anything else under the home code is [`NumberError::InvalidNational`]. A foreign number
+//!   must have 7–15 digits and is kept as E.164 (its national plan is not checked).
+//! * **National** (home country 86, the Chinese plan):
+//!   * trunk prefix `0` + NSN: a fixed line — area code `10`, `2x` (8-digit subscriber) or
+//!     `[3-9]xx` (7- or 8-digit subscriber), subscriber not starting with 0 or 1
+//!     (`010 8888 0001`, `021…`, `0755…`) — or a mobile after an added `0`
+//!     (`013800138000`) → E.164;
+//!   * `1[3-9]` + 9 digits → mobile, E.164;
+//!   * otherwise a **service number** when it is one of: `400`/`800` + 7 digits (10 digits);
+//!     `10…` of 3–20 digits (10000, 10086, and the 106 SMS ports); `95…`/`96…` of 5–8 digits
+//!     (95588, 96110); `11…`/`12…` of 3–6 digits (110, 120, 12110, 12315); any other 3–6
+//!     digit number not starting with 0 (short codes);
+//!   * otherwise, the home country code followed by a valid mobile or fixed NSN
+//!     (`8613800138000`, E.164 written without its `+`) → E.164;
+//!   * otherwise 12–15 digits not starting with 0: no national number is that long, so it is
+//!     E.164 written without its `+` (a foreign number);
+//!   * anything else — notably 7–11 digit numbers that are neither mobile nor service
+//!     (a local fixed line without its area code cannot be placed) — is
+//!     [`NumberError::InvalidNational`]. It is never guessed.
+//!
+//!   With another home country code the generic plan applies: trunk `0` + 6–12 digit NSN →
+//!   E.164, 3–6 digits → service, 12–15 digits → E.164 without `+`, the rest an error.
+//!
+//! Under an international prefix, the home NSN is classified in this order: mobile, `400`/`800`
+//! service, fixed line, service (so `+86 10 8888 0001` is a Beijing fixed line while
+//! `+86 10086` is the carrier's service number).
+//!
+//! ```
+//! use interdict_engine::number::{normalise, NumberConfig, NumberKind};
+//! let cfg = NumberConfig::default();
+//! // Synthetic numbers (170/171 are virtual-operator ranges; no real subscriber).
+//! let a = normalise("+86 170-0000-0001", &cfg).unwrap();
+//! let b = normalise("sip:17000000001@ims.example;user=phone", &cfg).unwrap();
+//! assert_eq!(a.key(), b.key());
+//! assert_eq!(a.as_str(), "+8617000000001");
+//! let bank = normalise("+86 95588", &cfg).unwrap();
+//! assert_eq!(bank.kind(), NumberKind::Service);
+//! assert_eq!(bank.as_str(), "95588");
+//! // A local fixed line without its area code cannot be placed: an error, not a guess.
+//! assert!(normalise("8888 0001", &cfg).is_err());
+//! ```
+
+use serde::Deserialize;
+
+/// Longest raw input accepted (bytes). Longer input is [`NumberError::TooLong`].
+pub const MAX_RAW_LEN: usize = 256;
+/// Most digits a number may carry after separators are dropped (106 SMS ports reach 20).
+pub const MAX_DIGITS: usize = 20;
+/// Longest alphanumeric sender id (SMPP `source_addr` holds at most 20 characters).
+pub const MAX_ALPHANUMERIC_LEN: usize = 20;
+/// Number of low bits of a [`NumberKey`] that carry it; the bits above are always zero so a
+/// list table may pack its own data there.
+pub const KEY_BITS: u32 = 52;
+
+const VALUE_BITS: u32 = 50;
+const VALUE_MASK: u64 = (1 << VALUE_BITS) - 1;
+/// 10^15: every digit string of at most 15 digits without a leading zero is below it.
+const DIGIT_VALUE_LIMIT: u64 = 1_000_000_000_000_000;
+
+/// Numbering configuration of the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NumberConfig {
+    /// Country calling code of the gateway's network (86 for China). National numbers are
+    /// read in this country's plan (the Chinese plan for 86, a generic plan otherwise).
+    pub country_code: u16,
+}
+
+impl Default for NumberConfig {
+    fn default() -> Self {
+        NumberConfig { country_code: 86 }
+    }
+}
+
+/// What kind of party a normalised number is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NumberKind {
+    /// A full international number (mobile or fixed line), shown as `+<digits>`.
+    E164,
+    /// A short or service number of the home country (110, 95588, 10086, 400…), shown
+    /// without a country code and never equal to any E.164 key.
+    Service,
+    /// An alphanumeric SMS sender id (`ICBC`), upper-cased.
+    Alphanumeric,
+}
+
+impl NumberKind {
+    /// Lower-case name used in JSON output: `"e164"`, `"service"`, `"alphanumeric"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NumberKind::E164 => "e164",
+            NumberKind::Service => "service",
+            NumberKind::Alphanumeric => "alphanumeric",
+        }
+    }
+
+    fn tag(self) -> u64 {
+        match self {
+            NumberKind::E164 => 1,
+            NumberKind::Service => 2,
+            NumberKind::Alphanumeric => 3,
+        }
+    }
+}
+
+/// Compact key of a normalised number: equal keys mean the same party.
+///
+/// Layout: bits 0–49 the value, bits 50–51 the kind (1 E.164, 2 service, 3 alphanumeric),
+/// bits 52–63 zero (free for the list tables, see [`KEY_BITS`]). The value of an E.164 or a
+/// service number of at most 15 digits is the digits read as an integer (they never start
+/// with 0, so the integer is unambiguous); a longer service number (a 106 SMS port) and an
+/// alphanumeric id are a 64-bit hash folded into the value bits — for long service numbers
+/// into the range above 10^15 so they can never equal a short one. The key is never 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NumberKey(u64);
+
+impl NumberKey {
+    /// The raw 64-bit value (upper 12 bits zero).
+    pub fn raw(self) -> u64 {
+        self.0
+    }
+
+    /// Rebuilds a key from [`NumberKey::raw`]; `None` if it is not a valid key layout.
+    pub fn from_raw(raw: u64) -> Option<NumberKey> {
+        let tag = raw >> VALUE_BITS;
+        (1..=3).contains(&tag).then_some(NumberKey(raw))
+    }
+
+    /// The kind encoded in the key.
+    pub fn kind(self) -> NumberKind {
+        match self.0 >> VALUE_BITS {
+            1 => NumberKind::E164,
+            2 => NumberKind::Service,
+            _ => NumberKind::Alphanumeric,
+        }
+    }
+
+    fn new(kind: NumberKind, value: u64) -> NumberKey {
+        NumberKey((kind.tag() << VALUE_BITS) | (value & VALUE_MASK))
+    }
+}
+
+/// A normalised number: kind, key and canonical display, all inline (`Copy`, no heap).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Normalised {
+    kind: NumberKind,
+    key: NumberKey,
+    len: u8,
+    /// Where the digits start in `buf` (1 for E.164, after the `+`).
+    digits_from: u8,
+    buf: [u8; 24],
+}
+
+impl std::fmt::Debug for Normalised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Normalised({:?} {})", self.kind, self.as_str())
+    }
+}
+
+impl std::fmt::Display for Normalised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Normalised {
+    /// The kind of party.
+    pub fn kind(&self) -> NumberKind {
+        self.kind
+    }
+
+    /// The compact key used for list lookups.
+    pub fn key(&self) -> NumberKey {
+        self.key
+    }
+
+    /// Canonical display: `"+8613800138000"`, `"95588"`, `"ICBC"`.
+    pub fn as_str(&self) -> &str {
+        let bytes = self.buf.get(..usize::from(self.len)).unwrap_or(&[]);
+        std::str::from_utf8(bytes).unwrap_or("")
+    }
+
+    /// The digits used for prefix lookups: the E.164 digits with the country code and without
+    /// `+` (`8613800138000`), the digits of a service number (`95588`), and nothing for an
+    /// alphanumeric id.
+    pub fn digits(&self) -> &[u8] {
+        match self.kind {
+            NumberKind::Alphanumeric => &[],
+            _ => self
+                .buf
+                .get(usize::from(self.digits_from)..usize::from(self.len))
+                .unwrap_or(&[]),
+        }
+    }
+
+    /// Whether the party belongs to the gateway's own country: an E.164 number under the home
+    /// country code, or a service number (service numbers are always home-country numbers).
+    /// Alphanumeric ids are not domestic numbers. The spoofing rule uses this: a domestic
+    /// number arriving on an international ingress is a forged caller id.
+    pub fn is_domestic(&self, cfg: &NumberConfig) -> bool {
+        match self.kind {
+            NumberKind::Service => true,
+            NumberKind::Alphanumeric => false,
+            NumberKind::E164 => {
+                let mut cc = DigitBuf::new();
+                cc.push_u64(u64::from(cfg.country_code));
+                self.digits().starts_with(cc.as_slice())
+            }
+        }
+    }
+
+    fn from_digits(kind: NumberKind, digits: &[u8]) -> Result<Normalised, NumberError> {
+        let mut buf = [0u8; 24];
+        let prefix: &[u8] = if kind == NumberKind::E164 { b"+" } else { b"" };
+        let total = prefix.len() + digits.len();
+        let slot = buf.get_mut(..total).ok_or(NumberError::BadLength {
+            digits: digits.len(),
+        })?;
+        for (dst, src) in slot.iter_mut().zip(prefix.iter().chain(digits)) {
+            *dst = *src;
+        }
+        let value = if digits.len() <= 15 {
+            digits
+                .iter()
+                .fold(0u64, |v, d| v * 10 + u64::from(d.wrapping_sub(b'0')))
+        } else {
+            DIGIT_VALUE_LIMIT + hash_bytes(digits) % ((1u64 << VALUE_BITS) - DIGIT_VALUE_LIMIT)
+        };
+        Ok(Normalised {
+            kind,
+            key: NumberKey::new(kind, value),
+            len: total as u8,
+            digits_from: prefix.len() as u8,
+            buf,
+        })
+    }
+}
+
+/// Why a party could not be normalised. Unparseable numbers are a signal in themselves, so
+/// the error says what was wrong and where (byte offset in the raw input).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NumberError {
+    /// Nothing left after trimming.
+    #[error("empty number")]
+    Empty,
+    /// The raw input exceeds [`MAX_RAW_LEN`].
+    #[error("number input is {len} bytes, more than the {max} accepted")]
+    TooLong {
+        /// Length of the input in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A character that has no place in a number or sender id.
+    #[error("unexpected character {ch:?} at byte {offset}")]
+    InvalidChar {
+        /// The character.
+        ch: char,
+        /// Byte offset in the raw input.
+        offset: usize,
+    },
+    /// Too few or too many digits for any number form.
+    #[error("{digits} digits is not a valid number length")]
+    BadLength {
+        /// How many digits were found.
+        digits: usize,
+    },
+    /// Digits that are no valid number of the home country's plan (never guessed).
+    #[error("{digits} digits are not a mobile, fixed-line or service number of country code {country_code}")]
+    InvalidNational {
+        /// How many digits the national part has.
+        digits: usize,
+        /// The home country code.
+        country_code: u16,
+    },
+    /// A `sip:`/`sips:` URI without a user part.
+    #[error("SIP URI has no user part")]
+    NoUserPart,
+    /// A URI whose user part is a name, not a telephone number.
+    #[error("URI user part at byte {offset} is not a telephone number")]
+    NotANumber {
+        /// Byte offset of the user part in the raw input.
+        offset: usize,
+    },
+    /// A `phone-context` parameter that is neither `+digits` nor a domain name.
+    #[error("invalid phone-context at byte {offset}")]
+    BadPhoneContext {
+        /// Byte offset of the parameter value.
+        offset: usize,
+    },
+    /// An alphanumeric id that is too long or has no letter.
+    #[error("sender id of {len} characters is not a valid alphanumeric id (1 letter and at most {max} characters)")]
+    BadAlphanumeric {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// Normalises a caller or callee (number, URI or sender id) as described in the module docs.
+pub fn normalise(raw: &str, cfg: &NumberConfig) -> Result<Normalised, NumberError> {
+    if raw.len() > MAX_RAW_LEN {
+        return Err(NumberError::TooLong {
+            len: raw.len(),
+            max: MAX_RAW_LEN,
+        });
+    }
+    let trimmed = raw.trim_start();
+    let mut offset = raw.len() - trimmed.len();
+    let mut s = trimmed.trim_end();
+    if let Some(inner) = s.strip_prefix('<').and_then(|x| x.strip_suffix('>')) {
+        s = inner.trim();
+        offset += 1 + (inner.len() - inner.trim_start().len());
+    }
+    if s.is_empty() {
+        return Err(NumberError::Empty);
+    }
+    if let Some(rest) = strip_scheme(s, "tel:") {
+        return parse_subscriber(rest, offset + 4, cfg);
+    }
+    let sip_rest = strip_scheme(s, "sip:")
+        .map(|r| (r, 4))
+        .or_else(|| strip_scheme(s, "sips:").map(|r| (r, 5)));
+    if let Some((rest, skip)) = sip_rest {
+        return parse_sip(rest, offset + skip, cfg);
+    }
+    if s.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return parse_alphanumeric(s, offset);
+    }
+    let (plus, digits) = collect_digits(s, offset, b" -.()/")?;
+    classify(plus, digits.as_slice(), cfg)
+}
+
+fn strip_scheme<'a>(s: &'a str, scheme: &str) -> Option<&'a str> {
+    let head = s.get(..scheme.len())?;
+    head.eq_ignore_ascii_case(scheme)
+        .then(|| s.get(scheme.len()..))
+        .flatten()
+}
+
+fn parse_sip(rest: &str, offset: usize, cfg: &NumberConfig) -> Result<Normalised, NumberError> {
+    let at = rest.find('@').ok_or(NumberError::NoUserPart)?;
+    let userinfo = rest.get(..at).unwrap_or("");
+    // A password (`user:pw@host`) is not part of the number.
+    let user = userinfo.split(':').next().unwrap_or("");
+    if user.is_empty() {
+        return Err(NumberError::NoUserPart);
+    }
+    let number_part = user.split(';').next().unwrap_or("");
+    if number_part.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return Err(NumberError::NotANumber { offset });
+    }
+    parse_subscriber(user, offset, cfg)
+}
+
+/// Reads an RFC 3966 telephone-subscriber: `number[;param]*`.
+fn parse_subscriber(
+    body: &str,
+    offset: usize,
+    cfg: &NumberConfig,
+) -> Result<Normalised, NumberError> {
+    let mut parts = body.split(';');
+    let number = parts.next().unwrap_or("");
+    let mut context: Option<(&str, usize)> = None;
+    let mut pos = offset + number.len() + 1;
+    for param in parts {
+        if let Some(value) = strip_scheme(param, "phone-context=") {
+            context = Some((value, pos + "phone-context=".len()));
+        }
+        pos += param.len() + 1;
+    }
+    let (plus, digits) = collect_digits(number, offset, b" -.()")?;
+    if plus {
+        return classify(true, digits.as_slice(), cfg);
+    }
+    let Some((ctx, ctx_offset)) = context else {
+        return classify(false, digits.as_slice(), cfg);
+    };
+    if ctx.starts_with('+') {
+        let (_, ctx_digits) = collect_digits(ctx, ctx_offset, b"-.()")?;
+        if ctx_digits.is_empty() {
+            return Err(NumberError::BadPhoneContext { offset: ctx_offset });
+        }
+        let mut home = DigitBuf::new();
+        home.push_u64(u64::from(cfg.country_code));
+        if ctx_digits.as_slice() == home.as_slice() {
+            return classify(false, digits.as_slice(), cfg);
+        }
+        let mut full = ctx_digits;
+        full.extend(digits.as_slice())
+            .ok_or(NumberError::BadLength {
+                digits: ctx_digits.len() + digits.len(),
+            })?;
+        return classify(true, full.as_slice(), cfg);
+    }
+    let is_domain = !ctx.is_empty()
+        && ctx
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if !is_domain {
+        return Err(NumberError::BadPhoneContext { offset: ctx_offset });
+    }
+    classify(false, digits.as_slice(), cfg)
+}
+
+fn parse_alphanumeric(s: &str, offset: usize) -> Result<Normalised, NumberError> {
+    let mut buf = [0u8; 24];
+    let mut len = 0usize;
+    for (i, ch) in s.char_indices() {
+        let ok = ch.is_ascii_alphanumeric() || matches!(ch, ' ' | '-' | '_' | '.' | '&');
+        if !ok {
+            return Err(NumberError::InvalidChar {
+                ch,
+                offset: offset + i,
+            });
+        }
+        let slot = buf
+            .get_mut(len)
+            .filter(|_| len < MAX_ALPHANUMERIC_LEN)
+            .ok_or(NumberError::BadAlphanumeric {
+                len: s.chars().count(),
+                max: MAX_ALPHANUMERIC_LEN,
+            })?;
+        *slot = (ch as u8).to_ascii_uppercase();
+        len += 1;
+    }
+    if len < 2 {
+        return Err(NumberError::BadAlphanumeric {
+            len,
+            max: MAX_ALPHANUMERIC_LEN,
+        });
+    }
+    let id = buf.get(..len).unwrap_or(&[]);
+    Ok(Normalised {
+        kind: NumberKind::Alphanumeric,
+        key: NumberKey::new(NumberKind::Alphanumeric, hash_bytes(id)),
+        len: len as u8,
+        digits_from: 0,
+        buf,
+    })
+}
+
+/// Collects an optional leading `+` and the digits, dropping the given separators.
+fn collect_digits(
+    s: &str,
+    offset: usize,
+    separators: &[u8],
+) -> Result<(bool, DigitBuf), NumberError> {
+    let mut digits = DigitBuf::new();
+    let mut plus = false;
+    let mut count = 0usize;
+    for (i, ch) in s.char_indices() {
+        match ch {
+            '0'..='9' => {
+                count += 1;
+                if digits.push(ch as u8).is_none() {
+                    return Err(NumberError::BadLength { digits: count });
+                }
+            }
+            '+' if !plus && digits.is_empty() => plus = true,
+            c if c.is_ascii() && separators.contains(&(c as u8)) => {}
+            _ => {
+                return Err(NumberError::InvalidChar {
+                    ch,
+                    offset: offset + i,
+                })
+            }
+        }
+    }
+    if digits.is_empty() {
+        return Err(NumberError::BadLength { digits: 0 });
+    }
+    Ok((plus, digits))
+}
+
+fn classify(international: bool, d: &[u8], cfg: &NumberConfig) -> Result<Normalised, NumberError> {
+    if international {
+        return classify_international(d, cfg);
+    }
+    if let Some(rest) = d.strip_prefix(b"00") {
+        return classify_international(rest, cfg);
+    }
+    classify_national(d, cfg)
+}
+
+fn classify_international(d: &[u8], cfg: &NumberConfig) -> Result<Normalised, NumberError> {
+    let mut cc = DigitBuf::new();
+    cc.push_u64(u64::from(cfg.country_code));
+    if let Some(nsn) = d.strip_prefix(cc.as_slice()) {
+        return match home_nsn(nsn, cfg) {
+            Some(NumberKind::Service) => Normalised::from_digits(NumberKind::Service, nsn),
+            Some(_) => Normalised::from_digits(NumberKind::E164, d),
+            None => Err(NumberError::InvalidNational {
+                digits: nsn.len(),
+                country_code: cfg.country_code,
+            }),
+        };
+    }
+    if (7..=15).contains(&d.len()) && d.first() != Some(&b'0') {
+        return Normalised::from_digits(NumberKind::E164, d);
+    }
+    Err(NumberError::BadLength { digits: d.len() })
+}
+
+/// Classifies a national significant number that followed the home country code.
+fn home_nsn(nsn: &[u8], cfg: &NumberConfig) -> Option<NumberKind> {
+    if cfg.country_code == 86 {
+        if cn_mobile(nsn) || (!cn_tollfree(nsn) && cn_fixed(nsn)) {
+            return Some(NumberKind::E164);
+        }
+        return cn_service(nsn).then_some(NumberKind::Service);
+    }
+    let cc_len = DigitBuf::decimal_len(u64::from(cfg.country_code));
+    if generic_service(nsn) {
+        Some(NumberKind::Service)
+    } else if nsn.len() >= 6 && nsn.len() + cc_len <= 15 && nsn.first() != Some(&b'0') {
+        Some(NumberKind::E164)
+    } else {
+        None
+    }
+}
+
+fn classify_national(d: &[u8], cfg: &NumberConfig) -> Result<Normalised, NumberError> {
+    let mut cc = DigitBuf::new();
+    cc.push_u64(u64::from(cfg.country_code));
+    let invalid = || NumberError::InvalidNational {
+        digits: d.len(),
+        country_code: cfg.country_code,
+    };
+    let with_cc = |nsn: &[u8]| -> Result<Normalised, NumberError> {
+        let mut full = cc;
+        full.extend(nsn).ok_or(NumberError::BadLength {
+            digits: cc.len() + nsn.len(),
+        })?;
+        Normalised::from_digits(NumberKind::E164, full.as_slice())
+    };
+    if let Some(nsn) = d.strip_prefix(b"0") {
+        let valid = if cfg.country_code == 86 {
+            cn_mobile(nsn) || (!cn_tollfree(nsn) && cn_fixed(nsn))
+        } else {
+            (6..=12).contains(&nsn.len()) && nsn.first() != Some(&b'0')
+        };
+        return if valid { with_cc(nsn) } else { Err(invalid()) };
+    }
+    if cfg.country_code == 86 {
+        if cn_mobile(d) {
+            return with_cc(d);
+        }
+        if cn_service(d) {
+            return Normalised::from_digits(NumberKind::Service, d);
+        }
+    } else if generic_service(d) {
+        return Normalised::from_digits(NumberKind::Service, d);
+    }
+    if let Some(nsn) = d.strip_prefix(cc.as_slice()) {
+        if home_nsn(nsn, cfg) == Some(NumberKind::E164) {
+            return Normalised::from_digits(NumberKind::E164, d);
+        }
+    }
+    if (12..=15).contains(&d.len()) {
+        return Normalised::from_digits(NumberKind::E164, d);
+    }
+    Err(invalid())
+}
+
+/// Chinese mobile: `1[3-9]` + 9 digits.
+fn cn_mobile(n: &[u8]) -> bool {
+    n.len() == 11 && n.first() == Some(&b'1') && matches!(n.get(1), Some(b'3'..=b'9'))
+}
+
+/// Chinese fixed line NSN: area code `10`/`2x` + 8 digits, or `[3-9]xx` + 7–8 digits; the
+/// subscriber number does not start with 0 or 1.
+fn cn_fixed(n: &[u8]) -> bool {
+    let area_len = match (n.first(), n.get(1)) {
+        (Some(b'1'), Some(b'0')) | (Some(b'2'), Some(_)) => 2,
+        (Some(b'3'..=b'9'), Some(_)) => 3,
+        _ => return false,
+    };
+    let subscriber = n.get(area_len..).unwrap_or(&[]);
+    let len_ok = if area_len == 2 {
+        subscriber.len() == 8
+    } else {
+        (7..=8).contains(&subscriber.len())
+    };
+    len_ok && matches!(subscriber.first(), Some(b'2'..=b'9'))
+}
+
+/// `400`/`800` national toll-free/shared-cost numbers (10 digits).
+fn cn_tollfree(n: &[u8]) -> bool {
+    n.len() == 10 && (n.starts_with(b"400") || n.starts_with(b"800"))
+}
+
+/// Chinese service numbers (see module docs for the exact ranges).
+fn cn_service(n: &[u8]) -> bool {
+    let len = n.len();
+    if cn_tollfree(n) || (n.starts_with(b"10") && (3..=MAX_DIGITS).contains(&len)) {
+        return true;
+    }
+    if (n.starts_with(b"95") || n.starts_with(b"96")) && (5..=8).contains(&len) {
+        return true;
+    }
+    generic_service(n)
+}
+
+/// A 3–6 digit short code not starting with 0.
+fn generic_service(n: &[u8]) -> bool {
+    (3..=6).contains(&n.len()) && n.first() != Some(&b'0')
+}
+
+/// FNV-1a followed by a final avalanche mix; stable across runs and platforms.
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h
+}
+
+/// A small inline buffer of ASCII digits.
+#[derive(Clone, Copy)]
+struct DigitBuf {
+    buf: [u8; 24],
+    len: usize,
+}
+
+impl DigitBuf {
+    fn new() -> DigitBuf {
+        DigitBuf {
+            buf: [0; 24],
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+
+    fn push(&mut self, digit: u8) -> Option<()> {
+        if self.len >= MAX_DIGITS {
+            return None;
+        }
+        *self.buf.get_mut(self.len)? = digit;
+        self.len += 1;
+        Some(())
+    }
+
+    fn extend(&mut self, digits: &[u8]) -> Option<()> {
+        digits.iter().try_for_each(|d| self.push(*d))
+    }
+
+    fn push_u64(&mut self, value: u64) {
+        let mut tmp = [0u8; 20];
+        let mut n = value;
+        let mut i = tmp.len();
+        loop {
+            i -= 1;
+            if let Some(slot) = tmp.get_mut(i) {
+                *slot = b'0' + (n % 10) as u8;
+            }
+            n /= 10;
+            if n == 0 || i == 0 {
+                break;
+            }
+        }
+        let _ = self.extend(tmp.get(i..).unwrap_or(&[]));
+    }
+
+    fn decimal_len(value: u64) -> usize {
+        let mut b = DigitBuf::new();
+        b.push_u64(value);
+        b.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! All numbers below are synthetic: 170/171 virtual-operator ranges, 138-0000-00xx
+    //! placeholders and made-up fixed lines; service numbers are public short codes.
+    use super::*;
+
+    fn cfg() -> NumberConfig {
+        NumberConfig::default()
+    }
+
+    fn n(raw: &str) -> Normalised {
+        match normalise(raw, &cfg()) {
+            Ok(v) => v,
+            Err(e) => panic!("{raw:?} should normalise: {e}"),
+        }
+    }
+
+    fn e164(raw: &str, want: &str) {
+        let v = n(raw);
+        assert_eq!(v.kind(), NumberKind::E164, "{raw:?}");
+        assert_eq!(v.as_str(), want, "{raw:?}");
+        assert_eq!(v.key().kind(), NumberKind::E164);
+    }
+
+    fn service(raw: &str, want: &str) {
+        let v = n(raw);
+        assert_eq!(v.kind(), NumberKind::Service, "{raw:?}");
+        assert_eq!(v.as_str(), want, "{raw:?}");
+        assert_eq!(v.digits(), want.as_bytes());
+    }
+
+    #[test]
+    fn e164_with_and_without_plus() {
+        e164("+8617000000001", "+8617000000001");
+        e164("+86 170 0000 0001", "+8617000000001");
+        e164("+86-170-0000-0001", "+8617000000001");
+        e164("8617000000001", "+8617000000001");
+        assert_eq!(n("+8617000000001").key(), n("8617000000001").key());
+        assert_eq!(n("+8617000000001").digits(), b"8617000000001");
+    }
+
+    #[test]
+    fn international_prefixes_00_and_0086() {
+        e164("008617000000001", "+8617000000001");
+        e164("0086 170 0000 0001", "+8617000000001");
+        e164("0044 20 7946 0000", "+442079460000");
+        assert_eq!(n("008617000000001").key(), n("+8617000000001").key());
+    }
+
+    #[test]
+    fn national_mobiles() {
+        e164("17000000001", "+8617000000001");
+        e164("171-0000-0002", "+8617100000002");
+        e164("138 0000 0001", "+8613800000001");
+        e164("(199) 0000 0003", "+8619900000003");
+        // A 0 added in front of a mobile (common when dialling out of area).
+        e164("017000000001", "+8617000000001");
+        // 12x with 11 digits is not a mobile (second digit must be 3-9).
+        assert!(normalise("12000000001", &cfg()).is_err());
+    }
+
+    #[test]
+    fn fixed_lines_with_trunk_prefix_and_area_code() {
+        e164("010 8888 0001", "+861088880001");
+        e164("(010) 8888-0001", "+861088880001");
+        e164("021-6666-0002", "+862166660002");
+        e164("0755 2888 0003", "+8675528880003");
+        e164("0571 8888 0004", "+8657188880004");
+        e164("0931 888 0005", "+869318880005"); // 3-digit area, 7-digit subscriber
+                                                // Same fixed line in international form.
+        assert_eq!(n("+86 10 8888 0001").key(), n("01088880001").key());
+        assert_eq!(n("+86 755 2888 0003").key(), n("075528880003").key());
+        // Subscriber starting with 1 or a wrong length is no fixed line.
+        assert!(normalise("01012345678", &cfg()).is_err());
+        assert!(normalise("010888800", &cfg()).is_err());
+        assert!(normalise("0755288800031", &cfg()).is_err());
+    }
+
+    #[test]
+    fn tel_uris_with_separators_and_phone_context() {
+        e164("tel:+86-170-0000-0001", "+8617000000001");
+        e164("TEL:+86.170.0000.0001;ext=12", "+8617000000001");
+        e164("tel:(010)8888-0001;phone-context=+86", "+861088880001");
+        e164("tel:17000000001;phone-context=+86", "+8617000000001");
+        service("tel:95588;phone-context=+86", "95588");
+        e164("tel:88880001;phone-context=+8610", "+861088880001");
+        e164("tel:20-7946-0000;phone-context=+44", "+442079460000");
+        e164(
+            "tel:170-0000-0001;phone-context=ims.example.net",
+            "+8617000000001",
+        );
+        e164("<tel:+8617000000001>", "+8617000000001");
+        assert!(matches!(
+            normalise("tel:95588;phone-context=+", &cfg()),
+            Err(NumberError::BadLength { .. })
+        ));
+        assert!(matches!(
+            normalise("tel:95588;phone-context=%%", &cfg()),
+            Err(NumberError::BadPhoneContext { offset: 24 })
+        ));
+        assert!(matches!(
+            normalise("tel:*95588", &cfg()),
+            Err(NumberError::InvalidChar { ch: '*', offset: 4 })
+        ));
+    }
+
+    #[test]
+    fn sip_user_parts() {
+        e164(
+            "sip:+8617000000001@ims.example;user=phone",
+            "+8617000000001",
+        );
+        e164("sips:17000000001@ims.example;user=phone", "+8617000000001");
+        e164("sip:8617000000001@10.0.0.1:5060", "+8617000000001");
+        e164("sip:+86-170-0000-0001@h;user=phone", "+8617000000001");
+        e164(
+            "sip:17000000001;phone-context=+86@ims.example;user=phone",
+            "+8617000000001",
+        );
+        e164("<sip:+8617000000001:secret@h>", "+8617000000001");
+        service("sip:95588@ims.example", "95588");
+        service("SIP:96110@h;user=phone", "96110");
+        assert_eq!(
+            normalise("sip:alice@example.com", &cfg()),
+            Err(NumberError::NotANumber { offset: 4 })
+        );
+        assert_eq!(
+            normalise("sip:anonymous@anonymous.invalid", &cfg()),
+            Err(NumberError::NotANumber { offset: 4 })
+        );
+        assert_eq!(
+            normalise("sip:ims.example", &cfg()),
+            Err(NumberError::NoUserPart)
+        );
+    }
+
+    #[test]
+    fn service_numbers_are_distinct_from_e164() {
+        for s in [
+            "110",
+            "120",
+            "119",
+            "12110",
+            "12315",
+            "96110",
+            "95588",
+            "95555",
+            "10086",
+            "10000",
+            "4008880001",
+            "8008880001",
+            "1069000000000000001",
+        ] {
+            service(s, s);
+        }
+        service("400-888-0001", "4008880001");
+        service("800 888 0001", "8008880001");
+        // Service numbers written internationally keep the service kind and key.
+        service("+86 95588", "95588");
+        service("0086 95588", "95588");
+        service("+86110", "110");
+        service("+86 400 888 0001", "4008880001");
+        assert_eq!(n("+86 95588").key(), n("95588").key());
+        // Same digits as an E.164 tail, different key.
+        assert_ne!(n("95588").key().raw(), 95588);
+        assert!(normalise("+110", &cfg()).is_err()); // no country code 110 number of 3 digits
+                                                     // 400 is checked before fixed lines: +86 4008880001 is not area 400.
+        assert_eq!(n("+864008880001").kind(), NumberKind::Service);
+        // 10-prefixed vs Beijing: national 10xxxxxxxx is a service port, +86 10… a fixed line.
+        assert_eq!(n("1088880001").kind(), NumberKind::Service);
+        assert_eq!(n("+861088880001").kind(), NumberKind::E164);
+        // Long 106 ports (> 15 digits) are keyed by hash above 10^15, distinct from others.
+        let long = n("10690000000000000001").key().raw() & ((1 << 50) - 1);
+        assert!(long >= DIGIT_VALUE_LIMIT);
+        assert_ne!(
+            n("10690000000000000001").key(),
+            n("10690000000000000002").key()
+        );
+        assert!(n("95588").is_domestic(&cfg()));
+    }
+
+    #[test]
+    fn alphanumeric_sender_ids() {
+        let a = n("ICBC");
+        assert_eq!(a.kind(), NumberKind::Alphanumeric);
+        assert_eq!(a.as_str(), "ICBC");
+        assert_eq!(a.key(), n("icbc").key());
+        assert_eq!(a.key().kind(), NumberKind::Alphanumeric);
+        assert!(a.digits().is_empty());
+        assert!(!a.is_domestic(&cfg()));
+        assert_eq!(n(" JD.com ").as_str(), "JD.COM");
+        assert_ne!(n("ICBC").key(), n("CMBC").key());
+        assert!(matches!(
+            normalise("A", &cfg()),
+            Err(NumberError::BadAlphanumeric { .. })
+        ));
+        assert!(matches!(
+            normalise("ABCDEFGHIJKLMNOPQRSTU", &cfg()),
+            Err(NumberError::BadAlphanumeric { .. })
+        ));
+        assert_eq!(
+            normalise("IC#BC", &cfg()),
+            Err(NumberError::InvalidChar { ch: '#', offset: 2 })
+        );
+    }
+
+    #[test]
+    fn foreign_numbers() {
+        e164("+44 20 7946 0000", "+442079460000");
+        e164("+1 (202) 555-0100", "+12025550100");
+        e164("442079460000", "+442079460000"); // 12 digits: E.164 missing its +
+        assert!(!n("+442079460000").is_domestic(&cfg()));
+        assert!(n("+8617000000001").is_domestic(&cfg()));
+        assert!(normalise("+44 1234", &cfg()).is_err());
+        assert!(normalise("+1234567890123456", &cfg()).is_err());
+    }
+
+    #[test]
+    fn unparseable_is_an_error_never_a_guess() {
+        let c = cfg();
+        assert_eq!(normalise("", &c), Err(NumberError::Empty));
+        assert_eq!(normalise("   ", &c), Err(NumberError::Empty));
+        assert_eq!(normalise("<>", &c), Err(NumberError::Empty));
+        assert!(matches!(
+            normalise("12", &c),
+            Err(NumberError::InvalidNational { .. })
+        ));
+        // A local fixed line without area code cannot be placed.
+        assert!(matches!(
+            normalise("88880001", &c),
+            Err(NumberError::InvalidNational { .. })
+        ));
+        assert!(matches!(
+            normalise("+86 2345678", &c),
+            Err(NumberError::InvalidNational { .. })
+        ));
+        assert!(matches!(
+            normalise("+", &c),
+            Err(NumberError::BadLength { digits: 0 })
+        ));
+        assert!(matches!(
+            normalise("1+1", &c),
+            Err(NumberError::InvalidChar { ch: '+', offset: 1 })
+        ));
+        assert!(matches!(
+            normalise("1３８", &c),
+            Err(NumberError::InvalidChar { offset: 1, .. })
+        ));
+        assert!(matches!(
+            normalise(&"1".repeat(300), &c),
+            Err(NumberError::TooLong { len: 300, .. })
+        ));
+        assert!(matches!(
+            normalise(&"1".repeat(25), &c),
+            Err(NumberError::BadLength { digits: 21 })
+        ));
+        assert!(matches!(
+            normalise("000", &c),
+            Err(NumberError::BadLength { .. })
+        ));
+        assert!(matches!(
+            normalise("0", &c),
+            Err(NumberError::InvalidNational { .. })
+        ));
+    }
+
+    #[test]
+    fn generic_plan_for_another_country() {
+        let uk = NumberConfig { country_code: 44 };
+        let v = normalise("020 7946 0000", &uk).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v.as_str(), "+442079460000");
+        assert!(v.is_domestic(&uk));
+        let s = normalise("999", &uk).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.kind(), NumberKind::Service);
+        let s2 = normalise("+44 999", &uk).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s2.key(), s.key());
+        let cn = normalise("+8617000000001", &uk).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!cn.is_domestic(&uk));
+    }
+
+    #[test]
+    fn key_layout() {
+        let k = n("+8617000000001").key();
+        assert_eq!(k.raw() >> KEY_BITS, 0);
+        assert_eq!(k.raw() & ((1 << 50) - 1), 8_617_000_000_001);
+        assert_eq!(NumberKey::from_raw(k.raw()), Some(k));
+        assert_eq!(NumberKey::from_raw(0), None);
+        assert_eq!(NumberKind::Service.as_str(), "service");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any input is either an error or a number whose canonical form reads back to itself.
+        #[test]
+        fn never_panics_and_canonical_form_is_stable(raw in "[ -~]{0,40}|[+0-9 ()-]{0,24}|tel:[+0-9;=a-z.-]{0,30}") {
+            if let Ok(v) = normalise(&raw, &cfg()) {
+                let again = normalise(v.as_str(), &cfg());
+                proptest::prop_assert_eq!(again.map(|a| a.key()), Ok(v.key()));
+            }
+        }
+    }
+}
