@@ -3,6 +3,8 @@
 //! (Crate docs are completed as the modules land.)
 
 pub mod behaviour;
+pub mod decision;
+pub mod event;
 pub mod lists;
 pub mod number;
 pub mod text;
