@@ -1,0 +1,855 @@
+//! The fraud-script matcher: the rule pack's phrases and regular expressions, compiled into Hyperscan
+//! databases once per snapshot and scanned over normalised text.
+//!
+//! - Phrases go through Hyperscan's literal API (`hs_compile_lit_multi`), one literal per distinct
+//!   normalised phrase, with `SINGLEMATCH` (a phrase is reported once per message). The start of a
+//!   literal match is its end minus the literal's length, so no start-of-match tracking is needed.
+//! - Regular expressions go into a second database with `UTF8 | CASELESS | SOM_LEFTMOST` (the start
+//!   offset is needed to quote the evidence). They are matched against the *normalised* text:
+//!   simplified characters, lower case, separators between CJK characters removed, look-alikes folded.
+//! - Scratch space is one per thread (thread-local), grown when a thread first scans with a new
+//!   matcher (e.g. after a rule-pack swap).
+//!
+//! A category's score is the sum of the weights of the *distinct* phrases and patterns of that
+//! category found in the message; offsets in [`TextHit`] are byte offsets in the ORIGINAL text.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hyperscan::{
+    BlockDatabase, Builder, HsError, Literal, LiteralFlags, Literals, Matching, Pattern,
+    PatternFlags, Patterns, Scratch,
+};
+
+use super::normalise::{NormalisedText, Normaliser};
+use super::TextError;
+
+/// A category of fraud script (index into the pack's category table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct CategoryId(pub u16);
+
+/// A phrase of the rule pack: found anywhere in the normalised message, it adds `weight` to its
+/// category's score.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhraseDef {
+    /// Category the phrase belongs to.
+    pub category: CategoryId,
+    /// The phrase as written in the pack (normalised at compile time like the messages).
+    pub text: String,
+    /// Score added to the category when the phrase is present.
+    pub weight: u8,
+}
+
+/// A regular expression of the rule pack, matched against normalised text (Hyperscan syntax, PCRE
+/// subset; no back-references or look-around).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternDef {
+    /// Stable identifier of the pattern (shown in evidence).
+    pub id: String,
+    /// Category the pattern belongs to.
+    pub category: CategoryId,
+    /// The expression.
+    pub regex: String,
+    /// Score added to the category when the pattern matches.
+    pub weight: u8,
+}
+
+/// What produced a hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HitKind {
+    /// A phrase: index into the phrases given to [`TextMatcher::compile`].
+    Phrase(usize),
+    /// A pattern: index into the patterns given to [`TextMatcher::compile`].
+    Pattern(usize),
+}
+
+/// One phrase or pattern found in a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextHit {
+    /// Which phrase or pattern.
+    pub kind: HitKind,
+    /// Its category.
+    pub category: CategoryId,
+    /// Its weight.
+    pub weight: u8,
+    /// Byte offset of the first character in the ORIGINAL text.
+    pub start: usize,
+    /// Byte offset just past the last character in the ORIGINAL text.
+    pub end: usize,
+}
+
+/// Most hits recorded per message; beyond this the scan stops (the message is plainly a script).
+pub const MAX_HITS: usize = 256;
+
+/// Reusable result of [`TextMatcher::scan`]: the normalised text, the hits and the per-category
+/// scores. Keep one per thread and reuse it; it is cleared at every scan.
+#[derive(Debug, Default, Clone)]
+pub struct TextHits {
+    normalised: NormalisedText,
+    hits: Vec<TextHit>,
+    scores: Vec<(CategoryId, u32)>,
+    truncated: bool,
+}
+
+impl TextHits {
+    /// An empty result.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The hits, in the order found (phrases first, then patterns, each by end offset).
+    pub fn hits(&self) -> &[TextHit] {
+        &self.hits
+    }
+
+    /// Whether nothing was found.
+    pub fn is_empty(&self) -> bool {
+        self.hits.is_empty()
+    }
+
+    /// Score of `category`: sum of the weights of its distinct phrases and patterns found.
+    pub fn score(&self, category: CategoryId) -> u32 {
+        self.scores
+            .iter()
+            .find(|(c, _)| *c == category)
+            .map_or(0, |&(_, s)| s)
+    }
+
+    /// Every category with a non-zero score, with its score (in order of first hit).
+    pub fn scores(&self) -> &[(CategoryId, u32)] {
+        &self.scores
+    }
+
+    /// Number of distinct phrases and patterns of `category` found.
+    pub fn distinct(&self, category: CategoryId) -> usize {
+        self.hits.iter().filter(|h| h.category == category).count()
+    }
+
+    /// The normalised text of the last scanned message (for contact extraction).
+    pub fn normalised(&self) -> &NormalisedText {
+        &self.normalised
+    }
+
+    /// Whether the scan stopped early: more than [`MAX_HITS`] hits, or the text was longer than
+    /// [`super::MAX_TEXT_BYTES`].
+    pub fn truncated(&self) -> bool {
+        self.truncated || self.normalised.truncated()
+    }
+
+    fn clear(&mut self) {
+        self.hits.clear();
+        self.scores.clear();
+        self.truncated = false;
+    }
+}
+
+/// Compiled phrases and patterns of one rule-pack snapshot. Immutable and shareable across threads
+/// (wrap it in an `Arc`); each thread scans with its own scratch space.
+pub struct TextMatcher {
+    id: u64,
+    normaliser: Normaliser,
+    phrases: Vec<PhraseDef>,
+    patterns: Vec<PatternDef>,
+    literal_db: Option<BlockDatabase>,
+    /// Per Hyperscan literal id: its normalised length in bytes.
+    literal_lens: Vec<u32>,
+    /// Per Hyperscan literal id: the range in `literal_phrases` of the phrases it stands for (one
+    /// per category).
+    literal_slots: Vec<(u32, u32)>,
+    literal_phrases: Vec<u32>,
+    regex_db: Option<BlockDatabase>,
+}
+
+impl fmt::Debug for TextMatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TextMatcher")
+            .field("id", &self.id)
+            .field("phrases", &self.phrases.len())
+            .field("literals", &self.literal_lens.len())
+            .field("patterns", &self.patterns.len())
+            .finish()
+    }
+}
+
+static NEXT_MATCHER_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Flags every pack pattern is compiled with.
+fn pattern_flags() -> PatternFlags {
+    PatternFlags::UTF8 | PatternFlags::CASELESS | PatternFlags::SOM_LEFTMOST
+}
+
+/// The expression index a Hyperscan compile error names, and its message.
+fn compile_error_parts(err: &hyperscan::Error) -> (Option<usize>, String) {
+    match err {
+        hyperscan::Error::Hyperscan(HsError::CompileError(e)) => {
+            (e.expression(), e.message().to_owned())
+        }
+        other => (None, other.to_string()),
+    }
+}
+
+/// Checks one regular expression the way [`TextMatcher::compile`] would compile it, so a pack
+/// loader can report every bad line rather than only the first.
+pub fn check_pattern(regex: &str) -> Result<(), TextError> {
+    let pattern = Pattern::with_flags(regex, pattern_flags()).map_err(|e| TextError::Pattern {
+        index: 0,
+        id: String::new(),
+        message: e.to_string(),
+    })?;
+    let built: Result<BlockDatabase, _> = pattern.build();
+    built.map(|_| ()).map_err(|e| TextError::Pattern {
+        index: 0,
+        id: String::new(),
+        message: compile_error_parts(&e).1,
+    })
+}
+
+impl TextMatcher {
+    /// Compiles the phrases, patterns and look-alike table of a rule pack.
+    ///
+    /// Phrases are normalised like messages; two phrases of the same category that normalise to the
+    /// same text count once. Errors name the index of the offending phrase, pattern or look-alike.
+    pub fn compile<K, V>(
+        phrases: Vec<PhraseDef>,
+        patterns: Vec<PatternDef>,
+        lookalikes: &[(K, V)],
+    ) -> Result<Self, TextError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let normaliser = Normaliser::with_lookalikes(lookalikes)?;
+
+        // Distinct normalised phrases become one literal each.
+        let mut by_text: rustc_hash::FxHashMap<String, usize> = Default::default();
+        let mut literal_texts: Vec<String> = Vec::new();
+        let mut members: Vec<Vec<u32>> = Vec::new();
+        for (index, phrase) in phrases.iter().enumerate() {
+            let norm = normaliser.normalise(&phrase.text);
+            if !norm.chars().any(char::is_alphanumeric) {
+                return Err(TextError::EmptyPhrase {
+                    index,
+                    text: phrase.text.clone(),
+                });
+            }
+            let index_u32 =
+                u32::try_from(index).map_err(|_| TextError::TooMany { what: "phrases" })?;
+            let lit = *by_text.entry(norm.clone()).or_insert_with(|| {
+                literal_texts.push(norm);
+                members.push(Vec::new());
+                literal_texts.len() - 1
+            });
+            if let Some(list) = members.get_mut(lit) {
+                let same_category = list
+                    .iter()
+                    .any(|&p| phrases.get(p as usize).map(|d| d.category) == Some(phrase.category));
+                if !same_category {
+                    list.push(index_u32);
+                }
+            }
+        }
+        let mut literal_lens = Vec::with_capacity(literal_texts.len());
+        let mut literal_slots = Vec::with_capacity(literal_texts.len());
+        let mut literal_phrases = Vec::with_capacity(phrases.len());
+        for (text, list) in literal_texts.iter().zip(&members) {
+            let len = u32::try_from(text.len()).map_err(|_| TextError::TooMany {
+                what: "phrase bytes",
+            })?;
+            let from = literal_phrases.len() as u32;
+            literal_phrases.extend_from_slice(list);
+            literal_lens.push(len);
+            literal_slots.push((from, list.len() as u32));
+        }
+        let literal_db = if literal_texts.is_empty() {
+            None
+        } else {
+            let literals: Literals = literal_texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Literal {
+                    expression: t.clone(),
+                    flags: LiteralFlags::SINGLEMATCH,
+                    id: Some(i),
+                    som: None,
+                })
+                .collect();
+            let db: Result<BlockDatabase, _> = literals.build();
+            Some(db.map_err(|e| {
+                let (expr, message) = compile_error_parts(&e);
+                let index = expr
+                    .and_then(|lit| members.get(lit))
+                    .and_then(|list| list.first())
+                    .map(|&p| p as usize);
+                match index {
+                    Some(index) => TextError::Phrase { index, message },
+                    None => TextError::Database { message },
+                }
+            })?)
+        };
+
+        let regex_db = if patterns.is_empty() {
+            None
+        } else {
+            let mut list = Vec::with_capacity(patterns.len());
+            for (index, def) in patterns.iter().enumerate() {
+                let mut p =
+                    Pattern::with_flags(def.regex.as_str(), pattern_flags()).map_err(|e| {
+                        TextError::Pattern {
+                            index,
+                            id: def.id.clone(),
+                            message: e.to_string(),
+                        }
+                    })?;
+                p.id = Some(index);
+                list.push(p);
+            }
+            let db: Result<BlockDatabase, _> = Patterns(list).build();
+            Some(db.map_err(|e| {
+                let (expr, message) = compile_error_parts(&e);
+                match expr {
+                    Some(index) => TextError::Pattern {
+                        index,
+                        id: patterns
+                            .get(index)
+                            .map(|p| p.id.clone())
+                            .unwrap_or_default(),
+                        message,
+                    },
+                    None => TextError::Database { message },
+                }
+            })?)
+        };
+
+        Ok(Self {
+            id: NEXT_MATCHER_ID.fetch_add(1, Ordering::Relaxed),
+            normaliser,
+            phrases,
+            patterns,
+            literal_db,
+            literal_lens,
+            literal_slots,
+            literal_phrases,
+            regex_db,
+        })
+    }
+
+    /// The normaliser (with this pack's look-alike table) the matcher applies before scanning.
+    pub fn normaliser(&self) -> &Normaliser {
+        &self.normaliser
+    }
+
+    /// The phrase at `index` as given to [`compile`](Self::compile).
+    pub fn phrase(&self, index: usize) -> Option<&PhraseDef> {
+        self.phrases.get(index)
+    }
+
+    /// The pattern at `index` as given to [`compile`](Self::compile).
+    pub fn pattern(&self, index: usize) -> Option<&PatternDef> {
+        self.patterns.get(index)
+    }
+
+    /// Number of phrases.
+    pub fn phrase_count(&self) -> usize {
+        self.phrases.len()
+    }
+
+    /// Number of patterns.
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// The original text a hit was found in (the phrase *as found*, e.g. `刷 單`).
+    pub fn found<'t>(&self, text: &'t str, hit: &TextHit) -> &'t str {
+        text.get(hit.start..hit.end).unwrap_or_default()
+    }
+
+    /// Normalises `text` and scans it for phrases and patterns; results in `out` (cleared first).
+    ///
+    /// Does not allocate once `out` and this thread's scratch space have grown. An error means
+    /// Hyperscan could not scan (e.g. scratch allocation failed); `out` then holds what was found.
+    pub fn scan(&self, text: &str, out: &mut TextHits) -> Result<(), TextError> {
+        out.clear();
+        self.normaliser.normalise_into(text, &mut out.normalised);
+        if out.normalised.is_empty() || (self.literal_db.is_none() && self.regex_db.is_none()) {
+            return Ok(());
+        }
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut slot) => {
+                let scratch = self.fitted_scratch(&mut slot)?;
+                self.scan_with(text, out, scratch)
+            }
+            // Re-entrant use on this thread (not expected): use a scratch of our own.
+            Err(_) => {
+                let mut slot = None;
+                let scratch = self.fitted_scratch(&mut slot)?;
+                self.scan_with(text, out, scratch)
+            }
+        })
+    }
+
+    /// The thread's scratch, grown to fit this matcher's databases if it was not already.
+    fn fitted_scratch<'s>(
+        &self,
+        slot: &'s mut Option<ThreadScratch>,
+    ) -> Result<&'s Scratch, TextError> {
+        let fitted = slot.as_ref().is_some_and(|s| s.fitted_for == self.id);
+        if !fitted {
+            let mut scratch = slot.take().map(|s| s.scratch);
+            for db in [&self.literal_db, &self.regex_db].into_iter().flatten() {
+                scratch = Some(match scratch {
+                    Some(mut s) => {
+                        db.realloc_scratch(&mut s).map_err(scratch_error)?;
+                        s
+                    }
+                    None => db.alloc_scratch().map_err(scratch_error)?,
+                });
+            }
+            *slot = scratch.map(|scratch| ThreadScratch {
+                scratch,
+                fitted_for: self.id,
+            });
+        }
+        slot.as_ref()
+            .map(|s| &s.scratch)
+            .ok_or_else(|| TextError::Scratch {
+                message: "no database to fit".into(),
+            })
+    }
+
+    fn scan_with(
+        &self,
+        text: &str,
+        out: &mut TextHits,
+        scratch: &Scratch,
+    ) -> Result<(), TextError> {
+        let TextHits {
+            normalised,
+            hits,
+            scores,
+            truncated,
+        } = out;
+        let mut sink = Sink {
+            text,
+            normalised,
+            hits: TextHitsSink {
+                hits,
+                scores,
+                truncated,
+            },
+        };
+        if let Some(db) = &self.literal_db {
+            let result = db.scan(
+                normalised_bytes(sink.normalised),
+                scratch,
+                |id, _from, to, _flags| self.on_literal(&mut sink, id, to),
+            );
+            scan_result(result)?;
+        }
+        if let Some(db) = &self.regex_db {
+            let result = db.scan(
+                normalised_bytes(sink.normalised),
+                scratch,
+                |id, from, to, _flags| self.on_pattern(&mut sink, id, from, to),
+            );
+            scan_result(result)?;
+        }
+        Ok(())
+    }
+
+    fn on_literal(&self, sink: &mut Sink<'_>, id: u32, to: u64) -> Matching {
+        let id = id as usize;
+        let (Some(&len), Some(&(first, count))) =
+            (self.literal_lens.get(id), self.literal_slots.get(id))
+        else {
+            return Matching::Continue;
+        };
+        let Ok(to) = usize::try_from(to) else {
+            return Matching::Continue;
+        };
+        let from = to.saturating_sub(len as usize);
+        let Some(range) = sink.normalised.original_range(sink.text, from, to) else {
+            return Matching::Continue;
+        };
+        let members = self
+            .literal_phrases
+            .get(first as usize..(first as usize).saturating_add(count as usize))
+            .unwrap_or_default();
+        for &p in members {
+            let Some(def) = self.phrases.get(p as usize) else {
+                continue;
+            };
+            let hit = TextHit {
+                kind: HitKind::Phrase(p as usize),
+                category: def.category,
+                weight: def.weight,
+                start: range.start,
+                end: range.end,
+            };
+            if sink.hits.add(hit) == Matching::Terminate {
+                return Matching::Terminate;
+            }
+        }
+        Matching::Continue
+    }
+
+    fn on_pattern(&self, sink: &mut Sink<'_>, id: u32, from: u64, to: u64) -> Matching {
+        let index = id as usize;
+        let Some(def) = self.patterns.get(index) else {
+            return Matching::Continue;
+        };
+        let (Ok(from), Ok(to)) = (usize::try_from(from), usize::try_from(to)) else {
+            return Matching::Continue;
+        };
+        let Some(range) = sink.normalised.original_range(sink.text, from, to) else {
+            return Matching::Continue;
+        };
+        // A pattern counts once; a later report with the same start extends the quoted match
+        // (`\d{5,}` reports at every end).
+        if let Some(existing) = sink
+            .hits
+            .hits
+            .iter_mut()
+            .find(|h| h.kind == HitKind::Pattern(index))
+        {
+            if existing.start == range.start && range.end > existing.end {
+                existing.end = range.end;
+            }
+            return Matching::Continue;
+        }
+        sink.hits.add(TextHit {
+            kind: HitKind::Pattern(index),
+            category: def.category,
+            weight: def.weight,
+            start: range.start,
+            end: range.end,
+        })
+    }
+}
+
+/// Borrowed pieces of [`TextHits`] the match callbacks write to.
+struct Sink<'a> {
+    text: &'a str,
+    normalised: &'a NormalisedText,
+    hits: TextHitsSink<'a>,
+}
+
+struct TextHitsSink<'a> {
+    hits: &'a mut Vec<TextHit>,
+    scores: &'a mut Vec<(CategoryId, u32)>,
+    truncated: &'a mut bool,
+}
+
+impl TextHitsSink<'_> {
+    fn add(&mut self, hit: TextHit) -> Matching {
+        if self.hits.len() >= MAX_HITS {
+            *self.truncated = true;
+            return Matching::Terminate;
+        }
+        match self.scores.iter_mut().find(|(c, _)| *c == hit.category) {
+            Some((_, s)) => *s = s.saturating_add(u32::from(hit.weight)),
+            None => self.scores.push((hit.category, u32::from(hit.weight))),
+        }
+        self.hits.push(hit);
+        Matching::Continue
+    }
+}
+
+fn normalised_bytes(n: &NormalisedText) -> &[u8] {
+    n.as_str().as_bytes()
+}
+
+/// A scan stopped by our own callback (too many hits) is not an error.
+fn scan_result(result: hyperscan::Result<()>) -> Result<(), TextError> {
+    match result {
+        Ok(()) | Err(hyperscan::Error::Hyperscan(HsError::ScanTerminated)) => Ok(()),
+        Err(e) => Err(TextError::Scan {
+            message: e.to_string(),
+        }),
+    }
+}
+
+fn scratch_error(e: hyperscan::Error) -> TextError {
+    TextError::Scratch {
+        message: e.to_string(),
+    }
+}
+
+/// A thread's Hyperscan scratch space and the matcher it was last fitted to.
+struct ThreadScratch {
+    scratch: Scratch,
+    fitted_for: u64,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Option<ThreadScratch>> = const { RefCell::new(None) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    const POLICE: CategoryId = CategoryId(1);
+    const BRUSHING: CategoryId = CategoryId(2);
+
+    fn phrase(category: CategoryId, text: &str, weight: u8) -> PhraseDef {
+        PhraseDef {
+            category,
+            text: text.into(),
+            weight,
+        }
+    }
+
+    fn pattern(id: &str, category: CategoryId, regex: &str, weight: u8) -> PatternDef {
+        PatternDef {
+            id: id.into(),
+            category,
+            regex: regex.into(),
+            weight,
+        }
+    }
+
+    fn lookalikes() -> Vec<(String, String)> {
+        [
+            ("徽信", "微信"),
+            ("薇信", "微信"),
+            ("V信", "微信"),
+            ("VX", "微信"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+    }
+
+    fn matcher() -> TextMatcher {
+        TextMatcher::compile(
+            vec![
+                phrase(POLICE, "安全账户", 3),
+                phrase(POLICE, "涉嫌洗钱", 2),
+                phrase(BRUSHING, "刷单", 2),
+                phrase(BRUSHING, "垫付", 1),
+                phrase(BRUSHING, "佣金", 1),
+                // Duplicate of 刷单 in the same category after normalisation: counts once.
+                phrase(BRUSHING, "刷 單", 5),
+                // The same text in another category counts there too.
+                phrase(POLICE, "加微信", 1),
+                phrase(BRUSHING, "加微信", 1),
+            ],
+            vec![
+                pattern("long-digits", BRUSHING, r"\d{5,}", 1),
+                pattern(
+                    "police-case",
+                    POLICE,
+                    r"(公安|检察院|法院).{0,8}(通缉|逮捕)",
+                    4,
+                ),
+            ],
+            &lookalikes(),
+        )
+        .unwrap()
+    }
+
+    fn quoted(m: &TextMatcher, text: &str, hits: &TextHits) -> Vec<(HitKind, String)> {
+        hits.hits()
+            .iter()
+            .map(|h| (h.kind, m.found(text, h).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn phrase_split_by_evasions_is_found_and_quoted_as_found() {
+        let m = matcher();
+        let mut hits = TextHits::new();
+        let text = "请立即转到安全帳\u{200b} 戶，否則涉嫌洗錢";
+        m.scan(text, &mut hits).unwrap();
+        let found = quoted(&m, text, &hits);
+        assert!(
+            found.contains(&(HitKind::Phrase(0), "安全帳\u{200b} 戶".into())),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&(HitKind::Phrase(1), "涉嫌洗錢".into())),
+            "{found:?}"
+        );
+        assert_eq!(hits.score(POLICE), 5);
+        assert_eq!(hits.distinct(POLICE), 2);
+    }
+
+    #[test]
+    fn score_sums_distinct_phrases_only() {
+        let m = matcher();
+        let mut hits = TextHits::new();
+        m.scan("刷单刷单刷单，无需垫付", &mut hits).unwrap();
+        // 刷单 (2, once, its duplicate 刷 單 not added) + 垫付 (1).
+        assert_eq!(hits.score(BRUSHING), 3);
+        assert_eq!(hits.distinct(BRUSHING), 2);
+        assert_eq!(hits.score(POLICE), 0);
+    }
+
+    #[test]
+    fn same_phrase_in_two_categories_scores_in_both() {
+        let m = matcher();
+        let mut hits = TextHits::new();
+        let text = "详情加徽信";
+        m.scan(text, &mut hits).unwrap();
+        assert_eq!(hits.score(POLICE), 1);
+        assert_eq!(hits.score(BRUSHING), 1);
+        assert!(hits.hits().iter().all(|h| m.found(text, h) == "加徽信"));
+        assert_eq!(hits.scores().len(), 2);
+    }
+
+    #[test]
+    fn pattern_hit_is_quoted_whole_with_its_start() {
+        let m = matcher();
+        let mut hits = TextHits::new();
+        let text = "订单号：１２３４５６７８请核对";
+        m.scan(text, &mut hits).unwrap();
+        let found = quoted(&m, text, &hits);
+        assert_eq!(
+            found,
+            vec![(HitKind::Pattern(0), "１２３４５６７８".into())]
+        );
+        assert_eq!(hits.score(BRUSHING), 1);
+    }
+
+    #[test]
+    fn pattern_runs_on_normalised_text() {
+        let m = matcher();
+        let mut hits = TextHits::new();
+        let text = "市公安局：你已被 列入 通緝名單";
+        m.scan(text, &mut hits).unwrap();
+        let found = quoted(&m, text, &hits);
+        assert_eq!(
+            found,
+            vec![(HitKind::Pattern(1), "公安局：你已被 列入 通緝".into())]
+        );
+        assert_eq!(hits.score(POLICE), 4);
+    }
+
+    #[test]
+    fn legitimate_text_has_no_hits() {
+        let m = matcher();
+        let mut hits = TextHits::new();
+        m.scan("您的快递已放至驿站，请凭取件码取件", &mut hits)
+            .unwrap();
+        assert!(hits.is_empty());
+        assert!(hits.scores().is_empty());
+        m.scan("", &mut hits).unwrap();
+        assert!(hits.is_empty());
+    }
+
+    #[test]
+    fn results_are_cleared_between_scans() {
+        let m = matcher();
+        let mut hits = TextHits::new();
+        m.scan("刷单返佣金", &mut hits).unwrap();
+        assert_eq!(hits.score(BRUSHING), 3);
+        m.scan("你好", &mut hits).unwrap();
+        assert!(hits.is_empty());
+        assert_eq!(hits.score(BRUSHING), 0);
+        assert_eq!(hits.normalised().as_str(), "你好");
+    }
+
+    #[test]
+    fn bad_pattern_is_reported_with_its_index_and_id() {
+        let err = TextMatcher::compile(
+            vec![phrase(POLICE, "安全账户", 1)],
+            vec![
+                pattern("ok", POLICE, "abc", 1),
+                pattern("broken", POLICE, "(unclosed", 1),
+            ],
+            &lookalikes(),
+        )
+        .unwrap_err();
+        match err {
+            TextError::Pattern { index, id, .. } => {
+                assert_eq!(index, 1);
+                assert_eq!(id, "broken");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(check_pattern("(unclosed").is_err());
+        assert!(check_pattern(r"\d{5,}").is_ok());
+    }
+
+    #[test]
+    fn empty_phrase_is_reported_with_its_index() {
+        let err = TextMatcher::compile::<&str, &str>(
+            vec![phrase(POLICE, "安全账户", 1), phrase(POLICE, " ，", 1)],
+            vec![],
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            TextError::EmptyPhrase {
+                index: 1,
+                text: " ，".into()
+            }
+        );
+    }
+
+    #[test]
+    fn matcher_with_nothing_to_match_scans_cleanly() {
+        let m = TextMatcher::compile::<&str, &str>(vec![], vec![], &[]).unwrap();
+        let mut hits = TextHits::new();
+        m.scan("刷单", &mut hits).unwrap();
+        assert!(hits.is_empty());
+        assert_eq!(hits.normalised().as_str(), "刷单");
+    }
+
+    #[test]
+    fn phrases_only_and_patterns_only_matchers_work() {
+        let phrases_only =
+            TextMatcher::compile::<&str, &str>(vec![phrase(POLICE, "通缉令", 2)], vec![], &[])
+                .unwrap();
+        let patterns_only = TextMatcher::compile::<&str, &str>(
+            vec![],
+            vec![pattern("p", POLICE, "通缉令", 2)],
+            &[],
+        )
+        .unwrap();
+        let mut hits = TextHits::new();
+        // Alternating matchers on one thread refits the thread's scratch each time.
+        for _ in 0..3 {
+            phrases_only.scan("这是通緝令", &mut hits).unwrap();
+            assert_eq!(hits.score(POLICE), 2);
+            patterns_only.scan("这是通 缉 令", &mut hits).unwrap();
+            assert_eq!(hits.score(POLICE), 2);
+        }
+    }
+
+    #[test]
+    fn shared_matcher_scans_from_many_threads() {
+        let m = Arc::new(matcher());
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                let m = Arc::clone(&m);
+                std::thread::spawn(move || {
+                    let mut hits = TextHits::new();
+                    for _ in 0..200 {
+                        m.scan("转入安全账户，涉嫌洗钱", &mut hits).unwrap();
+                        assert_eq!(hits.score(POLICE), 5);
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn hits_are_bounded() {
+        let phrases: Vec<PhraseDef> = (0..MAX_HITS + 20)
+            .map(|i| phrase(CategoryId(0), &format!("w{i}x"), 1))
+            .collect();
+        let text: String = (0..MAX_HITS + 20).map(|i| format!("w{i}x ")).collect();
+        let m = TextMatcher::compile::<&str, &str>(phrases, vec![], &[]).unwrap();
+        let mut hits = TextHits::new();
+        m.scan(&text, &mut hits).unwrap();
+        assert_eq!(hits.hits().len(), MAX_HITS);
+        assert!(hits.truncated());
+    }
+}
