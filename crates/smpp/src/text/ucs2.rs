@@ -1,0 +1,85 @@
+//! UCS-2 as sent with data_coding 8, read as UTF-16 (big-endian unless a
+//! byte-order mark or a clear little-endian pattern says otherwise).
+
+/// What the UCS-2 decoder had to guess or replace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ucs2Issues {
+    /// A surrogate without its partner became U+FFFD.
+    pub lone_surrogate: bool,
+    /// An odd final octet became U+FFFD.
+    pub odd_length: bool,
+    /// A byte-order mark was found (and removed).
+    pub bom: bool,
+    /// The octets were read little-endian (BOM FF FE, or the pattern guess).
+    pub little_endian: bool,
+    /// Little-endian was guessed without a BOM.
+    pub guessed: bool,
+}
+
+/// Decode UTF-16BE octets (a BOM selects the byte order; without one, text
+/// whose code units mostly look byte-swapped ASCII/Latin is read little-endian
+/// and flagged as guessed).
+pub fn decode(octets: &[u8], out: &mut String) -> Ucs2Issues {
+    let mut issues = Ucs2Issues::default();
+    let mut body = octets;
+    let mut little = false;
+    match octets {
+        [0xFE, 0xFF, rest @ ..] => {
+            issues.bom = true;
+            body = rest;
+        }
+        [0xFF, 0xFE, rest @ ..] => {
+            issues.bom = true;
+            little = true;
+            body = rest;
+        }
+        _ => {
+            if looks_little_endian(octets) {
+                little = true;
+                issues.guessed = true;
+            }
+        }
+    }
+    issues.little_endian = little;
+    let units = body.chunks_exact(2).map(|pair| match pair {
+        [a, b] if little => u16::from_le_bytes([*a, *b]),
+        [a, b] => u16::from_be_bytes([*a, *b]),
+        _ => 0xFFFD,
+    });
+    out.reserve(body.len() / 2 * 3);
+    for c in char::decode_utf16(units) {
+        match c {
+            Ok(c) => out.push(c),
+            Err(_) => {
+                issues.lone_surrogate = true;
+                out.push(char::REPLACEMENT_CHARACTER);
+            }
+        }
+    }
+    if body.len() % 2 == 1 {
+        issues.odd_length = true;
+        out.push(char::REPLACEMENT_CHARACTER);
+    }
+    issues
+}
+
+/// More than half of the code units read big-endian end in 0x00 with a
+/// non-zero high octet (U+xx00): byte-swapped Latin text, not real UCS-2.
+fn looks_little_endian(octets: &[u8]) -> bool {
+    let units = octets.len() / 2;
+    if units < 2 {
+        return false;
+    }
+    let swapped = octets
+        .chunks_exact(2)
+        .filter(|p| matches!(p, [hi, 0] if *hi != 0))
+        .count();
+    swapped * 2 > units
+}
+
+/// Encode text as UTF-16BE (characters outside the BMP as surrogate pairs).
+pub fn encode(text: &str, out: &mut Vec<u8>) {
+    for unit in text.encode_utf16() {
+        out.extend_from_slice(&unit.to_be_bytes());
+    }
+}
