@@ -1,1 +1,82 @@
-//! Placeholder replaced by the SIP parser.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+//! Zero-copy SIP (RFC 3261) parser and splicing writers for an inline proxy.
+//!
+//! [`Message`] borrows its input: the start line, an inline index of every header line
+//! (name/value slices in order, compact forms recognised, folded lines kept), and the body.
+//! Typed values — [`Via`], [`NameAddr`] (From, To, P-Asserted-Identity, Diversion,
+//! History-Info, Contact, Route), [`Uri`] (sip, sips, tel), [`CSeq`], Call-ID,
+//! Max-Forwards, [`MediaType`] — are parsed lazily when asked for. Parsing a typical message
+//! and reading its identities allocates nothing.
+//!
+//! The parser is strict where leniency becomes a weapon: header names must be tokens (a
+//! control character before the colon is an error, never read as the header it resembles),
+//! lines end in CRLF only, and single-valued headers (From, To, Call-ID, CSeq,
+//! Max-Forwards, Content-Length, Content-Type) may not repeat.
+//!
+//! * UDP: [`Message::parse_datagram`]. TCP/TLS: [`frame`] then [`Message::parse_stream`].
+//! * [`Message::validate`] applies the checks a proxy makes before acting (and names the
+//!   response code through [`Error::status_code`]).
+//! * [`write_response`], [`forward_request`], [`forward_response`] splice into a reused
+//!   `Vec<u8>`.
+//!
+//! ```
+//! use interdict_sip::{forward_request, ForwardOptions, Message, Transport};
+//!
+//! // Synthetic numbers from the +86 170/171 virtual-operator ranges.
+//! let datagram = b"INVITE sip:+8617100000002@core.example.net;user=phone SIP/2.0\r\n\
+//! Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKa1\r\n\
+//! Max-Forwards: 70\r\n\
+//! From: \"Zhang\" <sip:+8617000000001@sbc.example.net;user=phone>;tag=f1\r\n\
+//! To: <sip:+8617100000002@core.example.net;user=phone>\r\n\
+//! P-Asserted-Identity: <tel:+8617000000001>\r\n\
+//! Call-ID: 8a7b@192.0.2.10\r\n\
+//! CSeq: 1 INVITE\r\n\
+//! Content-Length: 0\r\n\r\n";
+//!
+//! let msg = Message::parse_datagram(datagram)?;
+//! msg.validate()?;
+//! let caller = msg.caller()?; // P-Asserted-Identity, else From
+//! assert_eq!(caller.uri().user(), Some("+8617000000001"));
+//! assert_eq!(msg.from()?.display_name().unwrap().text(), "Zhang");
+//! assert_eq!(msg.request_uri().unwrap().user(), Some("+8617100000002"));
+//!
+//! let mut out = Vec::with_capacity(2048);
+//! let opts = ForwardOptions { via_host: "gw.example.net", via_port: Some(5060), transport: Transport::Udp, mark: Some("[疑似诈骗]") };
+//! forward_request(&msg, &opts, &mut out)?;
+//! let fwd = Message::parse_datagram(&out)?;
+//! assert_eq!(fwd.max_forwards()?, Some(69));
+//! assert_eq!(fwd.from()?.display_name().unwrap().text(), "[疑似诈骗]Zhang");
+//! assert_eq!(fwd.vias().count(), 2);
+//! # Ok::<(), interdict_sip::Error>(())
+//! ```
+
+mod error;
+mod framing;
+mod header;
+mod lex;
+mod message;
+mod name_addr;
+mod params;
+mod scan;
+mod start_line;
+mod uri;
+mod values;
+mod via;
+mod writer;
+
+pub use error::Error;
+pub use framing::{frame, Framing};
+pub use header::{Header, HeaderKind};
+pub use lex::percent_decode;
+pub use message::{is_keepalive, ListIter, Message};
+pub use name_addr::{DisplayName, NameAddr};
+pub use params::{Param, ParamIter, Params};
+pub use scan::MAX_HEADERS;
+pub use start_line::{Method, StartLine};
+pub use uri::{Host, Scheme, Uri};
+pub use values::{CSeq, Contact, MediaType};
+pub use via::{Via, MAGIC_COOKIE};
+pub use writer::{
+    forward_request, forward_response, stateless_branch, write_response, ExtraHeader,
+    ForwardOptions, Transport,
+};

@@ -1,0 +1,275 @@
+//! `;name=value` parameter lists of URIs and header values, kept as borrowed raw text and
+//! iterated lazily (no allocation).
+
+use nom::branch::alt;
+use nom::bytes::complete::{take_while, take_while1};
+use nom::character::complete::char;
+use nom::combinator::{opt, recognize};
+use nom::sequence::preceded;
+use nom::{IResult, Parser};
+
+use crate::lex::{is_lws, is_token, is_unreserved};
+
+/// Which grammar a parameter list follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// URI parameters: no white space, `paramchar` names and values.
+    Uri,
+    /// Header parameters (`generic-param`): LWS around `;` and `=`, quoted values.
+    Header,
+}
+
+/// A validated parameter list such as `;tag=a1;lr` borrowed from the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Params<'a> {
+    raw: &'a str,
+    kind: Kind,
+}
+
+/// One parameter: its name and optional value exactly as written (quoted values keep quotes,
+/// URI parameter values keep their `%XX` escapes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param<'a> {
+    /// Parameter name as written.
+    pub name: &'a str,
+    /// Parameter value as written, `None` for a flag such as `;lr`.
+    pub value: Option<&'a str>,
+}
+
+impl<'a> Params<'a> {
+    pub(crate) const EMPTY_URI: Params<'static> = Params {
+        raw: "",
+        kind: Kind::Uri,
+    };
+
+    /// The list as written, starting at its first `;` (empty when there are none).
+    pub fn as_str(&self) -> &'a str {
+        self.raw
+    }
+
+    /// Whether the list has no parameter.
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// Iterates the parameters in order.
+    pub fn iter(&self) -> ParamIter<'a> {
+        ParamIter {
+            rest: self.raw,
+            kind: self.kind,
+        }
+    }
+
+    /// The first parameter named `name` (ASCII case-insensitive): `Some(None)` for a flag,
+    /// `Some(Some(value))` with a value, `None` when absent.
+    pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
+        self.iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name))
+            .map(|p| p.value)
+    }
+
+    /// Whether a parameter named `name` is present.
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Parses a URI parameter list at the start of `input`; stops at the first byte that
+    /// cannot continue it. Fails on an empty name or a bad escape.
+    pub(crate) fn parse_uri(input: &'a str) -> Result<(Params<'a>, &'a str), usize> {
+        let mut rest = input;
+        while rest.starts_with(';') {
+            match uri_param(rest) {
+                Ok((r, _)) => rest = r,
+                Err(_) => return Err(input.len() - rest.len()),
+            }
+        }
+        let raw = input.get(..input.len() - rest.len()).unwrap_or("");
+        Ok((
+            Params {
+                raw,
+                kind: Kind::Uri,
+            },
+            rest,
+        ))
+    }
+
+    /// Parses a header parameter list at the start of `input` (leading LWS allowed); stops
+    /// before trailing LWS or the first byte that cannot continue it.
+    pub(crate) fn parse_header(input: &'a str) -> Result<(Params<'a>, &'a str), usize> {
+        let mut rest = input;
+        loop {
+            let after_ws = crate::lex::trim_start(rest);
+            if !after_ws.starts_with(';') {
+                break;
+            }
+            match header_param(rest) {
+                Ok((r, _)) => rest = r,
+                Err(_) => return Err(input.len() - after_ws.len()),
+            }
+        }
+        let raw = input.get(..input.len() - rest.len()).unwrap_or("");
+        Ok((
+            Params {
+                raw,
+                kind: Kind::Header,
+            },
+            rest,
+        ))
+    }
+}
+
+impl<'a> IntoIterator for Params<'a> {
+    type Item = Param<'a>;
+    type IntoIter = ParamIter<'a>;
+    fn into_iter(self) -> ParamIter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over a [`Params`] list.
+#[derive(Debug, Clone)]
+pub struct ParamIter<'a> {
+    rest: &'a str,
+    kind: Kind,
+}
+
+impl<'a> Iterator for ParamIter<'a> {
+    type Item = Param<'a>;
+    fn next(&mut self) -> Option<Param<'a>> {
+        let parsed = match self.kind {
+            Kind::Uri => uri_param(self.rest),
+            Kind::Header => header_param(self.rest),
+        };
+        match parsed {
+            Ok((rest, (name, value))) => {
+                self.rest = rest;
+                Some(Param { name, value })
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+fn sws(i: &str) -> IResult<&str, &str> {
+    take_while(|c: char| c.is_ascii() && is_lws(c as u8)).parse(i)
+}
+
+/// `paramchar`: unreserved, escaped, or one of `[]/:&+$`.
+fn paramchars(i: &str) -> IResult<&str, &str> {
+    let b = i.as_bytes();
+    let mut n = 0;
+    while let Some(&c) = b.get(n) {
+        if c == b'%' {
+            match (b.get(n + 1), b.get(n + 2)) {
+                (Some(h), Some(l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => n += 3,
+                _ => break,
+            }
+        } else if is_unreserved(c) || matches!(c, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$') {
+            n += 1;
+        } else {
+            break;
+        }
+    }
+    match (i.get(..n), i.get(n..)) {
+        (Some(head), Some(tail)) if n > 0 => Ok((tail, head)),
+        _ => Err(nom::Err::Error(nom::error::Error::new(
+            i,
+            nom::error::ErrorKind::TakeWhile1,
+        ))),
+    }
+}
+
+fn uri_param(i: &str) -> IResult<&str, (&str, Option<&str>)> {
+    let (i, _) = char(';').parse(i)?;
+    let (i, name) = paramchars(i)?;
+    let (i, value) = opt(preceded(char('='), paramchars)).parse(i)?;
+    Ok((i, (name, value)))
+}
+
+/// `quoted-string` including its quotes: qdtext or quoted-pair (`\` + any octet but CR/LF).
+pub(crate) fn quoted_string(i: &str) -> IResult<&str, &str> {
+    let fail = || nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Char));
+    let b = i.as_bytes();
+    if b.first() != Some(&b'"') {
+        return Err(fail());
+    }
+    let mut n = 1;
+    loop {
+        match b.get(n) {
+            None => return Err(fail()),
+            Some(b'"') => break,
+            Some(b'\\') => match b.get(n + 1) {
+                Some(b'\r' | b'\n') | None => return Err(fail()),
+                Some(_) => n += 2,
+            },
+            Some(&c) if c < 0x20 && !is_lws(c) || c == 0x7f => return Err(fail()),
+            Some(_) => n += 1,
+        }
+    }
+    match (i.get(..n + 1), i.get(n + 1..)) {
+        (Some(q), Some(rest)) => Ok((rest, q)),
+        _ => Err(fail()),
+    }
+}
+
+/// `gen-value` characters: token, plus `[`, `]` and `:` so that IPv6 references and bare
+/// IPv6 `received` values (RFC 5118 §4.5) are accepted.
+fn gen_value(i: &str) -> IResult<&str, &str> {
+    alt((
+        quoted_string,
+        recognize(take_while1(|c: char| {
+            c.is_ascii() && (is_token(c as u8) || matches!(c, '[' | ']' | ':'))
+        })),
+    ))
+    .parse(i)
+}
+
+fn header_param(i: &str) -> IResult<&str, (&str, Option<&str>)> {
+    let (i, _) = (sws, char(';'), sws).parse(i)?;
+    let (i, name) = take_while1(|c: char| c.is_ascii() && is_token(c as u8)).parse(i)?;
+    let (i, value) = opt(preceded((sws, char('='), sws), gen_value)).parse(i)?;
+    Ok((i, (name, value)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_params_with_lws_and_quotes() {
+        let (p, rest) = Params::parse_header(" ;   tag    = 1918181833n ;x=\"a;b\";lr  ").unwrap();
+        assert_eq!(rest, "  ");
+        assert_eq!(p.get("TAG"), Some(Some("1918181833n")));
+        assert_eq!(p.get("x"), Some(Some("\"a;b\"")));
+        assert_eq!(p.get("lr"), Some(None));
+        assert_eq!(p.get("nope"), None);
+        assert_eq!(p.iter().count(), 3);
+    }
+
+    #[test]
+    fn empty_header_param_is_rejected() {
+        assert!(Params::parse_header(";;").is_err());
+        // A dangling '=' is left unconsumed for the caller to reject.
+        assert_eq!(Params::parse_header(";a=").unwrap().1, "=");
+    }
+
+    #[test]
+    fn uri_params_stop_at_headers_and_keep_escapes() {
+        let (p, rest) = Params::parse_uri(";%6C%72;n%61me=v%61lue%25%34%31?h=1").unwrap();
+        assert_eq!(rest, "?h=1");
+        assert_eq!(
+            p.iter().map(|p| p.name).collect::<Vec<_>>(),
+            vec!["%6C%72", "n%61me"]
+        );
+        assert_eq!(p.get("n%61me"), Some(Some("v%61lue%25%34%31")));
+    }
+
+    #[test]
+    fn quoted_string_handles_escapes() {
+        assert_eq!(
+            quoted_string(r#""J Rosenberg \\\"" <x>"#).unwrap(),
+            (" <x>", r#""J Rosenberg \\\"""#)
+        );
+        assert!(quoted_string("\"unterminated").is_err());
+    }
+}

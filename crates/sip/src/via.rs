@@ -1,0 +1,227 @@
+//! `Via<'a>`: one Via value (RFC 3261 §20.42): sent-protocol, sent-by and parameters.
+
+use nom::bytes::complete::take_while1;
+use nom::character::complete::char;
+use nom::{IResult, Parser};
+
+use crate::lex::{is_lws, is_token, trim, trim_start, Fail};
+use crate::params::Params;
+use crate::uri::Host;
+
+/// The RFC 3261 magic cookie that starts every compliant branch.
+pub const MAGIC_COOKIE: &str = "z9hG4bK";
+
+/// One Via header value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Via<'a> {
+    raw: &'a str,
+    protocol: &'a str,
+    version: &'a str,
+    transport: &'a str,
+    host: Host<'a>,
+    port: Option<u16>,
+    params: Params<'a>,
+    branch: Option<&'a str>,
+}
+
+fn sws(i: &str) -> IResult<&str, &str> {
+    nom::bytes::complete::take_while(|c: char| c.is_ascii() && is_lws(c as u8)).parse(i)
+}
+
+fn token(i: &str) -> IResult<&str, &str> {
+    take_while1(|c: char| c.is_ascii() && is_token(c as u8)).parse(i)
+}
+
+/// `protocol-name SLASH protocol-version SLASH transport` with SWS around the slashes.
+fn sent_protocol(i: &str) -> IResult<&str, (&str, &str, &str)> {
+    let (i, (name, _, _, _, version, _, _, _, transport)) = (
+        token,
+        sws,
+        char('/'),
+        sws,
+        token,
+        sws,
+        char('/'),
+        sws,
+        token,
+    )
+        .parse(i)?;
+    Ok((i, (name, version, transport)))
+}
+
+impl<'a> Via<'a> {
+    /// Parses one Via value (the caller splits the comma list).
+    ///
+    /// ```
+    /// use interdict_sip::Via;
+    /// let v = Via::parse("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776;rport").unwrap();
+    /// assert_eq!(v.transport(), "UDP");
+    /// assert_eq!(v.port(), Some(5060));
+    /// assert_eq!(v.branch(), Some("z9hG4bK776"));
+    /// assert_eq!(v.rport(), Some(None));
+    /// ```
+    pub fn parse(s: &'a str) -> Result<Via<'a>, crate::Error> {
+        Self::parse_inner(s).map_err(|f| crate::Error::InvalidHeader {
+            name: "Via",
+            offset: f.at,
+            what: f.what,
+        })
+    }
+
+    pub(crate) fn parse_inner(s: &'a str) -> Result<Via<'a>, Fail> {
+        let at = |rest: &str| s.len() - rest.len();
+        let start = trim_start(s);
+        let (rest, (protocol, version, transport)) = sent_protocol(start).map_err(|_| Fail {
+            at: at(start),
+            what: "invalid sent-protocol",
+        })?;
+        let after = trim_start(rest);
+        if after.len() == rest.len() {
+            return Err(Fail {
+                at: at(rest),
+                what: "missing blank before sent-by",
+            });
+        }
+        let (host, rest) = Host::parse(after).map_err(|p| Fail {
+            at: at(after) + p,
+            what: "invalid sent-by host",
+        })?;
+        let mut rest = rest;
+        let mut port = None;
+        let colon = trim_start(rest);
+        if let Some(p) = colon.strip_prefix(':') {
+            let p = trim_start(p);
+            let n = p.bytes().take_while(u8::is_ascii_digit).count();
+            let digits = p.get(..n).unwrap_or("");
+            let value = (n > 0 && n <= 5)
+                .then(|| digits.parse::<u16>().ok())
+                .flatten();
+            port = Some(value.ok_or(Fail {
+                at: at(p),
+                what: "invalid sent-by port",
+            })?);
+            rest = p.get(n..).unwrap_or("");
+        }
+        let (params, rest) = Params::parse_header(rest).map_err(|p| Fail {
+            at: at(rest) + p,
+            what: "invalid Via parameter",
+        })?;
+        if !trim_start(rest).is_empty() {
+            return Err(Fail {
+                at: at(rest),
+                what: "unexpected characters after Via",
+            });
+        }
+        let branch = params.get("branch").flatten();
+        Ok(Via {
+            raw: trim(s),
+            protocol,
+            version,
+            transport,
+            host,
+            port,
+            params,
+            branch,
+        })
+    }
+
+    /// The value as written (trimmed).
+    pub fn as_str(&self) -> &'a str {
+        self.raw
+    }
+
+    /// Protocol name, normally `SIP`.
+    pub fn protocol(&self) -> &'a str {
+        self.protocol
+    }
+
+    /// Protocol version, normally `2.0`.
+    pub fn version(&self) -> &'a str {
+        self.version
+    }
+
+    /// Transport: `UDP`, `TCP`, `TLS`, `SCTP`, `WS`, ... as written.
+    pub fn transport(&self) -> &'a str {
+        self.transport
+    }
+
+    /// The sent-by host.
+    pub fn host(&self) -> Host<'a> {
+        self.host
+    }
+
+    /// The sent-by port, if written.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// All parameters.
+    pub fn params(&self) -> Params<'a> {
+        self.params
+    }
+
+    /// The `branch` parameter.
+    pub fn branch(&self) -> Option<&'a str> {
+        self.branch
+    }
+
+    /// Whether the branch starts with the RFC 3261 magic cookie `z9hG4bK`.
+    pub fn has_magic_cookie(&self) -> bool {
+        self.branch.is_some_and(|b| b.starts_with(MAGIC_COOKIE))
+    }
+
+    /// The `received` parameter (the address the request really came from).
+    pub fn received(&self) -> Option<&'a str> {
+        self.params.get("received").flatten()
+    }
+
+    /// The `rport` parameter: `Some(None)` when present without a value (RFC 3581 request),
+    /// `Some(Some(port))` when filled in, `None` when absent or not a port.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        match self.params.get("rport")? {
+            None => Some(None),
+            Some(v) => v.parse().ok().map(Some),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folded_and_spaced_via() {
+        let v = Via::parse("SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;branch=390skdjuw").unwrap();
+        assert_eq!(
+            (v.protocol(), v.version(), v.transport()),
+            ("SIP", "2.0", "UDP")
+        );
+        assert_eq!(v.host(), Host::Ipv4("192.0.2.2".parse().unwrap()));
+        assert_eq!(v.branch(), Some("390skdjuw"));
+        assert!(!v.has_magic_cookie());
+        let w = Via::parse(" SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n z9hG4bK30239")
+            .unwrap();
+        assert_eq!(w.branch(), Some("z9hG4bK30239"));
+    }
+
+    #[test]
+    fn ipv6_received_with_and_without_brackets() {
+        let v = Via::parse(
+            "SIP/2.0/UDP [2001:db8::9:1];branch=z9hG4bKas3-111;received=[2001:db8::9:255]",
+        )
+        .unwrap();
+        assert_eq!(v.received(), Some("[2001:db8::9:255]"));
+        let w =
+            Via::parse("SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=z9hG4bKas3")
+                .unwrap();
+        assert_eq!(w.received(), Some("2001:db8::9:255"));
+    }
+
+    #[test]
+    fn rejects_empty_params_and_missing_host() {
+        assert!(Via::parse("SIP/2.0/UDP 192.0.2.15;;").is_err());
+        assert!(Via::parse("SIP/2.0/UDP").is_err());
+        assert!(Via::parse("SIP/2.0 192.0.2.1").is_err());
+        assert!(Via::parse("").is_err());
+    }
+}

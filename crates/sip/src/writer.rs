@@ -1,0 +1,508 @@
+//! Writers that splice into a reused output buffer: a stateless response to a request,
+//! a forwarded request (new Via, Max-Forwards decremented, optional display-name marking),
+//! and a forwarded response (top Via removed). Original bytes are copied as ranges; only
+//! what changes is written.
+
+use std::io::Write;
+
+use crate::header::HeaderKind;
+use crate::lex::{offset_in, CommaSplit};
+use crate::message::Message;
+use crate::name_addr::NameAddr;
+use crate::start_line::Method;
+use crate::via::MAGIC_COOKIE;
+use crate::Error;
+
+/// The transport named in the Via a forwarding proxy adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)] // the variant names are the transports
+pub enum Transport {
+    Udp,
+    Tcp,
+    Tls,
+    Sctp,
+    Ws,
+    Wss,
+}
+
+impl Transport {
+    /// The Via token, e.g. `UDP`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+            Transport::Sctp => "SCTP",
+            Transport::Ws => "WS",
+            Transport::Wss => "WSS",
+        }
+    }
+}
+
+/// How [`forward_request`] rewrites a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForwardOptions<'o> {
+    /// This proxy's host for its Via sent-by (hostname, IPv4, or bracketed IPv6).
+    pub via_host: &'o str,
+    /// This proxy's port for its Via sent-by, if not the default.
+    pub via_port: Option<u16>,
+    /// The transport the request leaves on.
+    pub transport: Transport,
+    /// When set, prefixed to the display name of From and of every P-Asserted-Identity
+    /// (e.g. `[疑似诈骗]` so the callee's phone shows the warning).
+    pub mark: Option<&'o str>,
+}
+
+/// An extra header for [`write_response`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtraHeader<'h> {
+    /// Any header, written as `name: value` (no CR/LF allowed).
+    Raw {
+        /// Header name (a token).
+        name: &'h str,
+        /// Header value.
+        value: &'h str,
+    },
+    /// `Reason: SIP;cause=<cause>;text="<text>"` (RFC 3326); `text` is escaped.
+    Reason {
+        /// The SIP status code the reason names.
+        cause: u16,
+        /// Human-readable text.
+        text: &'h str,
+    },
+    /// `Call-Info: <uri>;purpose=<purpose>` (RFC 8688 uses `purpose=jwscard` for the
+    /// analytics entity's jCard with a 608).
+    CallInfo {
+        /// The URI (without angle brackets).
+        uri: &'h str,
+        /// The purpose parameter.
+        purpose: &'h str,
+    },
+}
+
+fn out_err(what: &'static str) -> Error {
+    Error::InvalidOutput { what }
+}
+
+fn io(r: std::io::Result<()>) -> Result<(), Error> {
+    r.map_err(|_| out_err("write failed"))
+}
+
+/// Text written into a header must not break the line or smuggle a header.
+fn check_text(s: &str, what: &'static str) -> Result<(), Error> {
+    if s.bytes().any(|c| (c < 0x20 && c != b'\t') || c == 0x7f) {
+        return Err(out_err(what));
+    }
+    Ok(())
+}
+
+fn check_token(s: &str, what: &'static str) -> Result<(), Error> {
+    if s.is_empty() || !s.bytes().all(crate::lex::is_token) {
+        return Err(out_err(what));
+    }
+    Ok(())
+}
+
+/// Writes `s` escaped for the inside of a quoted-string.
+fn put_quoted_inner(out: &mut Vec<u8>, s: &str) {
+    for b in s.bytes() {
+        if b == b'"' || b == b'\\' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+}
+
+fn put_u32(out: &mut Vec<u8>, n: u32) -> Result<(), Error> {
+    io(write!(out, "{n}"))
+}
+
+/// Byte range of a header line: from its name to past its CRLF.
+fn line_range(msg: &Message<'_>, h: &crate::Header<'_>) -> Result<(usize, usize), Error> {
+    let start = offset_in(msg.as_bytes(), h.name()).ok_or(out_err("header outside message"))?;
+    Ok((start, h.end as usize))
+}
+
+fn copy(out: &mut Vec<u8>, bytes: &[u8], from: usize, to: usize) -> Result<(), Error> {
+    out.extend_from_slice(bytes.get(from..to).ok_or(out_err("splice out of order"))?);
+    Ok(())
+}
+
+/// Writes a stateless response to `req` (RFC 3261 §8.2.6, §16.11) into `out` (appended):
+/// status line, every Via line in order, From, To (with `;tag=<to_tag>` added when the
+/// request's To has none and the code is above 100), Call-ID, CSeq, the extra headers and
+/// `Content-Length: 0`. Header lines are copied byte for byte from the request.
+///
+/// ```
+/// use interdict_sip::{write_response, ExtraHeader, Message};
+/// // Synthetic numbers (+86 170 virtual-operator range).
+/// let req = Message::parse_datagram(b"INVITE sip:+8617100000002@core.example.net SIP/2.0\r\n\
+/// Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK1\r\nFrom: <sip:+8617000000001@sbc.example.net>;tag=a\r\n\
+/// To: <sip:+8617100000002@core.example.net>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n\
+/// Content-Length: 0\r\n\r\n").unwrap();
+/// let mut out = Vec::new();
+/// write_response(&req, 608, "Rejected", "idt1", &[
+///     ExtraHeader::Reason { cause: 608, text: "fraud number" },
+///     ExtraHeader::CallInfo { uri: "https://gw.example.net/jcard", purpose: "jwscard" },
+/// ], &mut out).unwrap();
+/// let resp = Message::parse_datagram(&out).unwrap();
+/// assert_eq!(resp.status_code(), Some(608));
+/// assert_eq!(resp.to().unwrap().tag(), Some("idt1"));
+/// ```
+pub fn write_response(
+    req: &Message<'_>,
+    code: u16,
+    reason: &str,
+    to_tag: &str,
+    extra: &[ExtraHeader<'_>],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    match req.method() {
+        None => return Err(out_err("responses are answered to requests only")),
+        Some(Method::Ack) => return Err(out_err("an ACK is never answered")),
+        Some(_) => {}
+    }
+    if !(100..=699).contains(&code) {
+        return Err(out_err("status code outside 100..=699"));
+    }
+    check_text(reason, "control character in reason phrase")?;
+    check_token(to_tag, "To tag must be a token")?;
+    for e in extra {
+        match e {
+            ExtraHeader::Raw { name, value } => {
+                check_token(name, "extra header name must be a token")?;
+                check_text(value, "control character in extra header")?;
+            }
+            ExtraHeader::Reason { text, .. } => {
+                check_text(text, "control character in Reason text")?
+            }
+            ExtraHeader::CallInfo { uri, purpose } => {
+                check_text(uri, "control character in Call-Info")?;
+                if uri.contains(['<', '>']) {
+                    return Err(out_err("Call-Info URI must not contain <>"));
+                }
+                check_token(purpose, "Call-Info purpose must be a token")?;
+            }
+        }
+    }
+    let needs_tag = code > 100 && req.to()?.tag().is_none();
+    let bytes = req.as_bytes();
+    let mark = out.len();
+    let result = (|| {
+        io(write!(out, "SIP/2.0 {code} {reason}\r\n"))?;
+        let mut vias = 0;
+        for h in req.headers_of(HeaderKind::Via) {
+            let (s, e) = line_range(req, h)?;
+            copy(out, bytes, s, e)?;
+            vias += 1;
+        }
+        if vias == 0 {
+            return Err(Error::MissingHeader { name: "Via" });
+        }
+        for kind in [
+            HeaderKind::From,
+            HeaderKind::To,
+            HeaderKind::CallId,
+            HeaderKind::CSeq,
+        ] {
+            let h = req.header(kind).ok_or(Error::MissingHeader {
+                name: kind.canonical_name(),
+            })?;
+            let (s, e) = line_range(req, h)?;
+            if kind == HeaderKind::To && needs_tag {
+                let value_end = offset_in(bytes, h.value())
+                    .ok_or(out_err("header outside message"))?
+                    + h.value().len();
+                copy(out, bytes, s, value_end)?;
+                out.extend_from_slice(b";tag=");
+                out.extend_from_slice(to_tag.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            } else {
+                copy(out, bytes, s, e)?;
+            }
+        }
+        for e in extra {
+            match e {
+                ExtraHeader::Raw { name, value } => io(write!(out, "{name}: {value}\r\n"))?,
+                ExtraHeader::Reason { cause, text } => {
+                    io(write!(out, "Reason: SIP;cause={cause};text=\""))?;
+                    put_quoted_inner(out, text);
+                    out.extend_from_slice(b"\"\r\n");
+                }
+                ExtraHeader::CallInfo { uri, purpose } => {
+                    io(write!(out, "Call-Info: <{uri}>;purpose={purpose}\r\n"))?
+                }
+            }
+        }
+        out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        Ok(())
+    })();
+    if result.is_err() {
+        out.truncate(mark);
+    }
+    result
+}
+
+/// 64-bit FNV-1a, used to derive stateless branches (not a security boundary).
+struct Fnv(u64);
+
+impl Fnv {
+    fn new(seed: u64) -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325 ^ seed)
+    }
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        // Field separator so ("ab","c") and ("a","bc") differ.
+        self.0 ^= 0xff;
+        self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+}
+
+/// Derives the branch a stateless proxy puts in its Via (RFC 3261 §16.11): a hash of the
+/// incoming top Via's branch and sent-by when it carries the magic cookie (so a CANCEL or a
+/// non-2xx ACK, which repeat that Via, get the same branch as their INVITE), else of
+/// Request-URI, To tag, From tag, Call-ID, CSeq number and top Via. `proxy_host` is mixed in
+/// so two proxies in series never produce the same branch. Written as `z9hG4bK` + 32 hex digits.
+pub fn stateless_branch(
+    req: &Message<'_>,
+    proxy_host: &str,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let top = req.top_via()?;
+    let mut a = Fnv::new(0);
+    let mut b = Fnv::new(0x9e37_79b9_7f4a_7c15);
+    let mut feed = |x: &[u8]| {
+        a.feed(x);
+        b.feed(x);
+    };
+    feed(proxy_host.as_bytes());
+    if top.has_magic_cookie() {
+        feed(top.branch().unwrap_or("").as_bytes());
+        let sent_by = top.host();
+        feed(io_display(&sent_by).as_bytes());
+        feed(&top.port().unwrap_or(0).to_be_bytes());
+    } else {
+        feed(req.request_uri().map_or("", |u| u.as_str()).as_bytes());
+        feed(req.to()?.tag().unwrap_or("").as_bytes());
+        feed(req.from()?.tag().unwrap_or("").as_bytes());
+        feed(req.call_id()?.as_bytes());
+        feed(&req.cseq()?.seq.to_be_bytes());
+        feed(top.as_str().as_bytes());
+    }
+    io(write!(out, "{MAGIC_COOKIE}{:016x}{:016x}", a.0, b.0))
+}
+
+/// Formats a host into a small stack buffer (no allocation).
+fn io_display(h: &crate::Host<'_>) -> HostText {
+    let mut t = HostText {
+        buf: [0; 64],
+        len: 0,
+    };
+    let _ = std::io::Write::write_fmt(&mut t, format_args!("{h}"));
+    t
+}
+
+struct HostText {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl HostText {
+    fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+}
+
+impl std::io::Write for HostText {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let room = self.buf.get_mut(self.len..).unwrap_or(&mut []);
+        let n = data.len().min(room.len());
+        if let (Some(dst), Some(src)) = (room.get_mut(..n), data.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.len += n;
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes the marking edits for one address element, copying the original bytes up to each
+/// edit. `cursor` is the offset in `bytes` copied so far.
+fn mark_address(
+    out: &mut Vec<u8>,
+    bytes: &[u8],
+    cursor: &mut usize,
+    na: &NameAddr<'_>,
+    mark: &str,
+) -> Result<(), Error> {
+    let at = |s: &str| offset_in(bytes, s.as_bytes()).ok_or(out_err("address outside message"));
+    match na.display_name() {
+        Some(dn) if dn.is_quoted() => {
+            let open = at(dn.raw())? + 1;
+            copy(out, bytes, *cursor, open)?;
+            put_quoted_inner(out, mark);
+            *cursor = open;
+        }
+        Some(dn) => {
+            let start = at(dn.raw())?;
+            let end = start + dn.raw().len();
+            copy(out, bytes, *cursor, start)?;
+            out.push(b'"');
+            put_quoted_inner(out, mark);
+            copy(out, bytes, start, end)?;
+            out.push(b'"');
+            *cursor = end;
+        }
+        None if na.is_bracketed() => {
+            let lt = at(na.as_str())?;
+            copy(out, bytes, *cursor, lt)?;
+            out.push(b'"');
+            put_quoted_inner(out, mark);
+            out.extend_from_slice(b"\" ");
+            *cursor = lt;
+        }
+        None => {
+            let start = at(na.uri().as_str())?;
+            let end = start + na.uri().as_str().len();
+            copy(out, bytes, *cursor, start)?;
+            out.push(b'"');
+            put_quoted_inner(out, mark);
+            out.extend_from_slice(b"\" <");
+            copy(out, bytes, start, end)?;
+            out.push(b'>');
+            *cursor = end;
+        }
+    }
+    Ok(())
+}
+
+/// Forwards a request statelessly (RFC 3261 §16.6, §16.11) into `out` (appended): a new top
+/// Via (`SIP/2.0/<transport> <host>[:<port>];branch=<derived>`), Max-Forwards decremented
+/// (added as 70 when absent), and with `mark` set the display names of From and every
+/// P-Asserted-Identity prefixed. Everything else, body included, is copied byte for byte.
+///
+/// A request arriving with Max-Forwards 0 is [`Error::MaxForwardsExhausted`]: answer it
+/// with 483 Too Many Hops instead of forwarding.
+pub fn forward_request(
+    req: &Message<'_>,
+    opts: &ForwardOptions<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    if !req.is_request() {
+        return Err(out_err("forward_request needs a request"));
+    }
+    let max_forwards = req.max_forwards()?;
+    if max_forwards == Some(0) {
+        return Err(Error::MaxForwardsExhausted);
+    }
+    crate::uri::Host::parse(opts.via_host)
+        .ok()
+        .filter(|(_, rest)| rest.is_empty())
+        .ok_or(out_err("via_host is not a host"))?;
+    if let Some(m) = opts.mark {
+        check_text(m, "control character in mark")?;
+    }
+    let bytes = req.as_bytes();
+    let start_line_end = memchr::memchr(b'\n', bytes)
+        .map(|i| i + 1)
+        .ok_or(out_err("no start line"))?;
+    let mark_len = out.len();
+    let result = (|| {
+        copy(out, bytes, 0, start_line_end)?;
+        io(write!(
+            out,
+            "Via: SIP/2.0/{} {}",
+            opts.transport.as_str(),
+            opts.via_host
+        ))?;
+        if let Some(p) = opts.via_port {
+            io(write!(out, ":{p}"))?;
+        }
+        out.extend_from_slice(b";branch=");
+        stateless_branch(req, opts.via_host, out)?;
+        out.extend_from_slice(b"\r\n");
+        if max_forwards.is_none() {
+            out.extend_from_slice(b"Max-Forwards: 70\r\n");
+        }
+        let mut cursor = start_line_end;
+        for h in req.headers() {
+            match h.kind() {
+                HeaderKind::MaxForwards => {
+                    let v = offset_in(bytes, h.value()).ok_or(out_err("header outside message"))?;
+                    copy(out, bytes, cursor, v)?;
+                    put_u32(out, u32::from(max_forwards.unwrap_or(70).saturating_sub(1)))?;
+                    cursor = v + h.value().len();
+                }
+                HeaderKind::From | HeaderKind::PAssertedIdentity => {
+                    let Some(mark) = opts.mark else { continue };
+                    let text = h.value_str().ok_or(Error::InvalidHeader {
+                        name: h.kind().canonical_name(),
+                        offset: offset_in(bytes, h.value()).unwrap_or(0),
+                        what: "not UTF-8",
+                    })?;
+                    for elem in CommaSplit::new(text) {
+                        let na = NameAddr::parse_inner(elem).map_err(|f| Error::InvalidHeader {
+                            name: h.kind().canonical_name(),
+                            offset: offset_in(bytes, elem.as_bytes()).unwrap_or(0) + f.at,
+                            what: f.what,
+                        })?;
+                        mark_address(out, bytes, &mut cursor, &na, mark)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        copy(out, bytes, cursor, bytes.len())
+    })();
+    if result.is_err() {
+        out.truncate(mark_len);
+    }
+    result
+}
+
+/// Forwards a response (RFC 3261 §16.7 step 3) into `out` (appended): the top Via value
+/// (this proxy's) is removed — the whole line when it holds one value, else just the first
+/// value of the comma list. Everything else is copied byte for byte. The caller sends the
+/// result to the next Via ([`Message::vias`]`().nth(1)`), and should check first that the
+/// top Via is its own. [`Error::NoViaLeft`] when no Via would remain.
+pub fn forward_response(resp: &Message<'_>, out: &mut Vec<u8>) -> Result<(), Error> {
+    if resp.is_request() {
+        return Err(out_err("forward_response needs a response"));
+    }
+    let mut vias = resp.vias();
+    vias.next().ok_or(Error::MissingHeader { name: "Via" })??;
+    if vias.next().is_none() {
+        return Err(Error::NoViaLeft);
+    }
+    let bytes = resp.as_bytes();
+    let h = resp
+        .header(HeaderKind::Via)
+        .ok_or(Error::MissingHeader { name: "Via" })?;
+    let (line_start, line_end) = line_range(resp, h)?;
+    let text = h.value_str().ok_or(out_err("Via not UTF-8"))?;
+    let mut elems = CommaSplit::new(text);
+    elems.next();
+    let mark = out.len();
+    let result = match elems.next() {
+        None => {
+            copy(out, bytes, 0, line_start).and_then(|_| copy(out, bytes, line_end, bytes.len()))
+        }
+        Some(second) => {
+            let value_start =
+                offset_in(bytes, h.value()).ok_or(out_err("header outside message"))?;
+            let second_start = offset_in(bytes, crate::lex::trim_start(second).as_bytes())
+                .ok_or(out_err("header outside message"))?;
+            copy(out, bytes, 0, value_start)
+                .and_then(|_| copy(out, bytes, second_start, bytes.len()))
+        }
+    };
+    if result.is_err() {
+        out.truncate(mark);
+    }
+    result
+}
