@@ -2,6 +2,8 @@
 //! archive files in `shared/corpus/sip/rfc4475`, plus the RFC 5118 IPv6 messages.
 //! Each case names its RFC section; the test skips with a message when the corpus is absent.
 
+#![allow(clippy::unwrap_used, clippy::panic)] // test helpers outside #[test] fns
+
 use std::path::{Path, PathBuf};
 
 use interdict_sip::{
