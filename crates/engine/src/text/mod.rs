@@ -9,7 +9,7 @@
 //!   remembers, for every normalised byte, where it came from in the original text, so evidence quotes
 //!   the phrase *as found*.
 //! - [`matcher`]: [`TextMatcher`], Hyperscan databases of phrases and regular expressions, scored per category.
-//! - `contacts`: phone numbers, URLs, QQ and WeChat ids the message asks the victim to contact.
+//! - [`contacts`]: phone numbers, URLs, QQ and WeChat ids the message asks the victim to contact.
 //!
 //! ```
 //! use interdict_engine::text::{NormalisedText, Normaliser};
@@ -28,9 +28,11 @@
 //! (Apache-2.0, OpenCC's dictionaries, also Apache-2.0, embedded at build time: nothing is read or
 //! downloaded at run time).
 
+pub mod contacts;
 pub mod matcher;
 pub mod normalise;
 
+pub use contacts::{extract as extract_contacts, Contact, ContactKind, Contacts, MAX_CONTACTS};
 pub use matcher::{
     check_pattern, CategoryId, HitKind, PatternDef, PhraseDef, TextHit, TextHits, TextMatcher,
     MAX_HITS,

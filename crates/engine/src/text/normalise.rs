@@ -21,8 +21,9 @@
 //!    URLs, numbers and Latin words keep their shape.
 //! 5. **Look-alikes**: a table from the rule pack (`徽信`, `薇信`, `V信`, `VX` → `微信`), applied with
 //!    aho-corasick leftmost-longest on the text produced by steps 1–4. Keys are normalised the same
-//!    way, so `VX` also catches `vx` and `ＶＸ`. A key starting with an ASCII letter or digit only
-//!    matches where it is not preceded by one (`vx` inside `wvx` is left alone).
+//!    way, so `VX` also catches `vx` and `ＶＸ`. A key starting or ending with an ASCII letter or
+//!    digit only matches at a word boundary (`vx` inside `wvx`, `vxkf` or `https://vx.top` is left
+//!    alone; a digit may follow, as in `VX8866`).
 //!
 //! Every normalised byte remembers the offset of the original character it came from, so
 //! [`NormalisedText::original_range`] maps a match in normalised text back to the text *as found*.
@@ -54,8 +55,9 @@ struct Lookalikes {
     automaton: AhoCorasick,
     /// Normalised replacement per key.
     replacements: Vec<String>,
-    /// Whether the key starts with an ASCII letter or digit (needs a left word boundary).
-    ascii_start: Vec<bool>,
+    /// Per key: (starts with an ASCII letter or digit, ends with one): such an edge needs a word
+    /// boundary so that keys like `vx` never fire inside words, URLs or ids.
+    ascii_edges: Vec<(bool, bool)>,
 }
 
 /// A reusable normalisation result: the normalised text and its map back to the original.
@@ -321,7 +323,7 @@ impl Normaliser {
         }
         let mut keys = Vec::with_capacity(pairs.len());
         let mut replacements = Vec::with_capacity(pairs.len());
-        let mut ascii_start = Vec::with_capacity(pairs.len());
+        let mut ascii_edges = Vec::with_capacity(pairs.len());
         for (index, (key, value)) in pairs.iter().enumerate() {
             let key_norm = base.normalise(key.as_ref());
             if !key_norm.chars().any(char::is_alphanumeric) {
@@ -330,12 +332,11 @@ impl Normaliser {
                     key: key.as_ref().to_owned(),
                 });
             }
-            ascii_start.push(
-                key_norm
-                    .as_bytes()
-                    .first()
-                    .is_some_and(u8::is_ascii_alphanumeric),
-            );
+            let bytes = key_norm.as_bytes();
+            ascii_edges.push((
+                bytes.first().is_some_and(u8::is_ascii_alphanumeric),
+                bytes.last().is_some_and(u8::is_ascii_alphanumeric),
+            ));
             keys.push(key_norm);
             replacements.push(base.normalise(value.as_ref()));
         }
@@ -350,7 +351,7 @@ impl Normaliser {
             lookalikes: Some(Lookalikes {
                 automaton,
                 replacements,
-                ascii_start,
+                ascii_edges,
             }),
         })
     }
@@ -454,6 +455,11 @@ impl Normaliser {
     }
 }
 
+/// Bytes that continue an ASCII word, id, URL or e-mail address.
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/' | b'@' | b'=' | b'&' | b'%')
+}
+
 impl Lookalikes {
     /// Replaces look-alike keys in `out`, rebuilding its map.
     fn apply(&self, out: &mut NormalisedText) {
@@ -463,15 +469,16 @@ impl Lookalikes {
         out.alt_map.clear();
         for m in self.automaton.find_iter(out.text.as_str()) {
             let (start, end) = (m.start(), m.end());
-            let needs_boundary =
-                self.ascii_start.get(m.pattern().as_usize()).copied() == Some(true);
-            if needs_boundary
-                && start > 0
-                && out
-                    .text
-                    .as_bytes()
-                    .get(start - 1)
-                    .is_some_and(u8::is_ascii_alphanumeric)
+            let (left_edge, right_edge) = self
+                .ascii_edges
+                .get(m.pattern().as_usize())
+                .copied()
+                .unwrap_or_default();
+            let bytes = out.text.as_bytes();
+            let before = start.checked_sub(1).and_then(|i| bytes.get(i)).copied();
+            let after = bytes.get(end).copied();
+            if (left_edge && before.is_some_and(is_word_byte))
+                || (right_edge && after.is_some_and(|b| is_word_byte(b) && !b.is_ascii_digit()))
             {
                 continue;
             }
@@ -703,9 +710,14 @@ mod tests {
     }
 
     #[test]
-    fn ascii_lookalike_needs_a_left_boundary() {
+    fn ascii_lookalike_needs_word_boundaries() {
         assert_eq!(run("wvx"), "wvx");
         assert_eq!(run("xvx"), "xvx");
+        // Nor inside URLs, domains or ids; a digit may follow (`VX8866`).
+        assert_eq!(run("https://vx.abc.top"), "https://vx.abc.top");
+        assert_eq!(run("vxkf8866"), "vxkf8866");
+        assert_eq!(run("VX8866"), "微信8866");
+        assert_eq!(run("VX：kf8866"), "微信:kf8866");
     }
 
     #[test]

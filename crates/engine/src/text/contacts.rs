@@ -1,0 +1,726 @@
+//! Contact points a message asks its reader to use: phone numbers, URLs and domains, QQ and WeChat
+//! ids. A scam that says "call 400…" or "add VX kf8866" is caught by what it asks the victim to
+//! contact, checked against the number lists and the lure-domain list.
+//!
+//! Extraction runs on the [`NormalisedText`] (full-width digits are ASCII, letters lower case,
+//! look-alikes such as `VX` already folded to `微信`) and reports offsets in the ORIGINAL text.
+//!
+//! - **Phones**: digit groups joined by single spaces, `-` or `.` (`138 0000 0001`,
+//!   `400-800-1234`), optionally with `+`: Chinese mobiles (`1[3-9]` + 9 digits, with or without
+//!   `86`/`+86`/`0086`), 400/800 numbers (10 digits), fixed lines with trunk `0` (10–12 digits),
+//!   international numbers with `+` or `00`, and 5-digit 95xxx/96xxx service numbers. The value is
+//!   the digits (with a leading `+` when written), ready for the number normaliser.
+//! - **URLs** with `http://`/`https://`, and **bare domains** (`abc-pay.top`, with a path they are
+//!   reported as URLs) whose last label is a common top-level domain (so `照片.jpg` is not one).
+//! - **QQ** ids after `qq`/`扣扣`/`企鹅` (5–11 digits), **WeChat** ids after `微信`/`wx`/`vx`/`weixin`
+//!   (6–20 characters starting with a letter, or a number; a WeChat id that is also a phone number is
+//!   reported as both).
+
+use std::ops::Range;
+
+use super::NormalisedText;
+
+/// Most contacts recorded per message.
+pub const MAX_CONTACTS: usize = 32;
+
+/// What kind of contact point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContactKind {
+    /// A telephone number (value: digits, with `+` when written).
+    Phone,
+    /// A URL (value: the URL, lower case; `host` is its host).
+    Url,
+    /// A bare domain (value and `host`: the domain, lower case).
+    Domain,
+    /// A QQ number.
+    Qq,
+    /// A WeChat id.
+    WeChat,
+}
+
+impl ContactKind {
+    /// Short lower-case name for evidence (`phone`, `url`, `domain`, `qq`, `wechat`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ContactKind::Phone => "phone",
+            ContactKind::Url => "url",
+            ContactKind::Domain => "domain",
+            ContactKind::Qq => "qq",
+            ContactKind::WeChat => "wechat",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    kind: ContactKind,
+    value: Range<usize>,
+    host: Option<Range<usize>>,
+    start: usize,
+    end: usize,
+}
+
+/// One contact point found in a message, borrowed from [`Contacts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Contact<'a> {
+    /// What kind of contact.
+    pub kind: ContactKind,
+    /// Canonical value: phone digits, URL, domain, QQ number or WeChat id (lower case).
+    pub value: &'a str,
+    /// For URLs and domains: the host name to check against the lure-domain list.
+    pub host: Option<&'a str>,
+    /// Byte offset where it starts in the ORIGINAL text.
+    pub start: usize,
+    /// Byte offset just past its end in the ORIGINAL text.
+    pub end: usize,
+}
+
+/// Reusable list of the contacts found in one message (cleared by [`extract`]).
+#[derive(Debug, Default, Clone)]
+pub struct Contacts {
+    values: String,
+    entries: Vec<Entry>,
+}
+
+impl Contacts {
+    /// An empty list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of contacts found.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether none were found.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The contacts, in the order they appear.
+    pub fn iter(&self) -> impl Iterator<Item = Contact<'_>> + '_ {
+        self.entries.iter().map(|e| Contact {
+            kind: e.kind,
+            value: self.values.get(e.value.clone()).unwrap_or_default(),
+            host: e.host.clone().and_then(|h| self.values.get(h)),
+            start: e.start,
+            end: e.end,
+        })
+    }
+
+    fn clear(&mut self) {
+        self.values.clear();
+        self.entries.clear();
+    }
+
+    fn push(
+        &mut self,
+        kind: ContactKind,
+        value: &str,
+        host: Option<Range<usize>>,
+        original: Range<usize>,
+    ) {
+        if self.entries.len() >= MAX_CONTACTS {
+            return;
+        }
+        let at = self.values.len();
+        self.values.push_str(value);
+        let host = host.map(|h| at + h.start..at + h.end);
+        self.entries.push(Entry {
+            kind,
+            value: at..self.values.len(),
+            host,
+            start: original.start,
+            end: original.end,
+        });
+    }
+}
+
+/// Keywords (normalised) introducing a QQ number.
+const QQ_KEYWORDS: &[&str] = &["qq", "扣扣", "企鹅"];
+/// Keywords (normalised) introducing a WeChat id.
+const WECHAT_KEYWORDS: &[&str] = &["微信", "weixin", "wx", "vx", "v信"];
+/// Characters allowed between a keyword and the id (after normalisation).
+const FILLERS: &[&str] = &[":", " ", "-", "号", "群", "加", "搜", "是", "为", "=", "id"];
+
+/// Top-level domains accepted for bare domains (a URL with a scheme accepts any host).
+const TLDS: &[&str] = &[
+    "com", "cn", "net", "org", "top", "xyz", "cc", "vip", "info", "shop", "club", "site", "online",
+    "live", "me", "tk", "ml", "ga", "cf", "gq", "app", "io", "co", "biz", "pro", "wang", "ltd",
+    "work", "link", "fun", "icu", "store", "tech", "asia", "hk", "tw", "mo", "us", "uk", "jp",
+    "kr", "ru", "in", "la", "ws", "tv", "so", "pw", "bet", "win", "cloud", "host", "space",
+    "website", "xin", "ink", "red", "kim", "mobi", "name", "today", "group", "plus", "fit", "run",
+    "gov", "edu",
+];
+
+/// Finds the contact points of a message.
+///
+/// `normalised` must be the normalisation of `original` (e.g. `TextHits::normalised()` after a
+/// scan); results go to `out` (cleared first, at most [`MAX_CONTACTS`]).
+pub fn extract(normalised: &NormalisedText, original: &str, out: &mut Contacts) {
+    out.clear();
+    let text = normalised.as_str();
+    let bytes = text.as_bytes();
+    let mut i = 0usize;
+    while i < bytes.len() && out.len() < MAX_CONTACTS {
+        let Some(&b) = bytes.get(i) else { break };
+        let boundary = i == 0 || bytes.get(i - 1).is_some_and(|&p| !is_token_byte(p));
+        if let Some(next) = keyword_contact(text, i, boundary, normalised, original, out) {
+            i = next;
+            continue;
+        }
+        if b.is_ascii_alphanumeric() || b == b'+' {
+            if boundary {
+                if let Some(next) = url_at(text, i, normalised, original, out) {
+                    i = next;
+                    continue;
+                }
+                if let Some(next) = phone_at(text, i, normalised, original, out) {
+                    i = next;
+                    continue;
+                }
+                if let Some(next) = domain_at(text, i, normalised, original, out) {
+                    i = next;
+                    continue;
+                }
+            }
+            // Skip the rest of this token so nothing is found inside it (`kf8866`, `a@b.com`).
+            i += 1;
+            while bytes.get(i).is_some_and(|&c| is_token_byte(c)) {
+                i += 1;
+            }
+            continue;
+        }
+        i += utf8_len(b);
+    }
+}
+
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
+}
+
+/// Bytes that belong to an ASCII token (id, domain, e-mail address).
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'@' | b'/')
+}
+
+fn original_range(
+    normalised: &NormalisedText,
+    original: &str,
+    from: usize,
+    to: usize,
+) -> Option<Range<usize>> {
+    normalised.original_range(original, from, to)
+}
+
+/// A QQ or WeChat keyword at `i`, followed by an id.
+fn keyword_contact(
+    text: &str,
+    i: usize,
+    boundary: bool,
+    normalised: &NormalisedText,
+    original: &str,
+    out: &mut Contacts,
+) -> Option<usize> {
+    let rest = text.get(i..)?;
+    let first = *rest.as_bytes().first()?;
+    if !matches!(first, b'q' | b'w' | b'v' | 0xE4..=0xE6) {
+        return None;
+    }
+    let (kind, keyword) = QQ_KEYWORDS
+        .iter()
+        .map(|k| (ContactKind::Qq, *k))
+        .chain(WECHAT_KEYWORDS.iter().map(|k| (ContactKind::WeChat, *k)))
+        .find(|(_, k)| rest.starts_with(k))?;
+    if keyword
+        .as_bytes()
+        .first()
+        .is_some_and(u8::is_ascii_alphanumeric)
+        && !boundary
+    {
+        return None;
+    }
+    // Skip up to three fillers.
+    let mut at = i + keyword.len();
+    for _ in 0..3 {
+        match FILLERS
+            .iter()
+            .find(|f| text.get(at..).is_some_and(|r| r.starts_with(**f)))
+        {
+            Some(f) => at += f.len(),
+            None => break,
+        }
+    }
+    let id_bytes = text.get(at..)?.as_bytes();
+    let id_len = id_bytes
+        .iter()
+        .take_while(|&&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+        .count();
+    let id = text.get(at..at + id_len)?;
+    let all_digits = id.bytes().all(|c| c.is_ascii_digit());
+    let valid = match kind {
+        ContactKind::Qq => all_digits && (5..=11).contains(&id_len) && !id.starts_with('0'),
+        _ => {
+            (id.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+                && (6..=20).contains(&id_len))
+                || (all_digits && (5..=15).contains(&id_len))
+        }
+    };
+    if !valid {
+        return None;
+    }
+    let range = original_range(normalised, original, i, at + id_len)?;
+    out.push(kind, id, None, range);
+    if kind == ContactKind::WeChat && all_digits {
+        // A WeChat id that is a phone number is that phone.
+        phone_at(text, at, normalised, original, out);
+    }
+    Some(at + id_len)
+}
+
+/// A URL with an explicit scheme at `i`.
+fn url_at(
+    text: &str,
+    i: usize,
+    normalised: &NormalisedText,
+    original: &str,
+    out: &mut Contacts,
+) -> Option<usize> {
+    let rest = text.get(i..)?;
+    let scheme = ["https://", "http://"]
+        .into_iter()
+        .find(|s| rest.starts_with(s))?;
+    let host_start = i + scheme.len();
+    let host_len = host_length(text.get(host_start..)?);
+    if host_len == 0 {
+        return None;
+    }
+    let end = url_end(text, host_start + host_len);
+    let value = text.get(i..end)?;
+    let range = original_range(normalised, original, i, end)?;
+    let host = scheme.len()..scheme.len() + host_len;
+    out.push(ContactKind::Url, value, Some(host), range);
+    Some(end)
+}
+
+/// Length of a host name (letters, digits, `-`, `.`) at the start of `s`, without a trailing dot.
+fn host_length(s: &str) -> usize {
+    let len = s
+        .bytes()
+        .take_while(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
+        .count();
+    let trimmed = s.get(..len).unwrap_or_default().trim_end_matches('.');
+    trimmed.len()
+}
+
+/// End of a URL whose host ends at `at`: port, path, query; trailing punctuation is not included.
+fn url_end(text: &str, at: usize) -> usize {
+    let bytes = text.as_bytes();
+    if !bytes
+        .get(at)
+        .is_some_and(|&c| matches!(c, b'/' | b':' | b'?' | b'#'))
+    {
+        return at;
+    }
+    let mut end = at;
+    while bytes.get(end).is_some_and(|&c| {
+        c.is_ascii_graphic()
+            && !matches!(
+                c,
+                b'"' | b'\'' | b'<' | b'>' | b'`' | b'{' | b'}' | b'|' | b'\\' | b'^'
+            )
+    }) {
+        end += 1;
+    }
+    while end > at
+        && bytes
+            .get(end - 1)
+            .is_some_and(|&c| matches!(c, b'.' | b',' | b')' | b'!' | b';' | b':' | b'?'))
+    {
+        end -= 1;
+    }
+    end
+}
+
+/// A bare domain (`abc-pay.top`, `www.example.com/login`) at `i`.
+fn domain_at(
+    text: &str,
+    i: usize,
+    normalised: &NormalisedText,
+    original: &str,
+    out: &mut Contacts,
+) -> Option<usize> {
+    let host_len = host_length(text.get(i..)?);
+    let host = text.get(i..i + host_len)?;
+    // Not the domain of an e-mail address.
+    if text.as_bytes().get(i + host_len) == Some(&b'@') {
+        return None;
+    }
+    let mut labels = host.split('.');
+    let mut count = 0usize;
+    let mut last = "";
+    for label in labels.by_ref() {
+        if label.is_empty() || label.len() > 63 || label.starts_with('-') || label.ends_with('-') {
+            return None;
+        }
+        count += 1;
+        last = label;
+    }
+    if count < 2 || !TLDS.contains(&last) {
+        return None;
+    }
+    let end = url_end(text, i + host_len);
+    let kind = if end > i + host_len {
+        ContactKind::Url
+    } else {
+        ContactKind::Domain
+    };
+    let value = text.get(i..end)?;
+    let range = original_range(normalised, original, i, end)?;
+    out.push(kind, value, Some(0..host_len), range);
+    Some(end)
+}
+
+/// Longest digits kept for a phone number (E.164 has at most 15, plus `00`).
+const MAX_PHONE_DIGITS: usize = 17;
+
+/// A phone number at `i`: digit groups joined by single separators, the longest prefix of whole
+/// groups that is a plausible number.
+fn phone_at(
+    text: &str,
+    i: usize,
+    normalised: &NormalisedText,
+    original: &str,
+    out: &mut Contacts,
+) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let plus = bytes.get(i) == Some(&b'+');
+    let mut at = if plus { i + 1 } else { i };
+    if !bytes.get(at).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    // Digits (at most MAX_PHONE_DIGITS + 1) and, for every group end, (digit count, byte end).
+    let mut digits = [0u8; MAX_PHONE_DIGITS + 1];
+    let mut n = 0usize;
+    let mut group_ends = [(0usize, 0usize); MAX_PHONE_DIGITS + 1];
+    let mut groups = 0usize;
+    loop {
+        while let Some(&d) = bytes.get(at).filter(|d| d.is_ascii_digit()) {
+            if n > MAX_PHONE_DIGITS {
+                return None;
+            }
+            if let Some(slot) = digits.get_mut(n) {
+                *slot = d;
+            }
+            n += 1;
+            at += 1;
+        }
+        if let Some(slot) = group_ends.get_mut(groups) {
+            *slot = (n, at);
+            groups += 1;
+        }
+        let sep = bytes
+            .get(at)
+            .is_some_and(|&c| matches!(c, b' ' | b'-' | b'.'));
+        if sep && bytes.get(at + 1).is_some_and(u8::is_ascii_digit) {
+            at += 1;
+        } else {
+            break;
+        }
+    }
+    for &(count, end) in group_ends.get(..groups)?.iter().rev() {
+        // Right boundary: not glued to letters.
+        if bytes
+            .get(end)
+            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+        {
+            continue;
+        }
+        let ds = digits.get(..count)?;
+        if is_phone(ds, plus) {
+            let range = original_range(normalised, original, i, end)?;
+            let mut value = [0u8; MAX_PHONE_DIGITS + 2];
+            let mut len = 0usize;
+            if plus {
+                if let Some(slot) = value.first_mut() {
+                    *slot = b'+';
+                    len = 1;
+                }
+            }
+            for &d in ds {
+                if let Some(slot) = value.get_mut(len) {
+                    *slot = d;
+                    len += 1;
+                }
+            }
+            let value = std::str::from_utf8(value.get(..len)?).ok()?;
+            out.push(ContactKind::Phone, value, None, range);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// Whether a digit string looks like a phone number a scam would give.
+fn is_phone(d: &[u8], plus: bool) -> bool {
+    let mobile = |m: &[u8]| {
+        m.len() == 11
+            && m.first() == Some(&b'1')
+            && m.get(1).is_some_and(|c| (b'3'..=b'9').contains(c))
+    };
+    if plus {
+        return (8..=15).contains(&d.len());
+    }
+    if mobile(d) {
+        return true;
+    }
+    if let Some(rest) = d.strip_prefix(b"0086").or_else(|| d.strip_prefix(b"86")) {
+        if mobile(rest) {
+            return true;
+        }
+    }
+    if d.len() == 10 && (d.starts_with(b"400") || d.starts_with(b"800")) {
+        return true;
+    }
+    if d.starts_with(b"00") {
+        return (10..=17).contains(&d.len());
+    }
+    if d.first() == Some(&b'0') {
+        return (10..=12).contains(&d.len()) && d.get(1).is_some_and(|c| *c != b'0');
+    }
+    d.len() == 5 && (d.starts_with(b"95") || d.starts_with(b"96"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::Normaliser;
+
+    fn contacts(text: &str) -> Vec<(ContactKind, String, String)> {
+        let n = Normaliser::with_lookalikes(&[("VX", "微信"), ("V信", "微信"), ("徽信", "微信")])
+            .unwrap();
+        let mut norm = NormalisedText::new();
+        n.normalise_into(text, &mut norm);
+        let mut out = Contacts::new();
+        extract(&norm, text, &mut out);
+        out.iter()
+            .map(|c| (c.kind, c.value.to_owned(), text[c.start..c.end].to_owned()))
+            .collect()
+    }
+
+    fn phone(value: &str, found: &str) -> (ContactKind, String, String) {
+        (ContactKind::Phone, value.into(), found.into())
+    }
+
+    // All numbers below are synthetic (170/171 virtual-operator ranges, 13800000001-style digits).
+
+    #[test]
+    fn mobile_numbers_plain_spaced_dashed_and_full_width() {
+        assert_eq!(
+            contacts("请致电17000000001了解"),
+            vec![phone("17000000001", "17000000001")]
+        );
+        assert_eq!(
+            contacts("电话 170 0000 0002"),
+            vec![phone("17000000002", "170 0000 0002")]
+        );
+        assert_eq!(
+            contacts("电话：171-0000-0003。"),
+            vec![phone("17100000003", "171-0000-0003")]
+        );
+        assert_eq!(
+            contacts("拨打１７１０００００００４"),
+            vec![phone("17100000004", "１７１０００００００４")]
+        );
+        assert_eq!(
+            contacts("+86 170 0000 0005"),
+            vec![phone("+8617000000005", "+86 170 0000 0005")]
+        );
+        assert_eq!(
+            contacts("008617000000006"),
+            vec![phone("008617000000006", "008617000000006")]
+        );
+    }
+
+    #[test]
+    fn service_and_fixed_line_numbers() {
+        assert_eq!(
+            contacts("客服热线400-800-1234"),
+            vec![phone("4008001234", "400-800-1234")]
+        );
+        assert_eq!(
+            contacts("请拨 800 000 0000 退款"),
+            vec![phone("8000000000", "800 000 0000")]
+        );
+        assert_eq!(
+            contacts("致电010-00000001"),
+            vec![phone("01000000001", "010-00000001")]
+        );
+        assert_eq!(contacts("客服95000转1"), vec![phone("95000", "95000")]);
+    }
+
+    #[test]
+    fn numbers_that_are_not_phones_are_ignored() {
+        assert!(contacts("验证码123456，5分钟内有效").is_empty());
+        assert!(contacts("订单2024-01-15已发货").is_empty());
+        assert!(contacts("金额 1000.00 元").is_empty());
+        assert!(contacts("编号abc17000000001").is_empty());
+    }
+
+    #[test]
+    fn a_trailing_group_that_spoils_the_number_is_left_out() {
+        assert_eq!(
+            contacts("电话17000000001 2次"),
+            vec![phone("17000000001", "17000000001")]
+        );
+    }
+
+    #[test]
+    fn urls_and_bare_domains() {
+        let found = contacts("点击 HTTPS://Abc-Pay.TOP/Login?id=1 领取");
+        assert_eq!(
+            found,
+            vec![(
+                ContactKind::Url,
+                "https://abc-pay.top/login?id=1".into(),
+                "HTTPS://Abc-Pay.TOP/Login?id=1".into()
+            )]
+        );
+        assert_eq!(
+            contacts("登录abc-pay.top办理"),
+            vec![(
+                ContactKind::Domain,
+                "abc-pay.top".into(),
+                "abc-pay.top".into()
+            )]
+        );
+        assert_eq!(
+            contacts("访问 www.example.com/x."),
+            vec![(
+                ContactKind::Url,
+                "www.example.com/x".into(),
+                "www.example.com/x".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn url_host_is_reported() {
+        let n = Normaliser::new().unwrap();
+        let mut norm = NormalisedText::new();
+        let text = "http://refund-help.xyz:8080/a";
+        n.normalise_into(text, &mut norm);
+        let mut out = Contacts::new();
+        extract(&norm, text, &mut out);
+        let c = out.iter().next().unwrap();
+        assert_eq!(c.host, Some("refund-help.xyz"));
+        assert_eq!(c.value, "http://refund-help.xyz:8080/a");
+    }
+
+    #[test]
+    fn file_names_and_emails_are_not_domains() {
+        assert!(contacts("请查看照片.jpg").is_empty());
+        assert!(contacts("邮箱 someone@example.com").is_empty());
+        assert!(contacts("版本1.5.2").is_empty());
+    }
+
+    #[test]
+    fn qq_ids() {
+        assert_eq!(
+            contacts("加QQ：12345678"),
+            vec![(ContactKind::Qq, "12345678".into(), "QQ：12345678".into())]
+        );
+        assert_eq!(
+            contacts("扣扣 87654321 联系"),
+            vec![(ContactKind::Qq, "87654321".into(), "扣扣 87654321".into())]
+        );
+        assert_eq!(
+            contacts("企鹅号123456"),
+            vec![(ContactKind::Qq, "123456".into(), "企鹅号123456".into())]
+        );
+    }
+
+    #[test]
+    fn wechat_ids() {
+        assert_eq!(
+            contacts("加VX kf8866"),
+            vec![(ContactKind::WeChat, "kf8866".into(), "VX kf8866".into())]
+        );
+        assert_eq!(
+            contacts("加微信:kf8866"),
+            vec![(ContactKind::WeChat, "kf8866".into(), "微信:kf8866".into())]
+        );
+        assert_eq!(
+            contacts("徽信号：Service_01"),
+            vec![(
+                ContactKind::WeChat,
+                "service_01".into(),
+                "徽信号：Service_01".into()
+            )]
+        );
+        assert_eq!(
+            contacts("wx: abc-123x"),
+            vec![(
+                ContactKind::WeChat,
+                "abc-123x".into(),
+                "wx: abc-123x".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn wechat_id_that_is_a_phone_is_both() {
+        assert_eq!(
+            contacts("加V信17000000007"),
+            vec![
+                (
+                    ContactKind::WeChat,
+                    "17000000007".into(),
+                    "V信17000000007".into()
+                ),
+                phone("17000000007", "17000000007"),
+            ]
+        );
+    }
+
+    #[test]
+    fn keywords_without_an_id_give_nothing() {
+        assert!(contacts("请不要添加陌生人微信").is_empty());
+        assert!(contacts("qq音乐会员").is_empty());
+    }
+
+    #[test]
+    fn several_contacts_in_order_and_bounded() {
+        let found = contacts("加QQ 12345678 或拨打17000000008，详见abc.top");
+        let kinds: Vec<_> = found.iter().map(|c| c.0).collect();
+        assert_eq!(
+            kinds,
+            vec![ContactKind::Qq, ContactKind::Phone, ContactKind::Domain]
+        );
+        let many: String = (0..50).map(|i| format!("拨打1700000{i:04} ")).collect();
+        assert_eq!(contacts(&many).len(), MAX_CONTACTS);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        #[test]
+        fn never_panics_and_offsets_are_in_the_original(s in "[0-9a-z+\\-. :/@扣微信qQvVxX号０-９\u{200b}]{0,40}") {
+            let n = Normaliser::with_lookalikes(&[("VX", "微信")]).unwrap();
+            let mut norm = NormalisedText::new();
+            n.normalise_into(&s, &mut norm);
+            let mut out = Contacts::new();
+            extract(&norm, &s, &mut out);
+            for c in out.iter() {
+                proptest::prop_assert!(c.start < c.end && c.end <= s.len());
+                proptest::prop_assert!(s.get(c.start..c.end).is_some());
+                proptest::prop_assert!(!c.value.is_empty());
+            }
+        }
+    }
+}
