@@ -175,8 +175,32 @@ impl<'a> DestList<'a> {
         })
     }
 
-    pub(crate) fn from_parts(count: u8, raw: &'a [u8]) -> Self {
+    /// A list from its wire form as written by [`DestList::write`] (`count`
+    /// entries in `raw`). Malformed `raw` never panics: iteration stops early.
+    pub fn from_raw(count: u8, raw: &'a [u8]) -> Self {
         DestList { count, raw }
+    }
+
+    /// Append the wire form of `dests` to `out` and return the count.
+    pub fn write(dests: &[Dest<'_>], out: &mut Vec<u8>) -> Result<u8, crate::EncodeError> {
+        let count =
+            u8::try_from(dests.len()).map_err(|_| crate::EncodeError::ListTooLong(dests.len()))?;
+        for dest in dests {
+            match dest {
+                Dest::Sme(a) => {
+                    check_cstr("dest_address", a.addr, max::ADDR)?;
+                    out.extend_from_slice(&[1, a.ton, a.npi]);
+                    out.extend_from_slice(a.addr);
+                }
+                Dest::List(name) => {
+                    check_cstr("dl_name", name, max::DL_NAME)?;
+                    out.push(2);
+                    out.extend_from_slice(name);
+                }
+            }
+            out.push(0);
+        }
+        Ok(count)
     }
 }
 
@@ -266,8 +290,24 @@ impl<'a> UnsuccessList<'a> {
         })
     }
 
-    pub(crate) fn from_parts(count: u8, raw: &'a [u8]) -> Self {
+    /// A list from its wire form as written by [`UnsuccessList::write`].
+    /// Malformed `raw` never panics: iteration stops early.
+    pub fn from_raw(count: u8, raw: &'a [u8]) -> Self {
         UnsuccessList { count, raw }
+    }
+
+    /// Append the wire form of `entries` to `out` and return the count.
+    pub fn write(entries: &[Unsuccess<'_>], out: &mut Vec<u8>) -> Result<u8, crate::EncodeError> {
+        let count = u8::try_from(entries.len())
+            .map_err(|_| crate::EncodeError::ListTooLong(entries.len()))?;
+        for e in entries {
+            check_cstr("unsuccess_sme", e.address.addr, max::ADDR)?;
+            out.extend_from_slice(&[e.address.ton, e.address.npi]);
+            out.extend_from_slice(e.address.addr);
+            out.push(0);
+            out.extend_from_slice(&e.error_status.to_be_bytes());
+        }
+        Ok(count)
     }
 }
 
@@ -511,6 +551,17 @@ impl<'a> Pdu<'a> {
     }
 }
 
+fn check_cstr(field: &'static str, s: &[u8], max: usize) -> Result<(), crate::EncodeError> {
+    if s.len() >= max || s.contains(&0) {
+        return Err(crate::EncodeError::BadCString {
+            field,
+            length: s.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
 #[inline]
 fn address<'a>(
     r: &mut Reader<'a>,
@@ -617,7 +668,7 @@ fn dest_list<'a>(r: &mut Reader<'a>) -> Result<DestList<'a>, DecodeError> {
         }
     }
     let used = start.len() - r.remaining().len();
-    Ok(DestList::from_parts(
+    Ok(DestList::from_raw(
         count,
         start.get(..used).unwrap_or_default(),
     ))
@@ -631,7 +682,7 @@ fn unsuccess_list<'a>(r: &mut Reader<'a>) -> Result<UnsuccessList<'a>, DecodeErr
         r.u32("error_status_code")?;
     }
     let used = start.len() - r.remaining().len();
-    Ok(UnsuccessList::from_parts(
+    Ok(UnsuccessList::from_raw(
         count,
         start.get(..used).unwrap_or_default(),
     ))
