@@ -57,6 +57,7 @@ mod lex;
 mod message;
 mod name_addr;
 mod params;
+pub mod samples;
 mod scan;
 mod start_line;
 mod uri;

@@ -1,0 +1,145 @@
+//! Zero copy: a counting global allocator proves that parsing a realistic INVITE (18 headers,
+//! SDP body) and reading its identities performs no heap allocation.
+
+#![allow(unsafe_code)] // a #[global_allocator] must implement the unsafe GlobalAlloc trait
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use interdict_sip::{frame, samples, Framing, Message};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note() {
+    if COUNTING.with(Cell::get) {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; we only count.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Runs `f` on this thread with allocation counting on; returns the count.
+fn allocations_in(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    ALLOCATIONS.load(Ordering::SeqCst) - before
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    let n = allocations_in(|| {
+        let v = std::hint::black_box(vec![1u8; 16]);
+        drop(v);
+    });
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn parsing_an_invite_and_reading_identities_allocates_nothing() {
+    let bytes = samples::INVITE;
+    let mut digest = 0usize;
+    let n = allocations_in(|| {
+        let m = Message::parse_datagram(bytes).unwrap();
+        assert!(m.headers().len() >= 15);
+        assert!(m.body().starts_with(b"v=0"));
+        let from = m.from().unwrap();
+        let to = m.to().unwrap();
+        for p in m.p_asserted_identities() {
+            let p = p.unwrap();
+            digest += p.uri().user().unwrap().len();
+            if let Some(dn) = p.display_name() {
+                digest += dn.text().len(); // borrowed: no escapes
+            }
+        }
+        for v in m.vias() {
+            let v = v.unwrap();
+            digest += v.branch().unwrap().len() + usize::from(v.port().unwrap_or(0));
+        }
+        let call_id = m.call_id().unwrap();
+        let cseq = m.cseq().unwrap();
+        digest += from.display_name().unwrap().text().len()
+            + from.tag().unwrap().len()
+            + to.uri().user().unwrap().len()
+            + call_id.len()
+            + cseq.seq as usize
+            + m.request_uri().unwrap().user().unwrap().len()
+            + usize::from(m.max_forwards().unwrap().unwrap())
+            + m.content_type().unwrap().unwrap().subtype.len()
+            + m.original_callee()
+                .unwrap()
+                .unwrap()
+                .uri()
+                .user()
+                .unwrap()
+                .len()
+            + m.request_uri().unwrap().telephone_digits().count();
+        m.validate().unwrap();
+        assert_eq!(frame(bytes, 65536).unwrap(), Framing::Complete(bytes.len()));
+    });
+    assert!(digest > 0);
+    assert_eq!(n, 0, "parsing and reading identities must not allocate");
+}
+
+#[test]
+fn writers_reuse_the_output_buffer_without_allocating() {
+    use interdict_sip::{forward_request, write_response, ExtraHeader, ForwardOptions, Transport};
+    let m = Message::parse_datagram(samples::INVITE).unwrap();
+    let mut out = Vec::with_capacity(4096);
+    let opts = ForwardOptions {
+        via_host: "gw.example.net",
+        via_port: Some(5060),
+        transport: Transport::Udp,
+        mark: Some("[疑似诈骗]"),
+    };
+    let n = allocations_in(|| {
+        out.clear();
+        forward_request(&m, &opts, &mut out).unwrap();
+        out.clear();
+        write_response(
+            &m,
+            608,
+            "Rejected",
+            "idt1",
+            &[ExtraHeader::Reason {
+                cause: 608,
+                text: "fraud",
+            }],
+            &mut out,
+        )
+        .unwrap();
+    });
+    assert_eq!(n, 0, "writers must only append into the reused buffer");
+}
