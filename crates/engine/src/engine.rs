@@ -1,0 +1,420 @@
+//! The [`Engine`]: decides events against the current [`Snapshot`], swapped atomically.
+//!
+//! Readers load the snapshot through [`ArcSwap`] (lock-free, no reference-count contention on
+//! the hot path), so a thread deciding never waits for a rule update, and every decision is
+//! taken against exactly one snapshot. Behaviour state (sliding windows per caller) lives
+//! outside the snapshot, so it survives rule updates.
+
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+
+use crate::decision::{Decision, Evidence, Party, PartyKind, Role};
+use crate::event::{Event, Ingress};
+use crate::lists::{ListError, ListHits, NumberChange};
+use crate::number::{normalise, Normalised};
+use crate::pack::{CategoryRole, Snapshot};
+use crate::policy::{Facts, Rule};
+use crate::text::{CategoryId, HitKind, TextHits};
+
+/// Score from which a fraud category is reported with any block or warn, whatever rule fired.
+const REPORT_SCORE: u32 = 3;
+
+thread_local! {
+    /// Per-thread reusable text results: no allocation per message once grown.
+    static TEXT_HITS: RefCell<TextHits> = RefCell::new(TextHits::new());
+}
+
+/// The decision engine: the current snapshot and the behaviour state.
+pub struct Engine {
+    snapshot: ArcSwap<Snapshot>,
+    /// Serialises writers (swap, number changes) so no update is lost.
+    writer: Mutex<()>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.snapshot.load();
+        f.debug_struct("Engine")
+            .field("pack", &s.name)
+            .field("version", &s.version)
+            .finish()
+    }
+}
+
+/// Why [`Engine::apply_number_changes`] refused a batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// A change names a list the snapshot does not have, or a bad prefix.
+    #[error("number change refused: {0}")]
+    Lists(#[from] ListError),
+}
+
+/// What the engine learnt about one party.
+struct PartyFacts {
+    party: Party,
+    hits: ListHits,
+    mask: u64,
+}
+
+fn list_mask(hits: &ListHits) -> u64 {
+    hits.iter()
+        .filter(|h| h.list.index() < 64)
+        .fold(0u64, |m, h| m | (1u64 << h.list.index()))
+}
+
+impl Engine {
+    /// An engine deciding with `snapshot`.
+    pub fn new(snapshot: Snapshot) -> Engine {
+        Engine {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Replaces the snapshot atomically: decisions already running finish on the old one,
+    /// the next ones use the new one.
+    pub fn swap(&self, snapshot: Snapshot) {
+        let _guard = self.writer.lock();
+        self.snapshot.store(Arc::new(snapshot));
+    }
+
+    /// Applies added and removed numbers: a new snapshot sharing everything but the list
+    /// overlay replaces the current one (visible to the next decision).
+    pub fn apply_number_changes(&self, changes: &[NumberChange]) -> Result<(), EngineError> {
+        let _guard = self.writer.lock();
+        let current = self.snapshot.load_full();
+        let lists = current.lists.with_changes(changes)?;
+        self.snapshot.store(Arc::new(current.with_lists(lists)));
+        Ok(())
+    }
+
+    /// Decides one event.
+    pub fn decide(&self, ev: &Event<'_>) -> Decision {
+        let snap = self.snapshot.load();
+        decide_with(&snap, ev)
+    }
+}
+
+fn party(snap: &Snapshot, raw: &str, at_ms: u64) -> PartyFacts {
+    let normalised = normalise(raw, &snap.numbers).ok();
+    let hits = normalised
+        .as_ref()
+        .map(|n| snap.lists.lookup(n, at_ms))
+        .unwrap_or_default();
+    PartyFacts {
+        party: Party::new(raw, normalised),
+        mask: list_mask(&hits),
+        hits,
+    }
+}
+
+/// Decides `ev` against one snapshot (what [`Engine::decide`] does after loading it).
+pub fn decide_with(snap: &Snapshot, ev: &Event<'_>) -> Decision {
+    let caller = party(snap, ev.caller, ev.at_ms);
+    let callee = party(snap, ev.callee, ev.at_ms);
+    let caller_domestic = caller
+        .party
+        .normalised
+        .is_some_and(|n| n.is_domestic(&snap.numbers));
+    let allowlisted =
+        ev.ingress == Ingress::Domestic && (caller.mask | callee.mask) & snap.allow_mask != 0;
+    let text = ev.text.map(|t| cut(t, snap.max_text_bytes));
+
+    TEXT_HITS.with(|cell| {
+        let mut own = None;
+        let mut borrowed = cell.try_borrow_mut().ok();
+        let hits: &mut TextHits = match borrowed.as_deref_mut() {
+            Some(h) => h,
+            None => own.insert(TextHits::new()),
+        };
+        // A scan error (Hyperscan could not allocate scratch) fails open: what was found counts.
+        let scanned = text.map(|t| {
+            let _ = snap.matcher.scan(t, hits);
+        });
+        let text_hits = scanned.map(|()| &*hits);
+        let facts = Facts {
+            channel: ev.channel(),
+            ingress: ev.ingress,
+            caller_kind: caller.party.kind,
+            caller_domestic,
+            caller_lists: caller.mask,
+            callee_lists: callee.mask,
+            contact_lists: 0,
+            lure_domain: false,
+            text: text_hits,
+            behaviour: 0,
+            allowlisted,
+        };
+        match snap.policy.evaluate(&facts) {
+            Some(rule) => build(snap, ev, rule, &facts, text, caller, callee),
+            None if allowlisted => {
+                // Report the allowlist only when it changed the outcome.
+                let unguarded = Facts {
+                    allowlisted: false,
+                    ..facts
+                };
+                match snap.policy.evaluate(&unguarded) {
+                    Some(r) if r.verdict != crate::decision::Verdict::Pass => {
+                        allowlisted_pass(snap, ev, caller, callee)
+                    }
+                    _ => Decision::pass(caller.party, callee.party),
+                }
+            }
+            None => Decision::pass(caller.party, callee.party),
+        }
+    })
+}
+
+/// `text` cut at `max` bytes on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while end > 0 && !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or("")
+}
+
+/// Evidence and categories being collected for a decision.
+#[derive(Default)]
+struct Out {
+    evidence: Vec<Evidence>,
+    cats: Vec<Arc<str>>,
+}
+
+fn push_category(cats: &mut Vec<Arc<str>>, c: &Arc<str>) {
+    if !cats.iter().any(|x| x == c) {
+        cats.push(c.clone());
+    }
+}
+
+fn list_evidence(
+    snap: &Snapshot,
+    role: Role,
+    n: &Normalised,
+    hits: &ListHits,
+    mask: u64,
+    at_ms: u64,
+    out: &mut Out,
+) {
+    let Out { evidence, cats } = out;
+    for hit in hits
+        .iter()
+        .filter(|h| h.list.index() < 64 && mask & (1u64 << h.list.index()) != 0)
+    {
+        let Some(ex) = snap.lists.explain(n, hit, at_ms) else {
+            continue;
+        };
+        let source = match &ex.source {
+            crate::lists::Source::File { path, line } => {
+                let line = if ex.prefix {
+                    *line
+                } else {
+                    let list = u16::try_from(hit.list.index()).unwrap_or(u16::MAX);
+                    snap.exact_lines
+                        .get(&(n.key().raw(), list))
+                        .copied()
+                        .unwrap_or(*line)
+                };
+                if line == 0 {
+                    path.to_string()
+                } else {
+                    format!("{path}:{line}")
+                }
+            }
+            crate::lists::Source::Pushed { case_id, .. } => format!("case {case_id}"),
+        };
+        push_category(cats, &ex.category);
+        evidence.push(Evidence::ListHit {
+            party: role,
+            number: n.as_str().to_owned(),
+            list: ex.list.clone(),
+            category: ex.category.clone(),
+            entry: if ex.prefix {
+                format!("{}*", ex.matched)
+            } else {
+                ex.matched
+            },
+            source,
+        });
+    }
+}
+
+fn text_evidence(
+    snap: &Snapshot,
+    text: &str,
+    hits: &TextHits,
+    categories: &[CategoryId],
+    out: &mut Out,
+) {
+    let Out { evidence, cats } = out;
+    for &c in categories {
+        if let Some(cat) = snap.categories.get(usize::from(c.0)) {
+            if cat.role == CategoryRole::Fraud {
+                push_category(cats, &cat.id);
+            }
+        }
+    }
+    for hit in hits
+        .hits()
+        .iter()
+        .filter(|h| categories.contains(&h.category))
+    {
+        let Some(cat) = snap.categories.get(usize::from(hit.category.0)) else {
+            continue;
+        };
+        let found = snap.matcher.found(text, hit).to_owned();
+        match hit.kind {
+            HitKind::Phrase(i) => {
+                if let Some(p) = snap.phrases.get(i) {
+                    evidence.push(Evidence::Phrase {
+                        category: cat.id.clone(),
+                        phrase: p.clone(),
+                        found,
+                        start: hit.start,
+                        end: hit.end,
+                    });
+                }
+            }
+            HitKind::Pattern(i) => {
+                if let Some(p) = snap.pattern_ids.get(i) {
+                    evidence.push(Evidence::Pattern {
+                        category: cat.id.clone(),
+                        pattern: p.clone(),
+                        found,
+                        start: hit.start,
+                        end: hit.end,
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn build(
+    snap: &Snapshot,
+    ev: &Event<'_>,
+    rule: &Rule,
+    facts: &Facts<'_>,
+    text: Option<&str>,
+    caller: PartyFacts,
+    callee: PartyFacts,
+) -> Decision {
+    let mut out = Out::default();
+    let w = &rule.when;
+    if w.ingress == Some(Ingress::International) && w.caller_domestic == Some(true) {
+        if let Some(n) = caller.party.normalised {
+            out.evidence.push(Evidence::Spoofing {
+                caller: n.as_str().to_owned(),
+                kind: caller.party.kind,
+                ingress: ev.ingress,
+            });
+        }
+    }
+    if let Some(n) = &caller.party.normalised {
+        list_evidence(
+            snap,
+            Role::Caller,
+            n,
+            &caller.hits,
+            w.caller_in,
+            ev.at_ms,
+            &mut out,
+        );
+    }
+    if let Some(n) = &callee.party.normalised {
+        list_evidence(
+            snap,
+            Role::Callee,
+            n,
+            &callee.hits,
+            w.callee_in,
+            ev.at_ms,
+            &mut out,
+        );
+    }
+    if w.caller_kind != 0 && caller.party.kind == PartyKind::Unparseable {
+        out.evidence.push(Evidence::Unparseable {
+            party: Role::Caller,
+            raw: caller.party.raw.as_str().to_owned(),
+            error: normalise(ev.caller, &snap.numbers)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
+        });
+    }
+    if let (Some(t), Some(hits)) = (text, facts.text) {
+        let mut reported: Vec<CategoryId> = Vec::new();
+        for g in &w.text {
+            for c in g.reached(hits) {
+                if !reported.contains(&c) {
+                    reported.push(c);
+                }
+            }
+        }
+        if rule.verdict != crate::decision::Verdict::Pass {
+            for &c in snap.fraud_categories.iter() {
+                if hits.score(c) >= REPORT_SCORE && !reported.contains(&c) {
+                    reported.push(c);
+                }
+            }
+        }
+        text_evidence(snap, t, hits, &reported, &mut out);
+    }
+    Decision {
+        verdict: rule.verdict,
+        rule: Some(rule.id.clone()),
+        categories: out.cats,
+        evidence: out.evidence,
+        caller: caller.party,
+        callee: callee.party,
+    }
+}
+
+fn allowlisted_pass(
+    snap: &Snapshot,
+    ev: &Event<'_>,
+    caller: PartyFacts,
+    callee: PartyFacts,
+) -> Decision {
+    let mut out = Out::default();
+    if let Some(n) = &caller.party.normalised {
+        list_evidence(
+            snap,
+            Role::Caller,
+            n,
+            &caller.hits,
+            snap.allow_mask,
+            ev.at_ms,
+            &mut out,
+        );
+    }
+    if let Some(n) = &callee.party.normalised {
+        list_evidence(
+            snap,
+            Role::Callee,
+            n,
+            &callee.hits,
+            snap.allow_mask,
+            ev.at_ms,
+            &mut out,
+        );
+    }
+    Decision {
+        verdict: crate::decision::Verdict::Pass,
+        rule: Some(snap.policy.allowlist_rule()),
+        categories: out.cats,
+        evidence: out.evidence,
+        caller: caller.party,
+        callee: callee.party,
+    }
+}

@@ -1,0 +1,401 @@
+//! The rule pack: read a `rules/` directory, check it, and compile it into a [`Snapshot`].
+//!
+//! [`load_pack`] reads `pack.toml` and every file it names (see `rules/README.md` for the
+//! format), reports EVERY problem with its file and line ([`PackErrors`]), and compiles the
+//! number lists, the text matcher (Hyperscan) and the policy into an immutable [`Snapshot`]
+//! that the [`crate::Engine`] swaps in atomically.
+
+mod error;
+mod source;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+pub use error::{PackError, PackErrorKind, PackErrors};
+pub use source::{
+    read_pack, CategoryDef, CategoryRole, ListAction, ListDef, MatcherConfig, Origin, PackSource,
+    BEHAVIOUR_FLAGS, MAX_LINES_KEPT,
+};
+
+use crate::decision::PartyKind;
+use crate::lists::{Action, NumberLists};
+use crate::number::NumberConfig;
+use crate::policy::{kind_bit, Conditions, Policy, Rule, TextGroup, MAX_LISTS};
+use crate::text::{CategoryId, PatternDef, PhraseDef, TextError, TextMatcher};
+
+/// A text category of a compiled pack.
+#[derive(Debug, Clone)]
+pub struct Category {
+    /// Its id (`police_impersonation`).
+    pub id: Arc<str>,
+    /// Fraud family, signal or guard.
+    pub role: CategoryRole,
+    /// What it stands for.
+    pub description: Arc<str>,
+}
+
+/// A compiled rule pack: everything a decision reads, immutable and shared.
+///
+/// Cloning is cheap (every part is reference-counted); [`Snapshot::with_lists`] makes a new
+/// snapshot that shares everything but the number lists.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub(crate) name: Arc<str>,
+    pub(crate) version: Arc<str>,
+    pub(crate) numbers: NumberConfig,
+    pub(crate) lists: NumberLists,
+    /// Bit i set when list i has action Allow.
+    pub(crate) allow_mask: u64,
+    /// `(key, list) -> line` of exact entries (small packs only; see [`MAX_LINES_KEPT`]).
+    pub(crate) exact_lines: Arc<FxHashMap<(u64, u16), u32>>,
+    pub(crate) matcher: Arc<TextMatcher>,
+    pub(crate) categories: Arc<[Category]>,
+    /// Per phrase index: the phrase as written.
+    pub(crate) phrases: Arc<[Arc<str>]>,
+    /// Per pattern index: its id.
+    pub(crate) pattern_ids: Arc<[Arc<str>]>,
+    /// Lure domain -> `file:line`.
+    pub(crate) lure_domains: Arc<FxHashMap<Box<str>, Arc<str>>>,
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) behaviour: Option<toml::Table>,
+    pub(crate) max_text_bytes: usize,
+    /// Fraud-role categories (reported with any non-pass decision).
+    pub(crate) fraud_categories: Arc<[CategoryId]>,
+}
+
+impl Snapshot {
+    /// The pack's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The pack's version.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The numbering configuration (country code).
+    pub fn number_config(&self) -> &NumberConfig {
+        &self.numbers
+    }
+
+    /// The number lists.
+    pub fn lists(&self) -> &NumberLists {
+        &self.lists
+    }
+
+    /// The text matcher.
+    pub fn matcher(&self) -> &TextMatcher {
+        &self.matcher
+    }
+
+    /// The text categories, indexed by [`CategoryId`].
+    pub fn categories(&self) -> &[Category] {
+        &self.categories
+    }
+
+    /// The category with this id.
+    pub fn category_id(&self, id: &str) -> Option<CategoryId> {
+        self.categories
+            .iter()
+            .position(|c| &*c.id == id)
+            .and_then(|i| u16::try_from(i).ok())
+            .map(CategoryId)
+    }
+
+    /// The rules, highest priority first.
+    pub fn rules(&self) -> &[Rule] {
+        self.policy.rules()
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Behaviour thresholds of the pack as written (`[behaviour]` of pack.toml).
+    pub fn behaviour_table(&self) -> Option<&toml::Table> {
+        self.behaviour.as_ref()
+    }
+
+    /// Number of lure domains.
+    pub fn lure_domain_count(&self) -> usize {
+        self.lure_domains.len()
+    }
+
+    /// A snapshot sharing everything with this one except the number lists.
+    pub fn with_lists(&self, lists: NumberLists) -> Snapshot {
+        Snapshot {
+            lists,
+            ..self.clone()
+        }
+    }
+
+    /// The lure domain `domain` (lower case) is on or under, with its `file:line`.
+    pub fn lure_domain(&self, domain: &str) -> Option<(&str, &Arc<str>)> {
+        let mut d = domain.trim_end_matches('.');
+        loop {
+            if let Some((k, origin)) = self.lure_domains.get_key_value(d) {
+                return Some((k, origin));
+            }
+            match d.split_once('.') {
+                Some((_, rest)) if rest.contains('.') => d = rest,
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// Reads, checks and compiles the rule pack in `dir`.
+///
+/// Every problem is reported (not only the first), each with its file and line.
+pub fn load_pack(dir: &Path) -> Result<Snapshot, PackErrors> {
+    let mut errors = Vec::new();
+    let source = read_pack(dir, &mut errors);
+    let snapshot = source.and_then(|s| compile(s, &mut errors));
+    match snapshot {
+        Some(s) if errors.is_empty() => Ok(s),
+        _ => {
+            if errors.is_empty() {
+                errors.push(PackError {
+                    file: "pack.toml".into(),
+                    line: 0,
+                    kind: PackErrorKind::Compile("the pack could not be compiled".into()),
+                });
+            }
+            Err(PackErrors(errors))
+        }
+    }
+}
+
+fn category_id(i: usize) -> CategoryId {
+    CategoryId(u16::try_from(i).unwrap_or(u16::MAX))
+}
+
+/// Compiles a checked [`PackSource`]; problems are appended to `errors`.
+pub fn compile(source: PackSource, errors: &mut Vec<PackError>) -> Option<Snapshot> {
+    let mut err = |file: &str, line: usize, kind: PackErrorKind| {
+        errors.push(PackError {
+            file: file.to_owned(),
+            line,
+            kind,
+        })
+    };
+    let PackSource {
+        dir: _,
+        name,
+        version,
+        number_config,
+        lists: list_defs,
+        numbers,
+        exact_lines,
+        categories: category_defs,
+        patterns,
+        lookalikes,
+        lure_domains,
+        rules,
+        matcher,
+        behaviour,
+    } = source;
+
+    if category_defs.len() > usize::from(u16::MAX) {
+        err(
+            "pack.toml",
+            0,
+            PackErrorKind::Compile("too many categories".into()),
+        );
+        return None;
+    }
+    if list_defs.len() > MAX_LISTS {
+        err(
+            "pack.toml",
+            0,
+            PackErrorKind::Compile(format!("more than {MAX_LISTS} lists")),
+        );
+        return None;
+    }
+
+    // Text matcher: phrases and patterns keep their origin so Hyperscan's errors map to lines.
+    let mut phrase_defs = Vec::new();
+    let mut phrase_texts: Vec<Arc<str>> = Vec::new();
+    let mut phrase_origins = Vec::new();
+    for (ci, c) in category_defs.iter().enumerate() {
+        for p in &c.phrases {
+            phrase_defs.push(PhraseDef {
+                category: category_id(ci),
+                text: p.text.clone(),
+                weight: p.weight,
+            });
+            phrase_texts.push(Arc::from(p.text.as_str()));
+            phrase_origins.push(p.origin.clone());
+        }
+    }
+    let mut pattern_defs = Vec::new();
+    let mut pattern_origins = Vec::new();
+    for p in &patterns {
+        if let Err(e) = crate::text::check_pattern(&p.regex) {
+            let msg = match e {
+                TextError::Pattern { message, .. } => message,
+                other => other.to_string(),
+            };
+            err(&p.origin.file, p.origin.line, PackErrorKind::BadRegex(msg));
+            continue;
+        }
+        pattern_defs.push(PatternDef {
+            id: p.id.clone(),
+            category: category_id(p.category),
+            regex: p.regex.clone(),
+            weight: p.weight,
+        });
+        pattern_origins.push(p.origin.clone());
+    }
+    let pattern_ids: Vec<Arc<str>> = pattern_defs
+        .iter()
+        .map(|p| Arc::from(p.id.as_str()))
+        .collect();
+    let pairs: Vec<(String, String)> = lookalikes
+        .iter()
+        .map(|l| (l.from.clone(), l.to.clone()))
+        .collect();
+    let matcher_result = TextMatcher::compile(phrase_defs, pattern_defs, &pairs);
+    let text_matcher = match matcher_result {
+        Ok(m) => Some(m),
+        Err(e) => {
+            let (origin, kind) = match &e {
+                TextError::EmptyPhrase { index, .. } | TextError::Phrase { index, .. } => (
+                    phrase_origins.get(*index),
+                    PackErrorKind::Text(e.to_string()),
+                ),
+                TextError::Pattern { index, message, .. } => (
+                    pattern_origins.get(*index),
+                    PackErrorKind::BadRegex(message.clone()),
+                ),
+                TextError::EmptyLookalike { index, .. } => (
+                    lookalikes.get(*index).map(|l| &l.origin),
+                    PackErrorKind::Text(e.to_string()),
+                ),
+                _ => (None, PackErrorKind::Text(e.to_string())),
+            };
+            match origin {
+                Some(o) => err(&o.file, o.line, kind),
+                None => err("pack.toml", 0, kind),
+            }
+            None
+        }
+    };
+
+    let behaviour_config = behaviour;
+
+    // Policy.
+    let list_index = |name: &str| -> Option<usize> {
+        list_defs
+            .iter()
+            .find(|l| l.name == name)
+            .and_then(|l| l.id)
+            .map(|id| id.index())
+    };
+    let mask = |names: &[String]| -> u64 {
+        names
+            .iter()
+            .filter_map(|n| list_index(n))
+            .filter(|&i| i < MAX_LISTS)
+            .fold(0u64, |m, i| m | (1u64 << i))
+    };
+    let cat_index: FxHashMap<&str, usize> = category_defs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.as_str(), i))
+        .collect();
+    let group = |g: &source::TextGroupToml| TextGroup {
+        categories: g
+            .categories
+            .iter()
+            .filter_map(|c| cat_index.get(c.as_str()).copied())
+            .map(category_id)
+            .collect(),
+        min: g.min,
+    };
+    let mut compiled_rules = Vec::with_capacity(rules.len());
+    for def in &rules {
+        let r = &def.rule;
+        let w = &r.when;
+        let behaviour_bits = w
+            .behaviour
+            .iter()
+            .filter_map(|b| BEHAVIOUR_FLAGS.iter().position(|f| f == b))
+            .fold(0u8, |m, i| m | (1u8 << i));
+        let kinds = w
+            .caller_kind
+            .iter()
+            .filter_map(|k| PartyKind::from_name(k))
+            .fold(0u8, |m, k| m | kind_bit(k));
+        compiled_rules.push(Rule {
+            id: Arc::from(r.id.as_str()),
+            description: Arc::from(r.description.as_str()),
+            verdict: r.verdict,
+            priority: r.priority,
+            overrides_allowlist: r.overrides_allowlist,
+            origin: Arc::from(def.origin.to_string()),
+            when: Conditions {
+                caller_in: mask(&w.caller_in),
+                callee_in: mask(&w.callee_in),
+                contact_in: mask(&w.contact_in),
+                contact_lure_domain: w.contact_lure_domain,
+                text: w.text.iter().map(group).collect(),
+                unless: w.unless.iter().map(group).collect(),
+                ingress: w.ingress,
+                channel: w.channel,
+                caller_kind: kinds,
+                caller_domestic: w.caller_domestic,
+                behaviour: behaviour_bits,
+            },
+        });
+    }
+
+    let lists = numbers.build();
+    let allow_mask = lists
+        .lists()
+        .iter()
+        .enumerate()
+        .filter(|(i, m)| m.action == Action::Allow && *i < MAX_LISTS)
+        .fold(0u64, |m, (i, _)| m | (1u64 << i));
+    let categories: Vec<Category> = category_defs
+        .iter()
+        .map(|c| Category {
+            id: Arc::from(c.id.as_str()),
+            role: c.role,
+            description: Arc::from(c.description.as_str()),
+        })
+        .collect();
+    let fraud_categories: Vec<CategoryId> = category_defs
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.role == CategoryRole::Fraud)
+        .map(|(i, _)| category_id(i))
+        .collect();
+    let lure: FxHashMap<Box<str>, Arc<str>> = lure_domains
+        .into_iter()
+        .map(|(d, o)| (d.into_boxed_str(), Arc::from(o.to_string())))
+        .collect();
+
+    let text_matcher = text_matcher?;
+    Some(Snapshot {
+        name: name.into(),
+        version: version.into(),
+        numbers: number_config,
+        lists,
+        allow_mask,
+        exact_lines: Arc::new(exact_lines),
+        matcher: Arc::new(text_matcher),
+        categories: categories.into(),
+        phrases: phrase_texts.into(),
+        pattern_ids: pattern_ids.into(),
+        lure_domains: Arc::new(lure),
+        policy: Arc::new(Policy::new(compiled_rules)),
+        behaviour: behaviour_config,
+        max_text_bytes: matcher.max_text_bytes,
+        fraud_categories: fraud_categories.into(),
+    })
+}

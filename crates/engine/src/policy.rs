@@ -1,0 +1,300 @@
+//! The policy: rules that combine conditions into a verdict, highest priority first.
+//!
+//! A rule's conditions are compiled from `rules.toml` into bit masks and small tables so that
+//! evaluating the whole policy on one event is a few comparisons per rule, with no allocation.
+//! The engine gathers the [`Facts`] of an event (list hits, text scores, behaviour flags…),
+//! [`Policy::evaluate`] picks the rule, and the engine then collects the evidence for it.
+//!
+//! Precedence, built in:
+//! - rules are tried by descending priority (file order among equals); the first that fires wins;
+//!   no rule firing means pass;
+//! - when the caller or the callee is on an allow list and the event came in on a domestic
+//!   ingress, only rules marked `overrides_allowlist` may fire (the spoofing rule): official
+//!   numbers are never blocked, but a forged official number from abroad is.
+
+use std::sync::Arc;
+
+use crate::decision::{PartyKind, Verdict};
+use crate::event::{Channel, Ingress};
+use crate::text::{CategoryId, TextHits};
+
+/// Most number lists a pack may declare (lists are bits of a `u64` mask).
+pub const MAX_LISTS: usize = 64;
+
+/// A group of categories; met when one of them reaches `min`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextGroup {
+    /// The categories.
+    pub categories: Vec<CategoryId>,
+    /// Score to reach.
+    pub min: u32,
+}
+
+impl TextGroup {
+    /// Whether one of the categories reaches `min` in `hits`.
+    pub fn met(&self, hits: Option<&TextHits>) -> bool {
+        hits.is_some_and(|h| self.categories.iter().any(|&c| h.score(c) >= self.min))
+    }
+
+    /// The categories of the group that reach `min`.
+    pub fn reached<'s>(&'s self, hits: &'s TextHits) -> impl Iterator<Item = CategoryId> + 's {
+        self.categories
+            .iter()
+            .copied()
+            .filter(move |&c| hits.score(c) >= self.min)
+    }
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Id reported in decisions.
+    pub id: Arc<str>,
+    /// What the rule catches.
+    pub description: Arc<str>,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// Higher wins.
+    pub priority: i32,
+    /// May fire although the caller or callee is allowlisted.
+    pub overrides_allowlist: bool,
+    /// `file:line` of the rule.
+    pub origin: Arc<str>,
+    /// The conditions.
+    pub when: Conditions,
+}
+
+/// Compiled conditions; a zero mask or `None` means "no condition".
+#[derive(Debug, Clone, Default)]
+pub struct Conditions {
+    /// The caller is in one of these lists (bit i = list i).
+    pub caller_in: u64,
+    /// The callee is in one of these lists.
+    pub callee_in: u64,
+    /// A phone contact in the text is in one of these lists.
+    pub contact_in: u64,
+    /// A link in the text is on the lure-domain list.
+    pub contact_lure_domain: bool,
+    /// Every group must be met.
+    pub text: Vec<TextGroup>,
+    /// No group may be met.
+    pub unless: Vec<TextGroup>,
+    /// Ingress class.
+    pub ingress: Option<Ingress>,
+    /// Channel.
+    pub channel: Option<Channel>,
+    /// Caller kinds allowed (bit per [`PartyKind`]); 0 = any.
+    pub caller_kind: u8,
+    /// The caller is (or is not) a domestic number.
+    pub caller_domestic: Option<bool>,
+    /// One of these behaviour flags (bit per [`crate::pack::BEHAVIOUR_FLAGS`] entry); 0 = none needed.
+    pub behaviour: u8,
+}
+
+/// Bit of a party kind in [`Conditions::caller_kind`].
+pub fn kind_bit(k: PartyKind) -> u8 {
+    match k {
+        PartyKind::E164 => 1,
+        PartyKind::Service => 2,
+        PartyKind::Alphanumeric => 4,
+        PartyKind::Unparseable => 8,
+    }
+}
+
+/// What the engine found out about one event, in the form the rules test.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    /// Channel of the event.
+    pub channel: Channel,
+    /// Ingress of the event.
+    pub ingress: Ingress,
+    /// Kind of the caller.
+    pub caller_kind: PartyKind,
+    /// Whether the caller is a home-country number (E.164 under the home code, or service).
+    pub caller_domestic: bool,
+    /// Lists the caller is in (bit i = list i).
+    pub caller_lists: u64,
+    /// Lists the callee is in.
+    pub callee_lists: u64,
+    /// Lists some phone contact of the text is in.
+    pub contact_lists: u64,
+    /// Whether some link of the text is on the lure-domain list.
+    pub lure_domain: bool,
+    /// Text matches, when the event has text.
+    pub text: Option<&'a TextHits>,
+    /// Behaviour flags raised (bit per [`crate::pack::BEHAVIOUR_FLAGS`] entry).
+    pub behaviour: u8,
+    /// The caller or callee is on an allow list and the ingress is domestic.
+    pub allowlisted: bool,
+}
+
+impl Conditions {
+    /// Whether every condition holds for `f`.
+    pub fn hold(&self, f: &Facts<'_>) -> bool {
+        (self.caller_in == 0 || self.caller_in & f.caller_lists != 0)
+            && (self.callee_in == 0 || self.callee_in & f.callee_lists != 0)
+            && (self.contact_in == 0 || self.contact_in & f.contact_lists != 0)
+            && (!self.contact_lure_domain || f.lure_domain)
+            && self.ingress.is_none_or(|i| i == f.ingress)
+            && self.channel.is_none_or(|c| c == f.channel)
+            && (self.caller_kind == 0 || self.caller_kind & kind_bit(f.caller_kind) != 0)
+            && self.caller_domestic.is_none_or(|d| d == f.caller_domestic)
+            && (self.behaviour == 0 || self.behaviour & f.behaviour != 0)
+            && self.text.iter().all(|g| g.met(f.text))
+            && !self.unless.iter().any(|g| g.met(f.text))
+    }
+}
+
+/// The rules of a pack, sorted by descending priority.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    rules: Vec<Rule>,
+    /// Id used in decisions passed because of the allowlist.
+    allowlist_rule: Option<Arc<str>>,
+}
+
+/// Id reported when an allowlisted party made a decision pass.
+pub const ALLOWLIST_RULE: &str = "allowlisted";
+
+impl Policy {
+    /// A policy from compiled rules (sorted here; equal priorities keep their order).
+    pub fn new(mut rules: Vec<Rule>) -> Policy {
+        rules.sort_by_key(|r| std::cmp::Reverse(r.priority));
+        Policy {
+            rules,
+            allowlist_rule: Some(Arc::from(ALLOWLIST_RULE)),
+        }
+    }
+
+    /// The rules, highest priority first.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rule that decides `f`, if any fires.
+    pub fn evaluate(&self, f: &Facts<'_>) -> Option<&Rule> {
+        self.rules
+            .iter()
+            .filter(|r| !f.allowlisted || r.overrides_allowlist)
+            .find(|r| r.when.hold(f))
+    }
+
+    /// Id reported for a pass caused by the allowlist.
+    pub fn allowlist_rule(&self) -> Arc<str> {
+        self.allowlist_rule
+            .clone()
+            .unwrap_or_else(|| Arc::from(ALLOWLIST_RULE))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(id: &str, verdict: Verdict, priority: i32, when: Conditions) -> Rule {
+        Rule {
+            id: id.into(),
+            description: "".into(),
+            verdict,
+            priority,
+            overrides_allowlist: false,
+            origin: "rules.toml:1".into(),
+            when,
+        }
+    }
+
+    fn facts() -> Facts<'static> {
+        Facts {
+            channel: Channel::Call,
+            ingress: Ingress::Domestic,
+            caller_kind: PartyKind::E164,
+            caller_domestic: true,
+            caller_lists: 0,
+            callee_lists: 0,
+            contact_lists: 0,
+            lure_domain: false,
+            text: None,
+            behaviour: 0,
+            allowlisted: false,
+        }
+    }
+
+    #[test]
+    fn highest_priority_firing_rule_wins_and_none_means_no_rule() {
+        let p = Policy::new(vec![
+            rule(
+                "warn-list",
+                Verdict::Warn,
+                10,
+                Conditions {
+                    caller_in: 0b10,
+                    ..Default::default()
+                },
+            ),
+            rule(
+                "block-list",
+                Verdict::Block,
+                20,
+                Conditions {
+                    caller_in: 0b01,
+                    ..Default::default()
+                },
+            ),
+        ]);
+        let mut f = facts();
+        assert!(p.evaluate(&f).is_none());
+        f.caller_lists = 0b11;
+        assert_eq!(p.evaluate(&f).map(|r| &*r.id), Some("block-list"));
+        f.caller_lists = 0b10;
+        assert_eq!(p.evaluate(&f).map(|r| &*r.id), Some("warn-list"));
+    }
+
+    #[test]
+    fn allowlist_silences_all_but_overriding_rules() {
+        let mut spoof = rule(
+            "spoof",
+            Verdict::Block,
+            5,
+            Conditions {
+                ingress: Some(Ingress::International),
+                caller_domestic: Some(true),
+                ..Default::default()
+            },
+        );
+        spoof.overrides_allowlist = true;
+        let p = Policy::new(vec![
+            spoof,
+            rule(
+                "fraud",
+                Verdict::Block,
+                50,
+                Conditions {
+                    caller_in: 1,
+                    ..Default::default()
+                },
+            ),
+        ]);
+        let mut f = facts();
+        f.caller_lists = 1;
+        f.allowlisted = true;
+        assert!(p.evaluate(&f).is_none());
+        f.ingress = Ingress::International;
+        assert_eq!(p.evaluate(&f).map(|r| &*r.id), Some("spoof"));
+    }
+
+    #[test]
+    fn caller_kind_and_behaviour_masks() {
+        let c = Conditions {
+            caller_kind: kind_bit(PartyKind::Unparseable),
+            behaviour: 0b100,
+            ..Default::default()
+        };
+        let mut f = facts();
+        f.behaviour = 0b100;
+        assert!(!c.hold(&f));
+        f.caller_kind = PartyKind::Unparseable;
+        assert!(c.hold(&f));
+        f.behaviour = 0b010;
+        assert!(!c.hold(&f));
+    }
+}
