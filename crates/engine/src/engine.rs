@@ -8,27 +8,39 @@
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 
+use crate::behaviour::{Behaviour, BehaviourEvent, BehaviourKind};
 use crate::decision::{Decision, Evidence, Party, PartyKind, Role};
+use crate::event::EventKind;
 use crate::event::{Event, Ingress};
 use crate::lists::{ListError, ListHits, NumberChange};
 use crate::number::{normalise, Normalised};
 use crate::pack::{CategoryRole, Snapshot};
 use crate::policy::{Facts, Rule};
-use crate::text::{CategoryId, HitKind, TextHits};
+use crate::text::{extract_contacts, CategoryId, ContactKind, Contacts, HitKind, TextHits};
 
 /// Score from which a fraud category is reported with any block or warn, whatever rule fired.
 const REPORT_SCORE: u32 = 3;
 
+/// Per-thread reusable buffers: text matches and contact points of the current message.
+#[derive(Default)]
+struct Scratch {
+    hits: TextHits,
+    contacts: Contacts,
+}
+
 thread_local! {
-    /// Per-thread reusable text results: no allocation per message once grown.
-    static TEXT_HITS: RefCell<TextHits> = RefCell::new(TextHits::new());
+    /// No allocation per message once these have grown.
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// The decision engine: the current snapshot and the behaviour state.
 pub struct Engine {
     snapshot: ArcSwap<Snapshot>,
+    /// Behaviour state, outside the snapshot so it survives rule updates (replaced only when a
+    /// new snapshot brings other behaviour settings).
+    behaviour: ArcSwapOption<Behaviour>,
     /// Serialises writers (swap, number changes) so no update is lost.
     writer: Mutex<()>,
 }
@@ -67,10 +79,21 @@ fn list_mask(hits: &ListHits) -> u64 {
 impl Engine {
     /// An engine deciding with `snapshot`.
     pub fn new(snapshot: Snapshot) -> Engine {
+        let behaviour = behaviour_for(&snapshot);
         Engine {
             snapshot: ArcSwap::from_pointee(snapshot),
+            behaviour: ArcSwapOption::new(behaviour),
             writer: Mutex::new(()),
         }
+    }
+
+    /// Tracked callers and evictions of the behaviour detectors.
+    pub fn behaviour_stats(&self) -> crate::behaviour::BehaviourStats {
+        self.behaviour
+            .load()
+            .as_ref()
+            .map(|b| b.stats())
+            .unwrap_or_default()
     }
 
     /// The current snapshot.
@@ -82,6 +105,14 @@ impl Engine {
     /// the next ones use the new one.
     pub fn swap(&self, snapshot: Snapshot) {
         let _guard = self.writer.lock();
+        let same = self
+            .behaviour
+            .load()
+            .as_ref()
+            .is_some_and(|b| b.config() == &snapshot.behaviour);
+        if !same {
+            self.behaviour.store(behaviour_for(&snapshot));
+        }
         self.snapshot.store(Arc::new(snapshot));
     }
 
@@ -98,8 +129,16 @@ impl Engine {
     /// Decides one event.
     pub fn decide(&self, ev: &Event<'_>) -> Decision {
         let snap = self.snapshot.load();
-        decide_with(&snap, ev)
+        let behaviour = self.behaviour.load();
+        decide_with(&snap, behaviour.as_deref(), ev)
     }
+}
+
+/// Detectors with the snapshot's settings (validated when the pack was loaded).
+fn behaviour_for(snapshot: &Snapshot) -> Option<Arc<Behaviour>> {
+    Behaviour::new(snapshot.behaviour.clone())
+        .ok()
+        .map(Arc::new)
 }
 
 fn party(snap: &Snapshot, raw: &str, at_ms: u64) -> PartyFacts {
@@ -115,8 +154,19 @@ fn party(snap: &Snapshot, raw: &str, at_ms: u64) -> PartyFacts {
     }
 }
 
-/// Decides `ev` against one snapshot (what [`Engine::decide`] does after loading it).
-pub fn decide_with(snap: &Snapshot, ev: &Event<'_>) -> Decision {
+/// A phone contact of the text that is on some list.
+#[derive(Clone, Copy)]
+struct ContactHit {
+    number: Normalised,
+    hits: ListHits,
+}
+
+/// Most phone contacts of one message looked up in the lists.
+const MAX_CONTACT_LOOKUPS: usize = 8;
+
+/// Decides `ev` against one snapshot, feeding `behaviour` if given (what [`Engine::decide`]
+/// does after loading both).
+pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_>) -> Decision {
     let caller = party(snap, ev.caller, ev.at_ms);
     let callee = party(snap, ev.callee, ev.at_ms);
     let caller_domestic = caller
@@ -125,20 +175,73 @@ pub fn decide_with(snap: &Snapshot, ev: &Event<'_>) -> Decision {
         .is_some_and(|n| n.is_domestic(&snap.numbers));
     let allowlisted =
         ev.ingress == Ingress::Domestic && (caller.mask | callee.mask) & snap.allow_mask != 0;
+    let flags = match (behaviour, caller.party.normalised.as_ref()) {
+        (Some(b), Some(from)) => {
+            let kind = match ev.kind {
+                EventKind::CallOffer => BehaviourKind::CallOffer,
+                EventKind::CallAnswered => BehaviourKind::CallAnswered,
+                EventKind::CallEnded { duration_ms } => BehaviourKind::CallEnded { duration_ms },
+                EventKind::Sms => BehaviourKind::Sms,
+            };
+            b.observe(&BehaviourEvent::new(
+                kind,
+                from,
+                callee.party.normalised.as_ref(),
+                ev.at_ms,
+            ))
+        }
+        _ => Default::default(),
+    };
     let text = ev.text.map(|t| cut(t, snap.max_text_bytes));
 
-    TEXT_HITS.with(|cell| {
+    SCRATCH.with(|cell| {
         let mut own = None;
         let mut borrowed = cell.try_borrow_mut().ok();
-        let hits: &mut TextHits = match borrowed.as_deref_mut() {
-            Some(h) => h,
-            None => own.insert(TextHits::new()),
+        let scratch: &mut Scratch = match borrowed.as_deref_mut() {
+            Some(s) => s,
+            None => own.insert(Scratch::default()),
         };
-        // A scan error (Hyperscan could not allocate scratch) fails open: what was found counts.
-        let scanned = text.map(|t| {
-            let _ = snap.matcher.scan(t, hits);
-        });
-        let text_hits = scanned.map(|()| &*hits);
+        let Scratch { hits, contacts } = scratch;
+        let mut contact_hits = [None::<ContactHit>; MAX_CONTACT_LOOKUPS];
+        let mut contact_lists = 0u64;
+        let mut lure_domain = false;
+        let text_hits = match text {
+            Some(t) => {
+                // A scan error (no scratch space) fails open: what was found still counts.
+                let _ = snap.matcher.scan(t, hits);
+                extract_contacts(hits.normalised(), t, contacts);
+                let mut n = 0;
+                for c in contacts.iter() {
+                    match c.kind {
+                        ContactKind::Phone => {
+                            let Ok(num) = normalise(c.value, &snap.numbers) else {
+                                continue;
+                            };
+                            let found = snap.lists.lookup(&num, ev.at_ms);
+                            if found.is_empty() {
+                                continue;
+                            }
+                            contact_lists |= list_mask(&found);
+                            if let Some(slot) = contact_hits.get_mut(n) {
+                                *slot = Some(ContactHit {
+                                    number: num,
+                                    hits: found,
+                                });
+                                n += 1;
+                            }
+                        }
+                        ContactKind::Url | ContactKind::Domain => {
+                            if c.host.is_some_and(|h| snap.lure_domain(h).is_some()) {
+                                lure_domain = true;
+                            }
+                        }
+                        ContactKind::Qq | ContactKind::WeChat => {}
+                    }
+                }
+                Some(&*hits)
+            }
+            None => None,
+        };
         let facts = Facts {
             channel: ev.channel(),
             ingress: ev.ingress,
@@ -146,14 +249,27 @@ pub fn decide_with(snap: &Snapshot, ev: &Event<'_>) -> Decision {
             caller_domestic,
             caller_lists: caller.mask,
             callee_lists: callee.mask,
-            contact_lists: 0,
-            lure_domain: false,
+            contact_lists,
+            lure_domain,
             text: text_hits,
-            behaviour: 0,
+            behaviour: flags.bits(),
             allowlisted,
         };
+        let ctx = Context {
+            snap,
+            ev,
+            text,
+            facts: &facts,
+            flags: &flags,
+            contacts: if text.is_some() {
+                Some(&*contacts)
+            } else {
+                None
+            },
+            contact_hits: &contact_hits,
+        };
         match snap.policy.evaluate(&facts) {
-            Some(rule) => build(snap, ev, rule, &facts, text, caller, callee),
+            Some(rule) => build(&ctx, rule, caller, callee),
             None if allowlisted => {
                 // Report the allowlist only when it changed the outcome.
                 let unguarded = Facts {
@@ -170,6 +286,17 @@ pub fn decide_with(snap: &Snapshot, ev: &Event<'_>) -> Decision {
             None => Decision::pass(caller.party, callee.party),
         }
     })
+}
+
+/// Everything the evidence of a decision is collected from.
+struct Context<'a, 'e> {
+    snap: &'a Snapshot,
+    ev: &'a Event<'e>,
+    text: Option<&'a str>,
+    facts: &'a Facts<'a>,
+    flags: &'a crate::behaviour::BehaviourFlags,
+    contacts: Option<&'a Contacts>,
+    contact_hits: &'a [Option<ContactHit>],
 }
 
 /// `text` cut at `max` bytes on a character boundary.
@@ -300,15 +427,8 @@ fn text_evidence(
     }
 }
 
-fn build(
-    snap: &Snapshot,
-    ev: &Event<'_>,
-    rule: &Rule,
-    facts: &Facts<'_>,
-    text: Option<&str>,
-    caller: PartyFacts,
-    callee: PartyFacts,
-) -> Decision {
+fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: PartyFacts, callee: PartyFacts) -> Decision {
+    let (snap, ev) = (ctx.snap, ctx.ev);
     let mut out = Out::default();
     let w = &rule.when;
     if w.ingress == Some(Ingress::International) && w.caller_domestic == Some(true) {
@@ -342,6 +462,41 @@ fn build(
             &mut out,
         );
     }
+    if w.contact_in != 0 {
+        for c in ctx.contact_hits.iter().flatten() {
+            list_evidence(
+                snap,
+                Role::Contact,
+                &c.number,
+                &c.hits,
+                w.contact_in,
+                ev.at_ms,
+                &mut out,
+            );
+        }
+    }
+    if w.contact_lure_domain {
+        for c in ctx.contacts.iter().flat_map(|c| c.iter()) {
+            let Some((domain, origin)) = c.host.and_then(|h| snap.lure_domain(h)) else {
+                continue;
+            };
+            out.evidence.push(Evidence::Contact {
+                kind: c.kind.name().to_owned(),
+                value: c.value.to_owned(),
+                matched: domain.to_owned(),
+                source: origin.to_string(),
+                start: c.start,
+                end: c.end,
+            });
+        }
+    }
+    for e in ctx.flags.iter().filter(|e| w.behaviour & e.flag.bit() != 0) {
+        out.evidence.push(Evidence::Behaviour {
+            flag: e.flag.name().to_owned(),
+            observed: u64::from(e.observed),
+            threshold: u64::from(e.threshold),
+        });
+    }
     if w.caller_kind != 0 && caller.party.kind == PartyKind::Unparseable {
         out.evidence.push(Evidence::Unparseable {
             party: Role::Caller,
@@ -352,7 +507,7 @@ fn build(
                 .unwrap_or_default(),
         });
     }
-    if let (Some(t), Some(hits)) = (text, facts.text) {
+    if let (Some(t), Some(hits)) = (ctx.text, ctx.facts.text) {
         let mut reported: Vec<CategoryId> = Vec::new();
         for g in &w.text {
             for c in g.reached(hits) {

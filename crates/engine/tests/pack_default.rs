@@ -1,13 +1,15 @@
-//! The default rule pack loads and decides hand-written examples of every fraud family,
-//! while legitimate look-alikes pass. All numbers are synthetic (170/171 virtual-operator
-//! ranges, 138 0000 00xx); all texts are our own sentences.
+//! The default rule pack decides hand-written examples of every fraud family, while
+//! legitimate look-alikes pass; list precedence (allowlist, spoofing, longest prefix) holds at
+//! the decision level. All numbers are synthetic (170/171 virtual-operator ranges,
+//! 138/139 0000 00xx); all texts are our own sentences.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-use interdict_engine::{load_pack, Decision, Engine, Event, Ingress, Verdict};
+use interdict_engine::{load_pack, Decision, Engine, Event, Evidence, Ingress, Verdict};
 
 fn rules_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules")
@@ -21,16 +23,35 @@ fn engine() -> &'static Engine {
     })
 }
 
+/// Each message from its own synthetic sender, so the burst detector stays out of the way.
 fn sms(text: &str) -> Decision {
-    engine().decide(&Event::sms("13900000001", "13800000001", text, 1_000))
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let caller = format!("1390{:07}", NEXT.fetch_add(1, Ordering::Relaxed));
+    engine().decide(&Event::sms(&caller, "13800000001", text, 1_000))
 }
 
-fn show(d: &Decision) -> String {
+fn json(d: &Decision) -> String {
     serde_json::to_string(d).unwrap()
 }
 
+fn assert_verdict(text: &str, want: Verdict) -> Decision {
+    let d = sms(text);
+    assert_eq!(d.verdict, want, "{text}\n{}", json(&d));
+    d
+}
+
+fn assert_caught(text: &str, family: &str) {
+    let d = sms(text);
+    assert_ne!(d.verdict, Verdict::Pass, "{text}\n{}", json(&d));
+    assert!(
+        d.categories.iter().any(|c| &**c == family),
+        "{family} expected in {}",
+        json(&d)
+    );
+}
+
 #[test]
-fn default_pack_loads() {
+fn default_pack_loads_with_enough_phrases_and_patterns() {
     let s = engine().snapshot();
     assert_eq!(s.name(), "interdict-default");
     assert!(
@@ -43,18 +64,207 @@ fn default_pack_loads() {
         "{}",
         s.matcher().pattern_count()
     );
+    assert!(s.rules().len() >= 10);
 }
 
 #[test]
-fn debug_samples() {
-    for t in [
-        "【北京市公安局】您的身份证涉嫌洗钱案件，已被通缉，请立即将资金转入安全账户配合调查，否则将冻结您名下所有账户。",
+fn police_impersonation_is_blocked_with_the_phrase_as_found() {
+    let text = "我是市公安局经侦大队的民警，你名下的银行卡涉嫌一起洗钱案，需要把存款转到安全 账户接受资金清查。";
+    let d = assert_verdict(text, Verdict::Block);
+    let quoted = d.evidence.iter().any(|e| match e {
+        Evidence::Phrase {
+            found, start, end, ..
+        }
+        | Evidence::Pattern {
+            found, start, end, ..
+        } => found.contains("安全 账户") && text.get(*start..*end) == Some(found.as_str()),
+        _ => false,
+    });
+    assert!(quoted, "evidence quotes the evasion as found: {}", json(&d));
+    assert!(d.categories.iter().any(|c| &**c == "police_impersonation"));
+}
+
+#[test]
+fn every_family_is_caught_on_our_own_examples() {
+    assert_caught(
+        "法院已对你发出传票，案件进入缺席审判程序，请签署保密协议后配合远程笔录。",
+        "police_impersonation",
+    );
+    assert_caught(
+        "在家用手机做点赞任务，每单佣金5元，完成三单连单后本金加佣金一起返还。",
+        "order_brushing",
+    );
+    assert_caught(
+        "王老师带单炒虚拟币，跟着我投稳赚不赔，一周收益翻倍，名额有限。",
+        "investment",
+    );
+    assert_caught(
+        "无抵押贷款，不看征信，黑户可贷，放款前需先交解冻金验证还款能力。",
+        "loan_credit",
+    );
+    assert_caught(
+        "您好，我是快递公司客服，您的快递丢失了，我们为您办理双倍赔偿，请加微信操作理赔。",
+        "customer_service",
+    );
+    assert_caught(
+        "您之前开通的校园贷需要注销，否则会影响个人征信，请按指引操作。",
+        "customer_service",
+    );
+    assert_caught(
+        "小张，我换号了，存一下我的新号。明天来我办公室一趟，有事找你。",
+        "acquaintance",
+    );
+    assert_caught(
+        "我在开会不方便接电话，你先帮我转两万给合作方，下午回来就还你。",
+        "acquaintance",
+    );
+}
+
+#[test]
+fn evasions_in_writing_are_undone() {
+    // Traditional characters, full-width letters, separators, look-alikes.
+    assert_caught(
+        "兼職刷．單，日結傭金，先墊付後返還本金，加ＶＸ詳談",
+        "order_brushing",
+    );
+    assert_caught(
+        "您的帳戶涉嫌洗錢，請將資金轉入安全帳戶",
+        "police_impersonation",
+    );
+}
+
+#[test]
+fn legitimate_look_alikes_pass() {
+    for text in [
         "【工商银行】您的验证码为482913，5分钟内有效，请勿告诉他人。",
-        "招聘兼职刷 单，日结佣金三百，先垫付后返利，稳赚不赔，加徽信 kf8866 详聊",
-        "【反诈中心】公安机关不会通过电话要求您转账到安全账户，凡是要求刷单垫付的都是诈骗。",
-        "老同学，我换号了，这是我新号码，明天来我办公室一趟，先帮我转一笔钱给领导。",
+        "【招商银行】您尾号6789的信用卡本月账单已出，应还金额1234.56元，请按时还款。",
+        "【中国银行】您尾号1234的账户于10月3日转账支出500.00元，余额2000.00元。",
         "【顺丰速运】您的快件已到达小区驿站，取件码 5-2-3017，请凭码取件。",
+        "【京东】您申请的退货退款已审核通过，款项将在1-3个工作日原路退回。",
+        "【反诈中心】公安机关不会通过电话要求您转账到安全账户，凡是要求刷单垫付的都是诈骗。",
+        "【国家反诈中心】警惕冒充客服以快递丢失理赔为由诈骗，不听不信不转账，如有疑问拨打96110。",
+        "妈，我明天下午到家，晚饭不用等我。",
+        "会议改到明天上午十点，在三楼会议室。",
     ] {
-        println!("{}", show(&sms(t)));
+        assert_verdict(text, Verdict::Pass);
     }
+}
+
+#[test]
+fn listed_fraud_number_is_blocked_with_its_source() {
+    // +8617100000001 is line-listed in rules/lists/fraud_numbers.txt (synthetic).
+    let d = engine().decide(&Event::call("+86 171 0000 0001", "13800000001", 1));
+    assert_eq!(d.verdict, Verdict::Block, "{}", json(&d));
+    assert_eq!(d.rule.as_deref(), Some("caller-reported-fraud"));
+    let ok = d.evidence.iter().any(|e| {
+        matches!(e, Evidence::ListHit { list, source, number, .. }
+            if &**list == "fraud_numbers" && source.starts_with("lists/fraud_numbers.txt:")
+                && number == "+8617100000001")
+    });
+    assert!(ok, "{}", json(&d));
+    assert_eq!(
+        d.caller
+            .normalised
+            .map(|n| n.as_str().to_owned())
+            .as_deref(),
+        Some("+8617100000001")
+    );
+}
+
+#[test]
+fn prefix_lists_match_and_report_the_prefix() {
+    let d = engine().decide(&Event::call("17099991234", "13800000001", 1));
+    assert_eq!(d.verdict, Verdict::Block, "{}", json(&d));
+    assert!(json(&d).contains("+861709999*"), "{}", json(&d));
+    // A neighbour outside the prefix passes.
+    let d = engine().decide(&Event::call("17099981234", "13800000001", 1));
+    assert_eq!(d.verdict, Verdict::Pass, "{}", json(&d));
+}
+
+#[test]
+fn allowlist_wins_on_domestic_ingress_and_spoofing_overrides_it() {
+    // 95588 shown on a domestic call: official, passes even with scam text.
+    let ev = Event::sms(
+        "95588",
+        "13800000001",
+        "请将资金转入安全账户配合调查，涉嫌洗钱",
+        1,
+    );
+    let d = engine().decide(&ev);
+    assert_eq!(d.verdict, Verdict::Pass, "{}", json(&d));
+    assert_eq!(d.rule.as_deref(), Some("allowlisted"), "{}", json(&d));
+    // The same number from an international trunk: spoofing, blocked.
+    let d = engine().decide(&ev.with_ingress(Ingress::International));
+    assert_eq!(d.verdict, Verdict::Block);
+    assert_eq!(d.rule.as_deref(), Some("spoofed-domestic-caller"));
+    assert!(d
+        .evidence
+        .iter()
+        .any(|e| matches!(e, Evidence::Spoofing { .. })));
+    // A domestic mobile on an international trunk too; a foreign number is not spoofing.
+    let d = engine().decide(
+        &Event::call("+8613900000002", "13800000001", 1).with_ingress(Ingress::International),
+    );
+    assert_eq!(d.verdict, Verdict::Block);
+    let d = engine().decide(
+        &Event::call("+4420700000000", "13800000001", 1).with_ingress(Ingress::International),
+    );
+    assert_eq!(d.verdict, Verdict::Pass, "{}", json(&d));
+    // Calling 110 is never blocked, even from a listed number.
+    let d = engine().decide(&Event::call("+8617100000001", "110", 1));
+    assert_eq!(d.verdict, Verdict::Pass, "{}", json(&d));
+}
+
+#[test]
+fn contact_on_fraud_list_or_lure_domain_blocks() {
+    let d = sms("有问题请回电 171-0000-0002 咨询");
+    assert_eq!(d.verdict, Verdict::Block, "{}", json(&d));
+    assert_eq!(d.rule.as_deref(), Some("contact-reported-fraud"));
+    let d = sms("查看详情 http://warrant-query.invalid/case?id=1");
+    assert_eq!(d.verdict, Verdict::Block, "{}", json(&d));
+    assert_eq!(d.rule.as_deref(), Some("contact-lure-domain"));
+}
+
+#[test]
+fn unparseable_caller_on_a_call_is_a_warning() {
+    let d = engine().decide(&Event::call("sip:anonymous@invalid", "13800000001", 1));
+    assert_eq!(d.verdict, Verdict::Warn, "{}", json(&d));
+    assert!(d
+        .evidence
+        .iter()
+        .any(|e| matches!(e, Evidence::Unparseable { .. })));
+    assert!(json(&d).contains("\"kind\":\"unparseable\""));
+}
+
+#[test]
+fn sequential_dialling_is_blocked() {
+    // A fresh engine so other tests' events do not mix in.
+    let e = Engine::new(load_pack(&rules_dir()).unwrap());
+    let mut last = Verdict::Pass;
+    for i in 0..12u64 {
+        let callee = format!("138000001{i:02}");
+        last = e
+            .decide(&Event::call("13900000777", &callee, 1_000 + i * 100))
+            .verdict;
+    }
+    assert_eq!(last, Verdict::Block);
+}
+
+#[test]
+fn decision_json_has_the_contract_fields() {
+    let d = sms("你好");
+    let v: serde_json::Value = serde_json::from_str(&json(&d)).unwrap();
+    for key in [
+        "verdict",
+        "rule",
+        "categories",
+        "evidence",
+        "caller",
+        "callee",
+    ] {
+        assert!(v.get(key).is_some(), "{key} missing: {v}");
+    }
+    assert_eq!(v["verdict"], "pass");
+    assert_eq!(v["callee"]["normalised"], "+8613800000001");
+    assert_eq!(v["caller"]["kind"], "e164");
 }

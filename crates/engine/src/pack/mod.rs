@@ -19,6 +19,7 @@ pub use source::{
     BEHAVIOUR_FLAGS, MAX_LINES_KEPT,
 };
 
+use crate::behaviour::{BehaviourConfig, BehaviourFlag};
 use crate::decision::PartyKind;
 use crate::lists::{Action, NumberLists};
 use crate::number::NumberConfig;
@@ -59,7 +60,7 @@ pub struct Snapshot {
     /// Lure domain -> `file:line`.
     pub(crate) lure_domains: Arc<FxHashMap<Box<str>, Arc<str>>>,
     pub(crate) policy: Arc<Policy>,
-    pub(crate) behaviour: Option<toml::Table>,
+    pub(crate) behaviour: BehaviourConfig,
     pub(crate) max_text_bytes: usize,
     /// Fraud-role categories (reported with any non-pass decision).
     pub(crate) fraud_categories: Arc<[CategoryId]>,
@@ -115,9 +116,9 @@ impl Snapshot {
         &self.policy
     }
 
-    /// Behaviour thresholds of the pack as written (`[behaviour]` of pack.toml).
-    pub fn behaviour_table(&self) -> Option<&toml::Table> {
-        self.behaviour.as_ref()
+    /// Behaviour thresholds of the pack.
+    pub fn behaviour_config(&self) -> &BehaviourConfig {
+        &self.behaviour
     }
 
     /// Number of lure domains.
@@ -286,7 +287,21 @@ pub fn compile(source: PackSource, errors: &mut Vec<PackError>) -> Option<Snapsh
         }
     };
 
-    let behaviour_config = behaviour;
+    // Behaviour thresholds (absent keys keep the detectors' defaults).
+    let behaviour_config = match behaviour {
+        Some(table) => toml::Value::Table(table)
+            .try_into::<BehaviourConfig>()
+            .map_err(|e| e.to_string())
+            .and_then(|c| c.validate().map(|()| c).map_err(|e| e.to_string())),
+        None => Ok(BehaviourConfig::default()),
+    };
+    let behaviour_config = match behaviour_config {
+        Ok(c) => c,
+        Err(e) => {
+            err("pack.toml", 0, PackErrorKind::Behaviour(e));
+            BehaviourConfig::default()
+        }
+    };
 
     // Policy.
     let list_index = |name: &str| -> Option<usize> {
@@ -324,8 +339,8 @@ pub fn compile(source: PackSource, errors: &mut Vec<PackError>) -> Option<Snapsh
         let behaviour_bits = w
             .behaviour
             .iter()
-            .filter_map(|b| BEHAVIOUR_FLAGS.iter().position(|f| f == b))
-            .fold(0u8, |m, i| m | (1u8 << i));
+            .filter_map(|b| BehaviourFlag::from_name(b))
+            .fold(0u8, |m, f| m | f.bit());
         let kinds = w
             .caller_kind
             .iter()

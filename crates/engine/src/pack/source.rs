@@ -864,7 +864,7 @@ fn check_rule(
         }
     }
     for b in &w.behaviour {
-        if !BEHAVIOUR_FLAGS.contains(&b.as_str()) {
+        if crate::behaviour::BehaviourFlag::from_name(b).is_none() {
             report(PackErrorKind::Syntax(format!(
                 "unknown behaviour flag {b:?} (one of {})",
                 BEHAVIOUR_FLAGS.join(", ")
