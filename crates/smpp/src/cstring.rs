@@ -2,8 +2,8 @@
 //! C-Octet strings bounded by their specification maximum, and octet runs.
 //! Every failure becomes a [`DecodeError::Field`] naming PDU, field and offset.
 
-use nom::bytes::complete::{take, take_till};
-use nom::number::complete::{be_u32, be_u8};
+use nom::bytes::complete::take;
+use nom::number::complete::be_u32;
 use nom::Parser;
 
 use crate::error::{DecodeError, FieldProblem};
@@ -38,11 +38,16 @@ pub mod max {
     pub const LENIENT: usize = 256;
 }
 
+/// Marker that a field failed; the details are kept in the [`Reader`] so the
+/// hot path only moves a zero-sized error around.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fail;
+
 /// Reads the fields of one PDU; offsets are counted from the PDU start.
 pub(crate) struct Reader<'a> {
+    failure: Option<(&'static str, usize, FieldProblem)>,
     rest: &'a [u8],
     total: usize,
-    pdu: &'static str,
     command_id: u32,
     sequence_number: u32,
     lenient: bool,
@@ -54,15 +59,14 @@ impl<'a> Reader<'a> {
     pub(crate) fn new(
         body: &'a [u8],
         total: usize,
-        pdu: &'static str,
         command_id: u32,
         sequence_number: u32,
         lenient: bool,
     ) -> Self {
         Reader {
+            failure: None,
             rest: body,
             total,
-            pdu,
             command_id,
             sequence_number,
             lenient,
@@ -74,26 +78,38 @@ impl<'a> Reader<'a> {
         self.total.saturating_sub(self.rest.len())
     }
 
+    /// Record a failure of `field` at `offset`.
     #[cold]
     pub(crate) fn error_at(
-        &self,
+        &mut self,
         field: &'static str,
         offset: usize,
         problem: FieldProblem,
-    ) -> DecodeError {
+    ) -> Fail {
+        self.failure = Some((field, offset, problem));
+        Fail
+    }
+
+    #[cold]
+    fn error(&mut self, field: &'static str, problem: FieldProblem) -> Fail {
+        let offset = self.offset();
+        self.error_at(field, offset, problem)
+    }
+
+    /// The typed error for the recorded failure.
+    #[cold]
+    pub(crate) fn into_error(self) -> DecodeError {
+        let (field, offset, problem) =
+            self.failure
+                .unwrap_or(("body", self.total, FieldProblem::Truncated));
         DecodeError::Field {
-            pdu: self.pdu,
+            pdu: crate::CommandId::from_u32(self.command_id).map_or("unknown", |c| c.name()),
             field,
             offset,
             problem,
             sequence_number: self.sequence_number,
             command_id: self.command_id,
         }
-    }
-
-    #[cold]
-    fn error(&self, field: &'static str, problem: FieldProblem) -> DecodeError {
-        self.error_at(field, self.offset(), problem)
     }
 
     /// True when the body is used up.
@@ -103,20 +119,20 @@ impl<'a> Reader<'a> {
     }
 
     /// One octet.
-    #[inline]
-    pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
-        match be_u8::<_, NomError<'a>>(self.rest) {
-            Ok((rest, v)) => {
+    #[inline(always)]
+    pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, Fail> {
+        match self.rest.split_first() {
+            Some((v, rest)) => {
                 self.rest = rest;
-                Ok(v)
+                Ok(*v)
             }
-            Err(_) => Err(self.error(field, FieldProblem::Truncated)),
+            None => Err(self.error(field, FieldProblem::Truncated)),
         }
     }
 
     /// A big-endian 32-bit integer.
     #[inline]
-    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {
+    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, Fail> {
         match be_u32::<_, NomError<'a>>(self.rest) {
             Ok((rest, v)) => {
                 self.rest = rest;
@@ -127,50 +143,47 @@ impl<'a> Reader<'a> {
     }
 
     /// A C-Octet string of at most `max` octets including its NUL; returned without the NUL.
-    #[inline]
-    pub(crate) fn cstr(
-        &mut self,
-        field: &'static str,
-        max: usize,
-    ) -> Result<&'a [u8], DecodeError> {
+    #[inline(always)]
+    pub(crate) fn cstr(&mut self, field: &'static str, max: usize) -> Result<&'a [u8], Fail> {
         let max = if self.lenient { max::LENIENT } else { max };
         let window = self.rest.get(..max).unwrap_or(self.rest);
-        let parsed: nom::IResult<&'a [u8], &'a [u8], NomError<'a>> =
-            take_till(|b: u8| b == 0).parse(window);
-        match parsed {
-            Ok((after, value)) if !after.is_empty() => {
-                self.rest = self.rest.get(value.len() + 1..).unwrap_or_default();
+        let found = window
+            .iter()
+            .position(|b| *b == 0)
+            .and_then(|nul| Some((self.rest.get(..nul)?, self.rest.get(nul + 1..)?)));
+        match found {
+            Some((value, rest)) => {
+                self.rest = rest;
                 Ok(value)
             }
-            _ => Err(self.error(field, FieldProblem::MissingNul { max })),
+            None => Err(self.error(field, FieldProblem::MissingNul { max })),
         }
     }
 
     /// `len` octets (short_message after sm_length).
     #[inline]
-    pub(crate) fn octets(
-        &mut self,
-        field: &'static str,
-        len: usize,
-    ) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn octets(&mut self, field: &'static str, len: usize) -> Result<&'a [u8], Fail> {
         match take::<_, _, NomError<'a>>(len).parse(self.rest) {
             Ok((rest, v)) => {
                 self.rest = rest;
                 Ok(v)
             }
-            Err(_) => Err(self.error(
-                field,
-                FieldProblem::SmLengthPastEnd {
-                    length: len,
-                    available: self.rest.len(),
-                },
-            )),
+            Err(_) => {
+                let available = self.rest.len();
+                Err(self.error(
+                    field,
+                    FieldProblem::SmLengthPastEnd {
+                        length: len,
+                        available,
+                    },
+                ))
+            }
         }
     }
 
     /// The rest of the body, validated as TLVs.
     #[inline]
-    pub(crate) fn tlvs(&mut self) -> Result<Tlvs<'a>, DecodeError> {
+    pub(crate) fn tlvs(&mut self) -> Result<Tlvs<'a>, Fail> {
         let start = self.offset();
         let raw = self.rest;
         match Tlvs::parse(raw) {
@@ -184,11 +197,12 @@ impl<'a> Reader<'a> {
 
     /// Refuse octets left over in a PDU that has no body extension.
     #[inline]
-    pub(crate) fn finish(&self) -> Result<(), DecodeError> {
+    pub(crate) fn finish(&mut self) -> Result<(), Fail> {
         if self.rest.is_empty() {
             Ok(())
         } else {
-            Err(self.error("body", FieldProblem::TrailingOctets(self.rest.len())))
+            let extra = self.rest.len();
+            Err(self.error("body", FieldProblem::TrailingOctets(extra)))
         }
     }
 }

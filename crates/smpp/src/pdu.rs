@@ -1,7 +1,7 @@
 //! `Pdu<'a>`: every SMPP 3.4 PDU, borrowing its strings and message octets
 //! from the input buffer.
 
-use crate::cstring::{max, Reader};
+use crate::cstring::{max, Fail, Reader};
 use crate::error::{DecodeError, FieldProblem, FrameError};
 use crate::header::{CommandId, Header, HEADER_LEN};
 use crate::tlv::Tlvs;
@@ -528,13 +528,14 @@ impl<'a> Pdu<'a> {
         let mut r = Reader::new(
             body_bytes,
             total,
-            command.name(),
             header.command_id,
             header.sequence_number,
             lenient,
         );
-        let body = decode_body(command, &mut r)?;
-        r.finish()?;
+        let Ok(body) = decode_body(command, &mut r).and_then(|body| r.finish().map(|()| body))
+        else {
+            return Err(r.into_error());
+        };
         Ok(Pdu {
             command_status: header.command_status,
             sequence_number: header.sequence_number,
@@ -562,12 +563,12 @@ fn check_cstr(field: &'static str, s: &[u8], max: usize) -> Result<(), crate::En
     Ok(())
 }
 
-#[inline]
+#[inline(always)]
 fn address<'a>(
     r: &mut Reader<'a>,
     addr_field: &'static str,
     max: usize,
-) -> Result<Address<'a>, DecodeError> {
+) -> Result<Address<'a>, Fail> {
     Ok(Address {
         ton: r.u8("addr_ton")?,
         npi: r.u8("addr_npi")?,
@@ -575,7 +576,7 @@ fn address<'a>(
     })
 }
 
-fn bind<'a>(r: &mut Reader<'a>) -> Result<Bind<'a>, DecodeError> {
+fn bind<'a>(r: &mut Reader<'a>) -> Result<Bind<'a>, Fail> {
     Ok(Bind {
         system_id: r.cstr("system_id", max::SYSTEM_ID)?,
         password: r.cstr("password", max::PASSWORD)?,
@@ -588,8 +589,8 @@ fn bind<'a>(r: &mut Reader<'a>) -> Result<Bind<'a>, DecodeError> {
 
 fn optional<'a, T>(
     r: &mut Reader<'a>,
-    f: impl FnOnce(&mut Reader<'a>) -> Result<T, DecodeError>,
-) -> Result<Option<T>, DecodeError> {
+    f: impl FnOnce(&mut Reader<'a>) -> Result<T, Fail>,
+) -> Result<Option<T>, Fail> {
     if r.is_empty() {
         Ok(None)
     } else {
@@ -597,7 +598,7 @@ fn optional<'a, T>(
     }
 }
 
-fn bind_resp<'a>(r: &mut Reader<'a>) -> Result<Option<BindResp<'a>>, DecodeError> {
+fn bind_resp<'a>(r: &mut Reader<'a>) -> Result<Option<BindResp<'a>>, Fail> {
     optional(r, |r| {
         Ok(BindResp {
             system_id: r.cstr("system_id", max::SYSTEM_ID)?,
@@ -606,7 +607,7 @@ fn bind_resp<'a>(r: &mut Reader<'a>) -> Result<Option<BindResp<'a>>, DecodeError
     })
 }
 
-fn message_id_resp<'a>(r: &mut Reader<'a>) -> Result<Option<MessageIdResp<'a>>, DecodeError> {
+fn message_id_resp<'a>(r: &mut Reader<'a>) -> Result<Option<MessageIdResp<'a>>, Fail> {
     optional(r, |r| {
         Ok(MessageIdResp {
             message_id: r.cstr("message_id", max::MESSAGE_ID)?,
@@ -615,8 +616,8 @@ fn message_id_resp<'a>(r: &mut Reader<'a>) -> Result<Option<MessageIdResp<'a>>, 
     })
 }
 
-#[inline]
-fn sm<'a>(r: &mut Reader<'a>) -> Result<Sm<'a>, DecodeError> {
+#[inline(always)]
+fn sm<'a>(r: &mut Reader<'a>) -> Result<Sm<'a>, Fail> {
     let service_type = r.cstr("service_type", max::SERVICE_TYPE)?;
     let source = address(r, "source_addr", max::ADDR)?;
     let destination = address(r, "destination_addr", max::ADDR)?;
@@ -650,7 +651,7 @@ fn sm<'a>(r: &mut Reader<'a>) -> Result<Sm<'a>, DecodeError> {
 }
 
 /// Walk `count` entries with `walk` over a sub-reader to find where a list ends.
-fn dest_list<'a>(r: &mut Reader<'a>) -> Result<DestList<'a>, DecodeError> {
+fn dest_list<'a>(r: &mut Reader<'a>) -> Result<DestList<'a>, Fail> {
     let count = r.u8("number_of_dests")?;
     let start = r.remaining();
     for _ in 0..count {
@@ -674,7 +675,7 @@ fn dest_list<'a>(r: &mut Reader<'a>) -> Result<DestList<'a>, DecodeError> {
     ))
 }
 
-fn unsuccess_list<'a>(r: &mut Reader<'a>) -> Result<UnsuccessList<'a>, DecodeError> {
+fn unsuccess_list<'a>(r: &mut Reader<'a>) -> Result<UnsuccessList<'a>, Fail> {
     let count = r.u8("no_unsuccess")?;
     let start = r.remaining();
     for _ in 0..count {
@@ -688,7 +689,7 @@ fn unsuccess_list<'a>(r: &mut Reader<'a>) -> Result<UnsuccessList<'a>, DecodeErr
     ))
 }
 
-fn decode_body<'a>(command: CommandId, r: &mut Reader<'a>) -> Result<Body<'a>, DecodeError> {
+fn decode_body<'a>(command: CommandId, r: &mut Reader<'a>) -> Result<Body<'a>, Fail> {
     use CommandId as C;
     Ok(match command {
         C::SubmitSm => Body::SubmitSm(sm(r)?),
