@@ -9,9 +9,11 @@
 //!   number at any size, plus rounding ([`NumberLists::exact_memory_bytes`]). Lookup is a
 //!   hash and a linear probe over a few adjacent slots (expected ≈ 4 on a miss at the
 //!   maximum load), whatever the number of entries. Lookups never allocate.
-//! * **Prefixes** live in a digit trie per kind (E.164 digits including the country code,
-//!   service-number digits). Walking the number's digits visits every prefix that matches;
-//!   for each list the longest one wins.
+//! * **Prefixes** (E.164 digits including the country code, or service-number digits; at
+//!   most [`MAX_PREFIX_DIGITS`]) are hashed per length: a lookup probes the number's prefix
+//!   of each length that occurs in the set, longest first, so the cost depends on the number
+//!   of distinct prefix lengths (a handful), not on the number of prefixes. For each list the
+//!   longest matching prefix wins.
 //! * **Updates** ([`NumberLists::with_changes`]) leave the large base table shared (`Arc`) and
 //!   copy only a small overlay of added and removed exact numbers (cost proportional to the
 //!   overlay and the batch, not to the base) and the prefix set (rebuilt: it is small).
@@ -56,9 +58,9 @@ use crate::number::{Normalised, NumberKey, NumberKind, KEY_BITS};
 /// Most lists a [`NumberLists`] may hold (12 bits of a table slot).
 pub const MAX_LISTS: usize = 1 << (64 - KEY_BITS);
 /// Most hits one lookup reports; more are counted in [`ListHits::overflowed`].
-pub const MAX_HITS: usize = 16;
+pub const MAX_HITS: usize = 8;
 /// Longest prefix, in digits.
-pub const MAX_PREFIX_DIGITS: usize = 20;
+pub const MAX_PREFIX_DIGITS: usize = 16;
 /// Maximum load of the exact table, as a fraction `LOAD_NUM / LOAD_DEN`.
 const LOAD_NUM: usize = 5;
 const LOAD_DEN: usize = 8;
@@ -276,7 +278,11 @@ impl ListHits {
                 .find(|h| h.list == list && matches!(h.matched, Matched::Prefix { .. }))
         });
         match existing {
-            Some(h) => h.matched = Matched::Prefix { len },
+            Some(h) => {
+                if matches!(h.matched, Matched::Prefix { len: old } if old < len) {
+                    h.matched = Matched::Prefix { len };
+                }
+            }
             None => self.push(Hit {
                 list,
                 action,
@@ -422,7 +428,7 @@ pub fn parse_prefix(text: &str) -> Result<Prefix, ListError> {
     for b in rest.bytes() {
         match b {
             b'0'..=b'9' => {
-                *buf.get_mut(len).ok_or_else(|| bad("more than 20 digits"))? = b;
+                *buf.get_mut(len).ok_or_else(|| bad("more than 16 digits"))? = b;
                 len += 1;
             }
             b' ' | b'-' => {}
@@ -578,96 +584,100 @@ struct PrefixRecord {
     source: Source,
 }
 
-/// Digit trie over the prefixes: node 0 is the E.164 root, node 1 the service root.
+/// One prefix entry: list, action, expiry (ms, `u64::MAX` = never) and record index.
+type PrefixEntry = (ListId, Action, u64, u32);
+
+/// Prefixes hashed per length: a number's prefixes of every length that occurs in the set
+/// are looked up, longest first. Packs hold few distinct lengths, so this is a handful of
+/// independent probes into a small table (no pointer chasing as in a trie).
 #[derive(Debug, Default)]
-struct PrefixTrie {
-    nodes: Vec<TrieNode>,
-    /// `(list, action, expiry, record index)` of the prefixes ending at a node, grouped by node.
-    entries: Vec<(ListId, Action, u64, u32)>,
+struct PrefixIndex {
+    /// Per kind (E.164, service): bit `L` set when a prefix of `L` digits exists.
+    lengths: [u32; 2],
+    /// `prefix_key` → range of `entries`.
+    slots: FxHashMap<u64, (u32, u32)>,
+    entries: Vec<PrefixEntry>,
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct TrieNode {
-    children: [u32; 10],
-    first_entry: u32,
-    entry_count: u32,
+/// Kind index (0 E.164, 1 service), length and value of a prefix in one `u64`: 10^16 < 2^54.
+fn prefix_key(kind: usize, len: usize, value: u64) -> u64 {
+    ((kind as u64) << 61) | ((len as u64) << 56) | value
 }
 
-impl PrefixTrie {
-    /// Builds the trie from records sorted by prefix.
-    fn build(records: &[PrefixRecord], actions: &[Action]) -> PrefixTrie {
-        let mut trie = PrefixTrie {
-            nodes: vec![TrieNode::default(); 2],
+fn kind_index(kind: NumberKind) -> Option<usize> {
+    match kind {
+        NumberKind::E164 => Some(0),
+        NumberKind::Service => Some(1),
+        NumberKind::Alphanumeric => None,
+    }
+}
+
+impl PrefixIndex {
+    /// Builds the index from records sorted by prefix (equal prefixes adjacent).
+    fn build(records: &[PrefixRecord], actions: &[Action]) -> PrefixIndex {
+        let mut index = PrefixIndex {
             entries: Vec::with_capacity(records.len()),
+            ..PrefixIndex::default()
         };
-        for (index, r) in records.iter().enumerate() {
-            let mut node = if r.prefix.kind == NumberKind::E164 {
-                0
-            } else {
-                1
+        index.slots.reserve(records.len());
+        let mut previous = None;
+        for (i, r) in records.iter().enumerate() {
+            let Some(kind) = kind_index(r.prefix.kind) else {
+                continue;
             };
-            for d in r.prefix.digits() {
-                let c = usize::from(d - b'0');
-                let next = trie
-                    .nodes
-                    .get(node)
-                    .and_then(|n| n.children.get(c))
-                    .copied()
-                    .unwrap_or(0);
-                node = if next == 0 {
-                    let new = trie.nodes.len();
-                    trie.nodes.push(TrieNode::default());
-                    if let Some(slot) = trie.nodes.get_mut(node).and_then(|n| n.children.get_mut(c))
-                    {
-                        *slot = new as u32;
-                    }
-                    new
-                } else {
-                    next as usize
-                };
+            let digits = r.prefix.digits();
+            let value = digits
+                .iter()
+                .fold(0u64, |v, d| v * 10 + u64::from(d - b'0'));
+            let key = prefix_key(kind, digits.len(), value);
+            if let Some(bits) = index.lengths.get_mut(kind) {
+                *bits |= 1 << digits.len();
             }
             let action = actions.get(r.list.index()).copied().unwrap_or(Action::Warn);
-            let at = trie.entries.len() as u32;
-            trie.entries
-                .push((r.list, action, r.source.expiry(), index as u32));
-            if let Some(n) = trie.nodes.get_mut(node) {
-                if n.entry_count == 0 {
-                    n.first_entry = at;
+            let at = index.entries.len() as u32;
+            index
+                .entries
+                .push((r.list, action, r.source.expiry(), i as u32));
+            if previous == Some(key) {
+                if let Some(range) = index.slots.get_mut(&key) {
+                    range.1 += 1;
                 }
-                n.entry_count += 1;
+            } else {
+                index.slots.insert(key, (at, 1));
+                previous = Some(key);
             }
         }
-        trie
+        index
     }
 
-    /// Calls `f(depth, entry)` for every prefix of `digits` that has entries.
+    /// Calls `f(length, entry)` for every prefix of `digits` in the set, longest first.
     #[inline]
-    fn walk(
-        &self,
-        kind: NumberKind,
-        digits: &[u8],
-        mut f: impl FnMut(u8, &(ListId, Action, u64, u32)),
-    ) {
-        let mut node = match kind {
-            NumberKind::E164 => 0usize,
-            NumberKind::Service => 1,
-            NumberKind::Alphanumeric => return,
+    fn walk(&self, kind: NumberKind, digits: &[u8], mut f: impl FnMut(u8, &PrefixEntry)) {
+        let Some(k) = kind_index(kind) else {
+            return;
         };
-        for (depth, d) in digits.iter().enumerate() {
-            let c = usize::from(d.wrapping_sub(b'0'));
-            let next = match self.nodes.get(node).and_then(|n| n.children.get(c)) {
-                Some(&n) if n != 0 => n as usize,
-                _ => return,
-            };
-            node = next;
-            let Some(n) = self.nodes.get(node) else {
-                return;
-            };
-            if n.entry_count > 0 {
-                let from = n.first_entry as usize;
-                let to = from + n.entry_count as usize;
+        let lengths = self.lengths.get(k).copied().unwrap_or(0);
+        if lengths == 0 {
+            return;
+        }
+        let longest = (31 - lengths.leading_zeros()) as usize;
+        let max = digits.len().min(longest);
+        let mut pending = lengths & ((2u32 << max) - 1);
+        let mut values = [0u64; MAX_PREFIX_DIGITS + 1];
+        let mut v = 0u64;
+        // `digits` are ASCII digits (from `Normalised::digits`): `& 0x0f` is their value.
+        for (slot, d) in values.iter_mut().skip(1).zip(digits.iter().take(max)) {
+            v = v * 10 + u64::from(d & 0x0f);
+            *slot = v;
+        }
+        while pending != 0 {
+            let len = (31 - pending.leading_zeros()) as usize;
+            pending &= !(1u32 << len);
+            let value = values.get(len).copied().unwrap_or(0);
+            if let Some(&(from, count)) = self.slots.get(&prefix_key(k, len, value)) {
+                let (from, to) = (from as usize, from as usize + count as usize);
                 for e in self.entries.get(from..to).unwrap_or(&[]) {
-                    f((depth + 1) as u8, e);
+                    f(len as u8, e);
                 }
             }
         }
@@ -682,7 +692,7 @@ pub struct NumberLists {
     exact: Arc<ExactTable>,
     overlay: Arc<FxHashMap<u64, Vec<OverlayEntry>>>,
     prefixes: Arc<[PrefixRecord]>,
-    trie: Arc<PrefixTrie>,
+    prefix_index: Arc<PrefixIndex>,
 }
 
 impl Default for NumberLists {
@@ -739,8 +749,8 @@ impl NumberLists {
                 }
             }
         }
-        if !self.trie.entries.is_empty() {
-            self.trie
+        if !self.prefix_index.entries.is_empty() {
+            self.prefix_index
                 .walk(n.kind(), n.digits(), |depth, (list, action, expiry, _)| {
                     if now_ms < *expiry {
                         hits.push_prefix(*list, *action, depth);
@@ -771,7 +781,7 @@ impl NumberLists {
             Matched::Prefix { len } => {
                 let digits = n.digits().get(..usize::from(len))?;
                 let mut source = None;
-                self.trie
+                self.prefix_index
                     .walk(n.kind(), digits, |depth, (list, _, expiry, record)| {
                         if depth == len && *list == hit.list && now_ms < *expiry {
                             source = self
@@ -862,7 +872,7 @@ impl NumberLists {
         }
         if let Some(mut set) = prefixes {
             set.sort_by_key(|r| r.prefix);
-            next.trie = Arc::new(PrefixTrie::build(&set, &self.actions));
+            next.prefix_index = Arc::new(PrefixIndex::build(&set, &self.actions));
             next.prefixes = set.into();
         }
         Ok(next)
@@ -887,7 +897,7 @@ impl NumberLists {
             .filter(|r| now_ms < r.source.expiry())
             .cloned()
             .collect();
-        next.trie = Arc::new(PrefixTrie::build(&set, &self.actions));
+        next.prefix_index = Arc::new(PrefixIndex::build(&set, &self.actions));
         next.prefixes = set.into();
         next
     }
@@ -1038,7 +1048,7 @@ impl NumberListsBuilder {
         self.prefixes.sort_by_key(|r| (r.prefix, r.list));
         self.prefixes
             .dedup_by(|a, b| a.prefix == b.prefix && a.list == b.list);
-        let trie = PrefixTrie::build(&self.prefixes, &actions);
+        let prefix_index = PrefixIndex::build(&self.prefixes, &actions);
         let exact = ExactTable::with_entries(&self.exact);
         let lists = NumberLists {
             meta: self.meta.into(),
@@ -1046,7 +1056,7 @@ impl NumberListsBuilder {
             exact: Arc::new(exact),
             overlay: Arc::new(FxHashMap::default()),
             prefixes: self.prefixes.into(),
-            trie: Arc::new(trie),
+            prefix_index: Arc::new(prefix_index),
         };
         if self.pushed.is_empty() {
             return lists;
@@ -1450,7 +1460,7 @@ mod tests {
             b.add_exact(l, key).unwrap();
         }
         let h = b.build().lookup(&n("+8617000000001"), 0);
-        assert_eq!((h.len(), h.overflowed()), (MAX_HITS, 4));
+        assert_eq!((h.len(), h.overflowed()), (MAX_HITS, 20 - MAX_HITS));
     }
 
     /// Memory per exact number, measured on a real table of one million synthetic numbers.

@@ -238,23 +238,23 @@ impl Normalised {
         match self.kind {
             NumberKind::Service => true,
             NumberKind::Alphanumeric => false,
-            NumberKind::E164 => {
-                let mut cc = DigitBuf::new();
-                cc.push_u64(u64::from(cfg.country_code));
-                self.digits().starts_with(cc.as_slice())
-            }
+            NumberKind::E164 => self.digits().starts_with(CountryCode::new(cfg).as_slice()),
         }
     }
 
     fn from_digits(kind: NumberKind, digits: &[u8]) -> Result<Normalised, NumberError> {
         let mut buf = [0u8; 24];
-        let prefix: &[u8] = if kind == NumberKind::E164 { b"+" } else { b"" };
-        let total = prefix.len() + digits.len();
-        let slot = buf.get_mut(..total).ok_or(NumberError::BadLength {
-            digits: digits.len(),
-        })?;
-        for (dst, src) in slot.iter_mut().zip(prefix.iter().chain(digits)) {
-            *dst = *src;
+        let plus = usize::from(kind == NumberKind::E164);
+        let total = plus + digits.len();
+        buf.get_mut(plus..total)
+            .ok_or(NumberError::BadLength {
+                digits: digits.len(),
+            })?
+            .copy_from_slice(digits);
+        if plus == 1 {
+            if let Some(first) = buf.first_mut() {
+                *first = b'+';
+            }
         }
         let value = if digits.len() <= 15 {
             digits
@@ -267,7 +267,7 @@ impl Normalised {
             kind,
             key: NumberKey::new(kind, value),
             len: total as u8,
-            digits_from: prefix.len() as u8,
+            digits_from: plus as u8,
             buf,
         })
     }
@@ -343,9 +343,15 @@ pub fn normalise(raw: &str, cfg: &NumberConfig) -> Result<Normalised, NumberErro
             max: MAX_RAW_LEN,
         });
     }
-    let trimmed = raw.trim_start();
-    let mut offset = raw.len() - trimmed.len();
-    let mut s = trimmed.trim_end();
+    let bytes = raw.as_bytes();
+    let clean_edges = bytes.first().is_some_and(u8::is_ascii_graphic)
+        && bytes.last().is_some_and(u8::is_ascii_graphic);
+    let (mut s, mut offset) = if clean_edges {
+        (raw, 0)
+    } else {
+        let trimmed = raw.trim_start();
+        (trimmed.trim_end(), raw.len() - trimmed.len())
+    };
     if let Some(inner) = s.strip_prefix('<').and_then(|x| x.strip_suffix('>')) {
         s = inner.trim();
         offset += 1 + (inner.len() - inner.trim_start().len());
@@ -353,20 +359,25 @@ pub fn normalise(raw: &str, cfg: &NumberConfig) -> Result<Normalised, NumberErro
     if s.is_empty() {
         return Err(NumberError::Empty);
     }
-    if let Some(rest) = strip_scheme(s, "tel:") {
-        return parse_subscriber(rest, offset + 4, cfg);
+    if matches!(s.as_bytes().first(), Some(b't' | b'T' | b's' | b'S')) {
+        if let Some(rest) = strip_scheme(s, "tel:") {
+            return parse_subscriber(rest, offset + 4, cfg);
+        }
+        let sip_rest = strip_scheme(s, "sip:")
+            .map(|r| (r, 4))
+            .or_else(|| strip_scheme(s, "sips:").map(|r| (r, 5)));
+        if let Some((rest, skip)) = sip_rest {
+            return parse_sip(rest, offset + skip, cfg);
+        }
     }
-    let sip_rest = strip_scheme(s, "sip:")
-        .map(|r| (r, 4))
-        .or_else(|| strip_scheme(s, "sips:").map(|r| (r, 5)));
-    if let Some((rest, skip)) = sip_rest {
-        return parse_sip(rest, offset + skip, cfg);
+    match collect_digits(s, offset, b" -.()/") {
+        Ok((plus, digits)) => classify(plus, digits.as_slice(), cfg),
+        // A letter where a digit was expected: an alphanumeric sender id.
+        Err(NumberError::InvalidChar { ch, .. }) if ch.is_ascii_alphabetic() => {
+            parse_alphanumeric(s, offset)
+        }
+        Err(e) => Err(e),
     }
-    if s.bytes().any(|b| b.is_ascii_alphabetic()) {
-        return parse_alphanumeric(s, offset);
-    }
-    let (plus, digits) = collect_digits(s, offset, b" -.()/")?;
-    classify(plus, digits.as_slice(), cfg)
 }
 
 fn strip_scheme<'a>(s: &'a str, scheme: &str) -> Option<&'a str> {
@@ -419,9 +430,7 @@ fn parse_subscriber(
         if ctx_digits.is_empty() {
             return Err(NumberError::BadPhoneContext { offset: ctx_offset });
         }
-        let mut home = DigitBuf::new();
-        home.push_u64(u64::from(cfg.country_code));
-        if ctx_digits.as_slice() == home.as_slice() {
+        if ctx_digits.as_slice() == CountryCode::new(cfg).as_slice() {
             return classify(false, digits.as_slice(), cfg);
         }
         let mut full = ctx_digits;
@@ -486,23 +495,23 @@ fn collect_digits(
 ) -> Result<(bool, DigitBuf), NumberError> {
     let mut digits = DigitBuf::new();
     let mut plus = false;
-    let mut count = 0usize;
-    for (i, ch) in s.char_indices() {
-        match ch {
-            '0'..='9' => {
-                count += 1;
-                if digits.push(ch as u8).is_none() {
-                    return Err(NumberError::BadLength { digits: count });
-                }
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        if b.is_ascii_digit() {
+            if digits.push(b).is_none() {
+                let count = s.bytes().filter(u8::is_ascii_digit).count();
+                return Err(NumberError::BadLength { digits: count });
             }
-            '+' if !plus && digits.is_empty() => plus = true,
-            c if c.is_ascii() && separators.contains(&(c as u8)) => {}
-            _ => {
-                return Err(NumberError::InvalidChar {
-                    ch,
-                    offset: offset + i,
-                })
-            }
+        } else if b == b'+' && !plus && digits.is_empty() {
+            plus = true;
+        } else if !separators.contains(&b) {
+            let ch = s
+                .get(i..)
+                .and_then(|r| r.chars().next())
+                .unwrap_or('\u{fffd}');
+            return Err(NumberError::InvalidChar {
+                ch,
+                offset: offset + i,
+            });
         }
     }
     if digits.is_empty() {
@@ -522,8 +531,7 @@ fn classify(international: bool, d: &[u8], cfg: &NumberConfig) -> Result<Normali
 }
 
 fn classify_international(d: &[u8], cfg: &NumberConfig) -> Result<Normalised, NumberError> {
-    let mut cc = DigitBuf::new();
-    cc.push_u64(u64::from(cfg.country_code));
+    let cc = CountryCode::new(cfg);
     if let Some(nsn) = d.strip_prefix(cc.as_slice()) {
         return match home_nsn(nsn, cfg) {
             Some(NumberKind::Service) => Normalised::from_digits(NumberKind::Service, nsn),
@@ -548,7 +556,7 @@ fn home_nsn(nsn: &[u8], cfg: &NumberConfig) -> Option<NumberKind> {
         }
         return cn_service(nsn).then_some(NumberKind::Service);
     }
-    let cc_len = DigitBuf::decimal_len(u64::from(cfg.country_code));
+    let cc_len = CountryCode::new(cfg).as_slice().len();
     if generic_service(nsn) {
         Some(NumberKind::Service)
     } else if nsn.len() >= 6 && nsn.len() + cc_len <= 15 && nsn.first() != Some(&b'0') {
@@ -559,17 +567,18 @@ fn home_nsn(nsn: &[u8], cfg: &NumberConfig) -> Option<NumberKind> {
 }
 
 fn classify_national(d: &[u8], cfg: &NumberConfig) -> Result<Normalised, NumberError> {
-    let mut cc = DigitBuf::new();
-    cc.push_u64(u64::from(cfg.country_code));
+    let cc = CountryCode::new(cfg);
     let invalid = || NumberError::InvalidNational {
         digits: d.len(),
         country_code: cfg.country_code,
     };
     let with_cc = |nsn: &[u8]| -> Result<Normalised, NumberError> {
-        let mut full = cc;
-        full.extend(nsn).ok_or(NumberError::BadLength {
-            digits: cc.len() + nsn.len(),
-        })?;
+        let mut full = DigitBuf::new();
+        full.extend(cc.as_slice())
+            .and_then(|()| full.extend(nsn))
+            .ok_or(NumberError::BadLength {
+                digits: cc.as_slice().len() + nsn.len(),
+            })?;
         Normalised::from_digits(NumberKind::E164, full.as_slice())
     };
     if let Some(nsn) = d.strip_prefix(b"0") {
@@ -658,17 +667,17 @@ fn hash_bytes(bytes: &[u8]) -> u64 {
     h
 }
 
-/// A small inline buffer of ASCII digits.
+/// A small inline buffer of at most [`MAX_DIGITS`] ASCII digits.
 #[derive(Clone, Copy)]
 struct DigitBuf {
-    buf: [u8; 24],
+    buf: [u8; MAX_DIGITS],
     len: usize,
 }
 
 impl DigitBuf {
     fn new() -> DigitBuf {
         DigitBuf {
-            buf: [0; 24],
+            buf: [0; MAX_DIGITS],
             len: 0,
         }
     }
@@ -685,40 +694,50 @@ impl DigitBuf {
         self.buf.get(..self.len).unwrap_or(&[])
     }
 
+    #[inline]
     fn push(&mut self, digit: u8) -> Option<()> {
-        if self.len >= MAX_DIGITS {
-            return None;
-        }
         *self.buf.get_mut(self.len)? = digit;
         self.len += 1;
         Some(())
     }
 
     fn extend(&mut self, digits: &[u8]) -> Option<()> {
-        digits.iter().try_for_each(|d| self.push(*d))
+        self.buf
+            .get_mut(self.len..self.len + digits.len())?
+            .copy_from_slice(digits);
+        self.len += digits.len();
+        Some(())
     }
+}
 
-    fn push_u64(&mut self, value: u64) {
-        let mut tmp = [0u8; 20];
-        let mut n = value;
-        let mut i = tmp.len();
-        loop {
-            i -= 1;
-            if let Some(slot) = tmp.get_mut(i) {
-                *slot = b'0' + (n % 10) as u8;
-            }
+/// The home country code as ASCII digits (a `u16` has at most 5).
+#[derive(Clone, Copy)]
+struct CountryCode {
+    buf: [u8; 5],
+    len: usize,
+}
+
+impl CountryCode {
+    #[inline]
+    fn new(cfg: &NumberConfig) -> CountryCode {
+        let mut buf = [0u8; 5];
+        let mut n = cfg.country_code;
+        let len = match n {
+            0..=9 => 1,
+            10..=99 => 2,
+            100..=999 => 3,
+            1000..=9999 => 4,
+            _ => 5,
+        };
+        for slot in buf.iter_mut().take(len).rev() {
+            *slot = b'0' + (n % 10) as u8;
             n /= 10;
-            if n == 0 || i == 0 {
-                break;
-            }
         }
-        let _ = self.extend(tmp.get(i..).unwrap_or(&[]));
+        CountryCode { buf, len }
     }
 
-    fn decimal_len(value: u64) -> usize {
-        let mut b = DigitBuf::new();
-        b.push_u64(value);
-        b.len()
+    fn as_slice(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
     }
 }
 
@@ -976,7 +995,7 @@ mod tests {
         ));
         assert!(matches!(
             normalise(&"1".repeat(25), &c),
-            Err(NumberError::BadLength { digits: 21 })
+            Err(NumberError::BadLength { digits: 25 })
         ));
         assert!(matches!(
             normalise("000", &c),
