@@ -391,7 +391,14 @@ fn parse_sip(rest: &str, offset: usize, cfg: &NumberConfig) -> Result<Normalised
     let at = rest.find('@').ok_or(NumberError::NoUserPart)?;
     let userinfo = rest.get(..at).unwrap_or("");
     // A password (`user:pw@host`) is not part of the number.
-    let user = userinfo.split(':').next().unwrap_or("");
+    let escaped = userinfo.split(':').next().unwrap_or("");
+    // RFC 3261 lets the user part be %-escaped (`%2B8617…`): decode it on the stack.
+    let mut decoded = [0u8; MAX_RAW_LEN];
+    let user = if escaped.contains('%') {
+        percent_decode(escaped, &mut decoded).ok_or(NumberError::NotANumber { offset })?
+    } else {
+        escaped
+    };
     if user.is_empty() {
         return Err(NumberError::NoUserPart);
     }
@@ -400,6 +407,27 @@ fn parse_sip(rest: &str, offset: usize, cfg: &NumberConfig) -> Result<Normalised
         return Err(NumberError::NotANumber { offset });
     }
     parse_subscriber(user, offset, cfg)
+}
+
+/// Decodes `%HH` escapes into `out`; `None` on a malformed escape or non-UTF-8 result.
+fn percent_decode<'o>(s: &str, out: &'o mut [u8]) -> Option<&'o str> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    let mut len = 0;
+    while let Some(&b) = bytes.get(i) {
+        let byte = if b == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            i += 3;
+            u8::from_str_radix(hex, 16).ok()?
+        } else {
+            i += 1;
+            b
+        };
+        *out.get_mut(len)? = byte;
+        len += 1;
+    }
+    std::str::from_utf8(out.get(..len)?).ok()
 }
 
 /// Reads an RFC 3966 telephone-subscriber: `number[;param]*`.
@@ -862,6 +890,16 @@ mod tests {
         );
         e164("<sip:+8617000000001:secret@h>", "+8617000000001");
         service("sip:95588@ims.example", "95588");
+        e164(
+            "sip:%2B86%31%37%30%30%30%30%30%30%30%30%31@h",
+            "+8617000000001",
+        );
+        assert_eq!(
+            normalise("sip:%75se%72@example.com", &cfg()),
+            Err(NumberError::NotANumber { offset: 4 })
+        );
+        assert!(normalise("sip:%00@h", &cfg()).is_err());
+        assert!(normalise("sip:%2@h", &cfg()).is_err());
         service("SIP:96110@h;user=phone", "96110");
         assert_eq!(
             normalise("sip:alice@example.com", &cfg()),
