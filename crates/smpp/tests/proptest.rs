@@ -515,3 +515,37 @@ proptest! {
         exercise(&mutate(base, &mutations, fix_length));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// The UCS-2 decoder agrees with the standard library's UTF-16 decoder
+    /// (lone surrogates become U+FFFD) whenever it reads big-endian.
+    #[test]
+    fn ucs2_matches_std_utf16(units in prop::collection::vec(prop_oneof![any::<u16>(), 0xD800u16..0xE000, 0x4E00u16..0x9FA5], 0..100)) {
+        let octets: Vec<u8> = units.iter().flat_map(|u| u.to_be_bytes()).collect();
+        let mut out = String::new();
+        let issues = text::ucs2::decode(&octets, &mut out);
+        if !issues.little_endian && !issues.bom {
+            prop_assert_eq!(&out, &String::from_utf16_lossy(&units));
+            prop_assert_eq!(issues.lone_surrogate, out.contains('\u{FFFD}') && !String::from_utf16_lossy(&units).is_empty() && char::decode_utf16(units.iter().copied()).any(|c| c.is_err()));
+        }
+    }
+
+    /// Text written as UCS-2 comes back unchanged.
+    #[test]
+    fn ucs2_round_trips_text(s in "[\\p{Han}a-zA-Z0-9，。！😀]{0,60}") {
+        let mut octets = Vec::new();
+        text::ucs2::encode(&s, &mut octets);
+        let mut out = String::new();
+        let issues = text::ucs2::decode(&octets, &mut out);
+        // Text made mostly of U+xx00 characters is (by design) taken for
+        // byte-swapped UTF-16 and flagged as guessed; everything else round-trips.
+        let swapped = s.encode_utf16().filter(|u| u & 0xFF == 0 && u >> 8 != 0).count();
+        prop_assert_eq!(issues.guessed, s.encode_utf16().count() >= 2 && swapped * 2 > s.encode_utf16().count());
+        if !issues.guessed {
+            prop_assert_eq!(out, s);
+        }
+        prop_assert!(!issues.lone_surrogate);
+    }
+}

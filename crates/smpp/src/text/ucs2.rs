@@ -41,16 +41,35 @@ pub fn decode(octets: &[u8], out: &mut String) -> Ucs2Issues {
         }
     }
     issues.little_endian = little;
-    let units = body.chunks_exact(2).map(|pair| match pair {
+    out.reserve(body.len() / 2 * 3);
+    let unit = |pair: &[u8]| match pair {
         [a, b] if little => u16::from_le_bytes([*a, *b]),
         [a, b] => u16::from_be_bytes([*a, *b]),
         _ => 0xFFFD,
-    });
-    out.reserve(body.len() / 2 * 3);
-    for c in char::decode_utf16(units) {
+    };
+    let mut pairs = body.chunks_exact(2);
+    while let Some(pair) = pairs.next() {
+        let u = unit(pair);
+        let c = match u {
+            0xD800..=0xDBFF => {
+                // A high surrogate must be followed by a low one.
+                let low = pairs.clone().next().map(unit);
+                match low {
+                    Some(lo @ 0xDC00..=0xDFFF) => {
+                        pairs.next();
+                        let scalar =
+                            0x10000 + ((u32::from(u) - 0xD800) << 10) + (u32::from(lo) - 0xDC00);
+                        char::from_u32(scalar)
+                    }
+                    _ => None,
+                }
+            }
+            0xDC00..=0xDFFF => None,
+            _ => char::from_u32(u32::from(u)),
+        };
         match c {
-            Ok(c) => out.push(c),
-            Err(_) => {
+            Some(c) => out.push(c),
+            None => {
                 issues.lone_surrogate = true;
                 out.push(char::REPLACEMENT_CHARACTER);
             }
