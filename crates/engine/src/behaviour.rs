@@ -30,7 +30,9 @@
 //! `max_tracked / shards` entries each, in least-recently-seen order. A new caller in a full
 //! shard evicts its least recently seen caller (counted in [`BehaviourStats::evictions`]);
 //! callers idle for `idle_expiry_ms` are dropped as they reach the old end of the order, and
-//! a caller seen again after that long starts from fresh counters.
+//! a caller seen again after that long starts from fresh counters. A tracked caller costs
+//! under 400 bytes (its fixed-size state plus its index entry; measured in the tests), so the
+//! default `max_tracked` of 200 000 bounds the detectors at about 80 MB.
 //!
 //! ```
 //! use interdict_engine::behaviour::{Behaviour, BehaviourConfig, BehaviourEvent,
@@ -505,21 +507,26 @@ pub struct BehaviourStats {
 /// Two-bucket sliding-window counter.
 #[derive(Debug, Clone, Copy, Default)]
 struct Window {
-    bucket: u64,
+    /// `at_ms / width` (saturating: a `u32` of 1-second buckets lasts until 2106).
+    bucket: u32,
     current: u32,
     previous: u32,
 }
 
 impl Window {
+    fn bucket(at_ms: u64, width: u64) -> u32 {
+        u32::try_from(at_ms / width.max(1)).unwrap_or(u32::MAX)
+    }
+
     fn roll(&mut self, at_ms: u64, width: u64) {
-        let bucket = at_ms / width;
+        let bucket = Window::bucket(at_ms, width);
         if bucket == self.bucket {
             return;
         }
         if bucket < self.bucket {
             return; // late event: counted in the current bucket
         }
-        self.previous = if bucket == self.bucket + 1 {
+        self.previous = if bucket == self.bucket.saturating_add(1) {
             self.current
         } else {
             0
@@ -535,16 +542,17 @@ impl Window {
 
     /// Events in the window ending at `at_ms` (previous bucket weighted by overlap).
     fn estimate(&self, at_ms: u64, width: u64) -> u32 {
-        let bucket = at_ms / width;
+        let bucket = Window::bucket(at_ms, width);
         let (current, previous) = if bucket == self.bucket {
             (self.current, self.previous)
-        } else if bucket == self.bucket + 1 {
+        } else if bucket == self.bucket.saturating_add(1) {
             (0, self.current)
         } else if bucket < self.bucket {
             (self.current, self.previous)
         } else {
             (0, 0)
         };
+        let width = width.max(1);
         let remaining = width - at_ms % width;
         let weighted = u64::from(previous) * remaining / width;
         current.saturating_add(weighted as u32)
@@ -567,6 +575,8 @@ struct CallerState {
     sequential: u32,
     last_sequential_ms: u64,
     ring_next: u8,
+    /// Filled ring slots (at most [`DISTINCT_RING`]).
+    ring_len: u8,
     ring_fp: [u32; DISTINCT_RING],
     ring_at_s: [u32; DISTINCT_RING],
 }
@@ -587,6 +597,7 @@ impl CallerState {
             sequential: 0,
             last_sequential_ms: 0,
             ring_next: 0,
+            ring_len: 0,
             ring_fp: [0; DISTINCT_RING],
             ring_at_s: [0; DISTINCT_RING],
         }
@@ -845,7 +856,8 @@ fn record_callee(s: &mut CallerState, ev: &BehaviourEvent<'_>, cfg: &BehaviourCo
     // Distinct callees: fingerprint ring (0 is never a fingerprint).
     let fp = ((mix(raw) >> 32) as u32).max(1);
     let now_s = (t / SECOND_MS) as u32;
-    if let Some(i) = s.ring_fp.iter().position(|&f| f == fp) {
+    let filled = s.ring_fp.get(..usize::from(s.ring_len)).unwrap_or(&[]);
+    if let Some(i) = filled.iter().position(|&f| f == fp) {
         if let Some(at) = s.ring_at_s.get_mut(i) {
             *at = now_s;
         }
@@ -857,6 +869,7 @@ fn record_callee(s: &mut CallerState, ev: &BehaviourEvent<'_>, cfg: &BehaviourCo
         *at = now_s;
     }
     s.ring_next = ((i + 1) % DISTINCT_RING) as u8;
+    s.ring_len = s.ring_len.saturating_add(1).min(DISTINCT_RING as u8);
 }
 
 fn evaluate(
@@ -890,21 +903,24 @@ fn evaluate(
     } else if sms_m > th.sms_per_minute {
         flags.raise(BehaviourFlag::SmsBurst, sms_m, th.sms_per_minute, MINUTE_MS);
     }
-    let window_s = cfg.distinct_window_ms / SECOND_MS;
-    let now_s = t / SECOND_MS;
-    let distinct = s
-        .ring_fp
-        .iter()
-        .zip(s.ring_at_s.iter())
-        .filter(|(fp, at)| **fp != 0 && now_s.saturating_sub(u64::from(**at)) < window_s.max(1))
-        .count() as u32;
-    if distinct > th.distinct_callees {
-        flags.raise(
-            BehaviourFlag::DistinctCallees,
-            distinct,
-            th.distinct_callees,
-            cfg.distinct_window_ms,
-        );
+    // Counting only pays when the ring holds more callees than allowed.
+    if u32::from(s.ring_len) > th.distinct_callees {
+        let window_s = (cfg.distinct_window_ms / SECOND_MS).max(1);
+        let now_s = t / SECOND_MS;
+        let distinct = s
+            .ring_at_s
+            .iter()
+            .take(usize::from(s.ring_len))
+            .filter(|at| now_s.saturating_sub(u64::from(**at)) < window_s)
+            .count() as u32;
+        if distinct > th.distinct_callees {
+            flags.raise(
+                BehaviourFlag::DistinctCallees,
+                distinct,
+                th.distinct_callees,
+                cfg.distinct_window_ms,
+            );
+        }
     }
     if s.sequential >= cfg.sequential_run {
         flags.raise(
@@ -922,7 +938,13 @@ fn evaluate(
             0,
         );
     }
-    let ended = s.ended.estimate(t, cfg.short_call_window_ms);
+    // The estimate never exceeds the two buckets' sum: skip the divisions below that.
+    let ended_bound = s.ended.current.saturating_add(s.ended.previous);
+    let ended = if ended_bound >= cfg.short_call_min_calls {
+        s.ended.estimate(t, cfg.short_call_window_ms)
+    } else {
+        0
+    };
     if ended >= cfg.short_call_min_calls && ended > 0 {
         let short = s.short.estimate(t, cfg.short_call_window_ms);
         let percent = (u64::from(short) * 100 / u64::from(ended)).min(100) as u32;
@@ -1305,6 +1327,10 @@ mod tests {
                 DAY + 10 + i,
             );
         }
+        // Fixed size per tracked caller: the slot plus its index entry (key, slot, control byte).
+        let per_caller = std::mem::size_of::<Slot>() + 8 + 4 + 1;
+        println!("behaviour state: {per_caller} bytes per tracked caller");
+        assert!(per_caller <= 400, "{per_caller}");
         let stats = b.stats();
         assert_eq!(
             (
