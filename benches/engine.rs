@@ -1,1 +1,253 @@
-fn main() {}
+//! Decision engine benchmark: whole decisions on SMS events with the default pack plus
+//! 10 million exact numbers and 10,000 prefixes, and each stage alone (number lookup, number
+//! normaliser, text normaliser), Hyperscan against the `regex` crate's RegexSet on the same
+//! patterns and texts, and compiling a pack with 10 million numbers.
+//!
+//! Run: `CARGO_TARGET_DIR=/work/target-engC cargo bench --bench engine -- --warm-up-time 1 --measurement-time 3`
+//!
+//! All numbers are synthetic: the 10 M list is drawn from the +86 170 virtual-operator range,
+//! the prefixes from +86 171; the texts are our own sentences, not corpus rows.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::hint::black_box;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use interdict_engine::text::{CategoryId, PatternDef, TextHits, TextMatcher};
+use interdict_engine::{load_pack, normalise, Engine, Event, NumberConfig, Snapshot};
+
+const EXACT: usize = 10_000_000;
+const PREFIXES: usize = 10_000;
+
+/// Our own sentences: ordinary traffic, notices that share words with scams, and scams.
+const TEXTS: &[&str] = &[
+    "【工商银行】您的验证码为482913，5分钟内有效，请勿告诉他人。",
+    "【顺丰速运】您的快件已到达小区驿站，取件码 5-2-3017，请凭码取件。",
+    "妈，我明天下午到家，晚饭不用等我。",
+    "会议改到明天上午十点，在三楼会议室，请带上季度报表。",
+    "【中国银行】您尾号1234的账户于10月3日转账支出500.00元，余额2000.00元。",
+    "周末一起去爬山吗？天气预报说是晴天。",
+    "您的身份证涉嫌洗钱，请立即将资金转入安全账户配合调查，否则冻结名下所有账户。",
+    "兼职刷 单，日结佣金三百，先垫付后返利，加徽信 kf8866 详聊",
+    "老同学，我换号了，明天来我办公室一趟，先帮我转一笔钱给领导。",
+    "无抵押贷款，不看征信，放款前需先交解冻金验证还款能力。",
+    "【京东】您申请的退货退款已审核通过，款项将在1-3个工作日原路退回。",
+    "Your parcel is waiting at the locker, code 4471. Thanks for shopping with us.",
+];
+
+fn rules_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")
+}
+
+/// A copy of the default pack whose fraud lists hold 10 M synthetic numbers and 10 k prefixes.
+fn big_pack_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("interdict-bench-pack-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        copy_dir(&rules_dir(), &dir);
+        let mut f = std::io::BufWriter::new(
+            std::fs::File::create(dir.join("lists/fraud_numbers.txt")).unwrap(),
+        );
+        writeln!(f, "# SYNTHETIC: {EXACT} numbers of the +86 170 range").unwrap();
+        for i in 0..EXACT as u64 {
+            // Spread over the range (stride 7) so the table sees varied keys.
+            writeln!(f, "+86170{:08}", (i * 7) % 100_000_000).unwrap();
+        }
+        f.flush().unwrap();
+        let mut f = std::io::BufWriter::new(
+            std::fs::File::create(dir.join("lists/fraud_prefixes.txt")).unwrap(),
+        );
+        writeln!(f, "# SYNTHETIC: {PREFIXES} prefixes of the +86 171 range").unwrap();
+        for i in 0..PREFIXES as u64 {
+            writeln!(f, "+86171{:05}*", i * 3).unwrap();
+        }
+        f.flush().unwrap();
+        dir
+    })
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn big_snapshot() -> &'static Snapshot {
+    static SNAP: OnceLock<Snapshot> = OnceLock::new();
+    SNAP.get_or_init(|| load_pack(big_pack_dir()).unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// Callers: a mix of listed numbers, numbers under listed prefixes and ordinary ones.
+fn callers() -> Vec<String> {
+    (0..4096u64)
+        .map(|i| match i % 8 {
+            0 => format!("+86170{:08}", (i * 7 * 1013) % 100_000_000),
+            1 => format!("+86171{:05}{:03}", (i % PREFIXES as u64) * 3, i % 1000),
+            _ => format!("139{:08}", i * 7919 % 100_000_000),
+        })
+        .collect()
+}
+
+fn bench_decide(c: &mut Criterion) {
+    let engine = Engine::new(big_snapshot().clone());
+    let callers = callers();
+    let events: Vec<(usize, usize)> = (0..1024).map(|i| (i * 31 % callers.len(), i % TEXTS.len())).collect();
+    let mut g = c.benchmark_group("engine/decide_sms");
+    g.throughput(Throughput::Elements(events.len() as u64));
+    let mut t = 0u64;
+    g.bench_function("default_pack+10M_numbers+10k_prefixes", |b| {
+        b.iter(|| {
+            let mut blocked = 0usize;
+            for &(ci, ti) in &events {
+                t += 1_000; // 1 s apart per sender on average: no burst flags
+                let ev = Event::sms(&callers[ci], "13800000001", TEXTS[ti], t);
+                blocked += usize::from(engine.decide(black_box(&ev)).verdict == interdict_engine::Verdict::Block);
+            }
+            blocked
+        })
+    });
+    g.finish();
+}
+
+fn bench_numbers(c: &mut Criterion) {
+    let snap = big_snapshot();
+    let cfg = NumberConfig::default();
+    let callers = callers();
+    let normalised: Vec<_> = callers.iter().map(|s| normalise(s, &cfg).unwrap()).collect();
+    let mut g = c.benchmark_group("engine/numbers");
+    g.throughput(Throughput::Elements(normalised.len() as u64));
+    g.bench_function("lookup_10M_exact+10k_prefixes", |b| {
+        b.iter(|| {
+            normalised
+                .iter()
+                .map(|n| snap.lists().lookup(black_box(n), 0).len())
+                .sum::<usize>()
+        })
+    });
+    let raw: Vec<String> = (0..4096u64)
+        .map(|i| match i % 4 {
+            0 => format!("+86 139-{:04}-{:04}", i % 10_000, i * 7 % 10_000),
+            1 => format!("sip:+86139{:08}@ims.example.net;user=phone", i * 13 % 100_000_000),
+            2 => "95588".to_owned(),
+            _ => format!("0086139{:08}", i * 17 % 100_000_000),
+        })
+        .collect();
+    g.throughput(Throughput::Elements(raw.len() as u64));
+    g.bench_function("normalise_number", |b| {
+        b.iter(|| raw.iter().filter(|r| normalise(black_box(r), &cfg).is_ok()).count())
+    });
+    g.finish();
+}
+
+fn bench_text(c: &mut Criterion) {
+    let snap = big_snapshot();
+    let bytes: usize = TEXTS.iter().map(|t| t.len()).sum();
+    let mut g = c.benchmark_group("engine/text");
+    g.throughput(Throughput::Bytes(bytes as u64));
+    let mut out = interdict_engine::text::NormalisedText::new();
+    g.bench_function("normalise_text", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for t in TEXTS {
+                snap.matcher().normaliser().normalise_into(black_box(t), &mut out);
+                n += out.len();
+            }
+            n
+        })
+    });
+    let mut hits = TextHits::new();
+    g.bench_function("normalise+scan_default_pack", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for t in TEXTS {
+                let _ = snap.matcher().scan(black_box(t), &mut hits);
+                n += hits.hits().len();
+            }
+            n
+        })
+    });
+    g.finish();
+}
+
+/// The pack's regexes, read from patterns.txt.
+fn pack_patterns() -> Vec<PatternDef> {
+    let text = std::fs::read_to_string(rules_dir().join("patterns.txt")).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let mut f = l.splitn(4, '\t');
+            let (id, _cat, w, re) = (f.next()?, f.next()?, f.next()?, f.next()?);
+            Some(PatternDef {
+                id: id.to_owned(),
+                category: CategoryId(0),
+                regex: re.to_owned(),
+                weight: w.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+fn bench_regex_engines(c: &mut Criterion) {
+    let defs = pack_patterns();
+    let hs = TextMatcher::compile(Vec::new(), defs.clone(), &[] as &[(&str, &str)]).unwrap();
+    let set = regex::RegexSetBuilder::new(defs.iter().map(|d| d.regex.as_str()))
+        .case_insensitive(true)
+        .size_limit(1 << 28)
+        .dfa_size_limit(1 << 28)
+        .build()
+        .unwrap();
+    // Both engines see the same normalised texts.
+    let texts: Vec<String> = TEXTS.iter().map(|t| hs.normaliser().normalise(t)).collect();
+    let bytes: usize = texts.iter().map(String::len).sum();
+    let mut g = c.benchmark_group(format!("engine/regex_{}_patterns", defs.len()));
+    g.throughput(Throughput::Bytes(bytes as u64));
+    let mut hits = TextHits::new();
+    g.bench_function("hyperscan", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for t in &texts {
+                let _ = hs.scan(black_box(t), &mut hits);
+                n += hits.hits().len();
+            }
+            n
+        })
+    });
+    g.bench_function("regex_RegexSet", |b| {
+        b.iter(|| texts.iter().map(|t| set.matches(black_box(t)).iter().count()).sum::<usize>())
+    });
+    g.finish();
+}
+
+fn bench_compile(c: &mut Criterion) {
+    let dir = big_pack_dir();
+    let mut g = c.benchmark_group("engine/pack");
+    g.sample_size(10);
+    g.bench_function("load_and_compile_10M_numbers", |b| {
+        b.iter_batched(|| (), |()| load_pack(black_box(dir)).unwrap(), BatchSize::PerIteration)
+    });
+    g.bench_function("load_and_compile_default_pack", |b| {
+        b.iter(|| load_pack(black_box(&rules_dir())).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_decide,
+    bench_numbers,
+    bench_text,
+    bench_regex_engines,
+    bench_compile
+);
+criterion_main!(benches);
