@@ -43,7 +43,17 @@ pub(crate) const KIND_COUNT: usize = HeaderKind::Other as usize + 1;
 impl HeaderKind {
     /// Classifies a header name: long forms case-insensitively, and the RFC 3261/3265/3515/
     /// 3892/4028/8224 compact forms `i m e l c f s k t v o u r b x y`.
+    /// A name that is not a token is [`HeaderKind::Other`].
     pub fn from_name(name: &[u8]) -> HeaderKind {
+        if name.iter().all(|&c| crate::lex::is_token(c)) {
+            Self::from_token(name)
+        } else {
+            HeaderKind::Other
+        }
+    }
+
+    /// [`HeaderKind::from_name`] for a name already known to be a token (the indexer's case).
+    pub(crate) fn from_token(name: &[u8]) -> HeaderKind {
         use HeaderKind::*;
         if let [c] = name {
             return match c.to_ascii_lowercase() {
@@ -66,43 +76,50 @@ impl HeaderKind {
                 _ => Other,
             };
         }
-        let candidates: &[(&str, HeaderKind)] = match name.len() {
-            2 => &[("To", To)],
-            3 => &[("Via", Via)],
-            4 => &[("From", From), ("CSeq", CSeq), ("Date", Date)],
-            5 => &[("Route", Route), ("Event", Event)],
-            6 => &[("Reason", Reason)],
-            7 => &[
-                ("Call-ID", CallId),
-                ("Contact", Contact),
-                ("Subject", Subject),
-            ],
-            8 => &[("Refer-To", ReferTo), ("Identity", Identity)],
-            9 => &[
-                ("Diversion", Diversion),
-                ("Supported", Supported),
-                ("Call-Info", CallInfo),
-            ],
-            10 => &[("User-Agent", UserAgent)],
-            11 => &[("Referred-By", ReferredBy)],
-            12 => &[
-                ("Max-Forwards", MaxForwards),
-                ("Content-Type", ContentType),
-                ("Record-Route", RecordRoute),
-                ("History-Info", HistoryInfo),
-                ("Allow-Events", AllowEvents),
-            ],
-            14 => &[("Content-Length", ContentLength)],
-            15 => &[("Session-Expires", SessionExpires)],
-            16 => &[("Content-Encoding", ContentEncoding)],
-            19 => &[("P-Asserted-Identity", PAssertedIdentity)],
-            20 => &[("P-Preferred-Identity", PPreferredIdentity)],
-            _ => &[],
+        // One candidate per (length, first letter, last letter), then one comparison.
+        let (Some(first), Some(last)) = (name.first(), name.last()) else {
+            return Other;
         };
-        candidates
-            .iter()
-            .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
-            .map_or(Other, |(_, k)| *k)
+        let candidate = match (
+            name.len(),
+            first.to_ascii_lowercase(),
+            last.to_ascii_lowercase(),
+        ) {
+            (2, b't', _) => To,
+            (3, b'v', _) => Via,
+            (4, b'f', _) => From,
+            (4, b'c', _) => CSeq,
+            (4, b'd', _) => Date,
+            (5, b'r', _) => Route,
+            (5, b'e', _) => Event,
+            (6, b'r', _) => Reason,
+            (7, b'c', b'd') => CallId,
+            (7, b'c', b't') => Contact,
+            (7, b's', _) => Subject,
+            (8, b'r', _) => ReferTo,
+            (8, b'i', _) => Identity,
+            (9, b'd', _) => Diversion,
+            (9, b's', _) => Supported,
+            (9, b'c', _) => CallInfo,
+            (10, b'u', _) => UserAgent,
+            (11, b'r', _) => ReferredBy,
+            (12, b'm', _) => MaxForwards,
+            (12, b'c', _) => ContentType,
+            (12, b'r', _) => RecordRoute,
+            (12, b'h', _) => HistoryInfo,
+            (12, b'a', _) => AllowEvents,
+            (14, b'c', _) => ContentLength,
+            (15, b's', _) => SessionExpires,
+            (16, b'c', _) => ContentEncoding,
+            (19, b'p', _) => PAssertedIdentity,
+            (20, b'p', _) => PPreferredIdentity,
+            _ => return Other,
+        };
+        if crate::lex::token_eq_ignore_case(candidate.canonical_name().as_bytes(), name) {
+            candidate
+        } else {
+            Other
+        }
     }
 
     /// The canonical (long) name, `""` for [`HeaderKind::Other`].
@@ -209,6 +226,8 @@ mod tests {
         );
         assert_eq!(HeaderKind::from_name(b"C%6Fntact"), HeaderKind::Other);
         assert_eq!(HeaderKind::from_name(b"z"), HeaderKind::Other);
+        assert_eq!(HeaderKind::from_name(b"Call\rID"), HeaderKind::Other);
+        assert_eq!(HeaderKind::from_name(b"T\x0f"), HeaderKind::Other);
         for k in [
             HeaderKind::Via,
             HeaderKind::HistoryInfo,

@@ -1,44 +1,124 @@
 //! Character classes of RFC 3261 §25.1 and small scanning helpers shared by the grammar modules.
 
+/// Character-class bits of [`CLASS`].
+pub(crate) const TOKEN: u8 = 1;
+/// URI `unreserved`: alphanum and the marks `-_.!~*'()`.
+pub(crate) const UNRESERVED: u8 = 2;
+/// Extra characters of a SIP URI user part: `&=+$,;?/`.
+pub(crate) const USER: u8 = 4;
+/// Extra characters of a SIP URI password: `&=+$,`.
+pub(crate) const PASSWORD: u8 = 8;
+/// Extra characters of a URI parameter (`param-unreserved`): `[]/:&+$`.
+pub(crate) const PARAM: u8 = 16;
+/// Extra characters of a URI header name or value (`hnv-unreserved`): `[]/?:+$`.
+pub(crate) const HNV: u8 = 32;
+/// Extra characters of a `word` (Call-ID): `()<>:\"/[]?{}`.
+pub(crate) const WORD: u8 = 64;
+/// Linear white space inside an indexed header value (see [`is_lws`]).
+pub(crate) const LWS: u8 = 128;
+
+const fn class_of(c: u8) -> u8 {
+    let alnum = c.is_ascii_alphanumeric();
+    let mut k = 0;
+    if alnum
+        || matches!(
+            c,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        )
+    {
+        k |= TOKEN;
+    }
+    if alnum
+        || matches!(
+            c,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        )
+    {
+        k |= UNRESERVED;
+    }
+    if matches!(c, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/') {
+        k |= USER;
+    }
+    if matches!(c, b'&' | b'=' | b'+' | b'$' | b',') {
+        k |= PASSWORD;
+    }
+    if matches!(c, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$') {
+        k |= PARAM;
+    }
+    if matches!(c, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$') {
+        k |= HNV;
+    }
+    if matches!(
+        c,
+        b'(' | b')' | b'<' | b'>' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'{' | b'}'
+    ) {
+        k |= WORD;
+    }
+    if matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
+        k |= LWS;
+    }
+    k
+}
+
+/// Character classes of RFC 3261 §25.1, one byte of flags per octet.
+#[allow(clippy::indexing_slicing)] // evaluated at compile time: an out-of-range index cannot build
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = class_of(i as u8);
+        i += 1;
+    }
+    t
+};
+
+/// The class flags of `c`.
+#[inline(always)]
+pub(crate) fn class(c: u8) -> u8 {
+    CLASS.get(usize::from(c)).copied().unwrap_or(0)
+}
+
 /// `token` characters: alphanum and `-.!%*_+` `` ` `` `'~`.
-pub(crate) const fn is_token(b: u8) -> bool {
-    matches!(b,
-        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
-        | b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+#[inline(always)]
+pub(crate) fn is_token(c: u8) -> bool {
+    class(c) & TOKEN != 0
 }
 
 /// Linear white space inside an already indexed header value. The indexer guarantees that
 /// a CR or LF inside a value is part of a CRLF followed by SP/HTAB (a fold), so treating
 /// them as blanks here is exactly RFC 3261's LWS.
-pub(crate) const fn is_lws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+#[inline(always)]
+pub(crate) fn is_lws(c: u8) -> bool {
+    class(c) & LWS != 0
 }
 
 /// `word` characters (Call-ID): token plus `()<>:\"/[]?{}`.
-pub(crate) const fn is_word(b: u8) -> bool {
-    is_token(b)
-        || matches!(
-            b,
-            b'(' | b')'
-                | b'<'
-                | b'>'
-                | b':'
-                | b'\\'
-                | b'"'
-                | b'/'
-                | b'['
-                | b']'
-                | b'?'
-                | b'{'
-                | b'}'
-        )
+#[inline(always)]
+pub(crate) fn is_word(c: u8) -> bool {
+    class(c) & (TOKEN | WORD) != 0
 }
 
-/// URI `unreserved`: alphanum and the marks `-_.!~*'()`.
-pub(crate) const fn is_unreserved(b: u8) -> bool {
-    matches!(b,
-        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
-        | b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+/// Case-insensitive equality of two tokens. For token characters, bytes that differ only in
+/// bit 0x20 are exactly the upper/lower-case letter pairs, so OR-ing 0x20 compares them
+/// 8 bytes at a time.
+pub(crate) fn token_eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    const CASE: u64 = 0x2020_2020_2020_2020;
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (x, y) in ca.by_ref().zip(cb.by_ref()) {
+        let (Ok(x), Ok(y)) = (<[u8; 8]>::try_from(x), <[u8; 8]>::try_from(y)) else {
+            return false;
+        };
+        if u64::from_le_bytes(x) | CASE != u64::from_le_bytes(y) | CASE {
+            return false;
+        }
+    }
+    ca.remainder()
+        .iter()
+        .zip(cb.remainder())
+        .all(|(x, y)| x | 0x20 == y | 0x20)
 }
 
 /// Why a grammar piece did not parse: the offset from the start of the parsed text, and what.
@@ -63,24 +143,36 @@ pub(crate) fn trim(s: &str) -> &str {
     trim_end(trim_start(s))
 }
 
-/// Checks that every byte of `s` is unreserved, a valid `%XX` escape, or accepted by `extra`.
-/// Returns the offset of the first bad byte.
-pub(crate) fn check_escaped(s: &str, extra: fn(u8) -> bool) -> Result<(), usize> {
-    let b = s.as_bytes();
+/// Length of the run at the start of `b` of bytes that are unreserved, in the `extra`
+/// classes, or valid `%XX` escapes.
+#[inline]
+pub(crate) fn escaped_run(b: &[u8], extra: u8) -> usize {
+    let mask = UNRESERVED | extra;
     let mut i = 0;
     while let Some(&c) = b.get(i) {
-        if c == b'%' {
-            match (b.get(i + 1), b.get(i + 2)) {
-                (Some(h), Some(l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => i += 3,
-                _ => return Err(i),
-            }
-        } else if is_unreserved(c) || extra(c) {
+        if class(c) & mask != 0 {
             i += 1;
+        } else if c == b'%'
+            && b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+        {
+            i += 3;
         } else {
-            return Err(i);
+            break;
         }
     }
-    Ok(())
+    i
+}
+
+/// Checks that every byte of `s` is unreserved, in the `extra` classes, or a valid `%XX`
+/// escape. Returns the offset of the first bad byte.
+pub(crate) fn check_escaped(s: &str, extra: u8) -> Result<(), usize> {
+    let n = escaped_run(s.as_bytes(), extra);
+    if n == s.len() {
+        Ok(())
+    } else {
+        Err(n)
+    }
 }
 
 /// Splits the element list of a multi-valued header on commas that are outside quoted
@@ -101,23 +193,44 @@ impl<'a> Iterator for CommaSplit<'a> {
     fn next(&mut self) -> Option<&'a str> {
         let s = self.rest?;
         let b = s.as_bytes();
-        let mut in_quote = false;
-        let mut in_angle = false;
         let mut i = 0;
-        while let Some(&c) = b.get(i) {
-            match c {
-                b'\\' if in_quote => i += 1,
-                b'"' if !in_angle => in_quote = !in_quote,
-                b'<' if !in_quote => in_angle = true,
-                b'>' if !in_quote => in_angle = false,
-                b',' if !in_quote && !in_angle => {
-                    let (head, tail) = (s.get(..i), s.get(i + 1..));
-                    self.rest = tail;
-                    return head;
+        // Jump between the only bytes that matter with memchr.
+        while let Some(found) = b
+            .get(i..)
+            .and_then(|t| memchr::memchr3(b',', b'"', b'<', t))
+        {
+            let at = i + found;
+            match b.get(at) {
+                Some(b',') => {
+                    self.rest = s.get(at + 1..);
+                    return s.get(..at);
                 }
-                _ => {}
+                Some(b'"') => {
+                    // Skip the quoted string, honouring quoted-pairs; unterminated runs to the end.
+                    let mut j = at + 1;
+                    loop {
+                        match b.get(j..).and_then(|t| memchr::memchr2(b'"', b'\\', t)) {
+                            None => {
+                                j = b.len();
+                                break;
+                            }
+                            Some(k) if b.get(j + k) == Some(&b'\\') => j += k + 2,
+                            Some(k) => {
+                                j += k + 1;
+                                break;
+                            }
+                        }
+                    }
+                    i = j;
+                }
+                _ => {
+                    // '<': URIs contain no '>' or '"'; unterminated runs to the end.
+                    i = b
+                        .get(at..)
+                        .and_then(|t| memchr::memchr(b'>', t))
+                        .map_or(b.len(), |k| at + k + 1);
+                }
             }
-            i += 1;
         }
         self.rest = None;
         Some(s)
@@ -179,6 +292,23 @@ mod tests {
             percent_decode("plain"),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn classes_and_token_compare() {
+        assert!(is_token(b'~') && !is_token(b'@') && !is_token(b' '));
+        assert!(is_word(b'}') && !is_word(b' '));
+        assert!(token_eq_ignore_case(
+            b"P-Asserted-Identity",
+            b"p-asserted-IDENTITY"
+        ));
+        assert!(!token_eq_ignore_case(
+            b"P-Asserted-Identitx",
+            b"p-asserted-identity"
+        ));
+        assert!(!token_eq_ignore_case(b"To", b"Tom"));
+        assert_eq!(check_escaped("a%41b", USER), Ok(()));
+        assert_eq!(check_escaped("a%4", USER), Err(1));
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub struct NameAddr<'a> {
     uri: Uri<'a>,
     bracketed: bool,
     params: Params<'a>,
+    tag: Option<&'a str>,
 }
 
 impl<'a> NameAddr<'a> {
@@ -90,11 +91,12 @@ impl<'a> NameAddr<'a> {
         let body = trim_start(s);
         let raw = trim_end(body);
         let (display_name, after_display) = if body.starts_with('"') {
-            let (rest, q) = quoted_string(body).map_err(|_| Fail {
+            let (rest_b, q_b) = quoted_string(body.as_bytes()).map_err(|_| Fail {
                 at: at(body),
                 what: "unterminated quoted display name",
             })?;
-            let rest = trim_start(rest);
+            let q = body.get(..q_b.len()).unwrap_or("");
+            let rest = trim_start(body.get(body.len() - rest_b.len()..).unwrap_or(""));
             if !rest.starts_with('<') {
                 return Err(Fail {
                     at: at(rest),
@@ -154,7 +156,7 @@ impl<'a> NameAddr<'a> {
             })?;
             (uri, false, after_display.get(end..).unwrap_or(""))
         };
-        let (params, rest) = Params::parse_header(rest).map_err(|p| Fail {
+        let (params, rest, tag) = Params::parse_header(rest, "tag").map_err(|p| Fail {
             at: at(rest) + p,
             what: "invalid parameter",
         })?;
@@ -170,6 +172,7 @@ impl<'a> NameAddr<'a> {
             uri,
             bracketed,
             params,
+            tag,
         })
     }
 
@@ -200,7 +203,7 @@ impl<'a> NameAddr<'a> {
 
     /// The `tag` parameter (From/To dialog identifier).
     pub fn tag(&self) -> Option<&'a str> {
-        self.params.get("tag").flatten()
+        self.tag.filter(|t| !t.is_empty())
     }
 }
 

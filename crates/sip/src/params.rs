@@ -4,11 +4,11 @@
 use nom::branch::alt;
 use nom::bytes::complete::{take_while, take_while1};
 use nom::character::complete::char;
-use nom::combinator::{opt, recognize};
+use nom::combinator::opt;
 use nom::sequence::preceded;
 use nom::{IResult, Parser};
 
-use crate::lex::{is_lws, is_token, is_unreserved};
+use crate::lex::{is_lws, is_token};
 
 /// Which grammar a parameter list follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +55,8 @@ impl<'a> Params<'a> {
     /// Iterates the parameters in order.
     pub fn iter(&self) -> ParamIter<'a> {
         ParamIter {
-            rest: self.raw,
+            text: self.raw,
+            rest: self.raw.as_bytes(),
             kind: self.kind,
         }
     }
@@ -76,46 +77,78 @@ impl<'a> Params<'a> {
     /// Parses a URI parameter list at the start of `input`; stops at the first byte that
     /// cannot continue it. Fails on an empty name or a bad escape.
     pub(crate) fn parse_uri(input: &'a str) -> Result<(Params<'a>, &'a str), usize> {
-        let mut rest = input;
-        while rest.starts_with(';') {
+        let mut rest = input.as_bytes();
+        while rest.first() == Some(&b';') {
             match uri_param(rest) {
                 Ok((r, _)) => rest = r,
                 Err(_) => return Err(input.len() - rest.len()),
             }
         }
-        let raw = input.get(..input.len() - rest.len()).unwrap_or("");
+        let used = input.len() - rest.len();
+        let (raw, tail) = (
+            input.get(..used).unwrap_or(""),
+            input.get(used..).unwrap_or(""),
+        );
         Ok((
             Params {
                 raw,
                 kind: Kind::Uri,
             },
-            rest,
+            tail,
         ))
     }
 
     /// Parses a header parameter list at the start of `input` (leading LWS allowed); stops
-    /// before trailing LWS or the first byte that cannot continue it.
-    pub(crate) fn parse_header(input: &'a str) -> Result<(Params<'a>, &'a str), usize> {
-        let mut rest = input;
+    /// before trailing LWS or the first byte that cannot continue it. Also returns the value
+    /// of the first parameter named `capture` (e.g. `tag`, `branch`) found on the way.
+    pub(crate) fn parse_header(
+        input: &'a str,
+        capture: &str,
+    ) -> Result<(Params<'a>, &'a str, Option<&'a str>), usize> {
+        let mut rest = input.as_bytes();
+        let mut captured = None;
         loop {
-            let after_ws = crate::lex::trim_start(rest);
-            if !after_ws.starts_with(';') {
+            let after_ws = skip_lws(rest);
+            if after_ws.first() != Some(&b';') {
                 break;
             }
             match header_param(rest) {
-                Ok((r, _)) => rest = r,
+                Ok((r, (name, value))) => {
+                    if captured.is_none() && name.eq_ignore_ascii_case(capture.as_bytes()) {
+                        captured = Some(value.map_or("", |v| back(input, v)));
+                    }
+                    rest = r;
+                }
                 Err(_) => return Err(input.len() - after_ws.len()),
             }
         }
-        let raw = input.get(..input.len() - rest.len()).unwrap_or("");
+        let used = input.len() - rest.len();
+        let (raw, tail) = (
+            input.get(..used).unwrap_or(""),
+            input.get(used..).unwrap_or(""),
+        );
         Ok((
             Params {
                 raw,
                 kind: Kind::Header,
             },
-            rest,
+            tail,
+            captured,
         ))
     }
+}
+
+/// The `&str` view of `part`, a sub-slice of `text`'s bytes found by the byte-level parsers
+/// (which only ever split at ASCII bytes, so the boundaries are character boundaries).
+fn back<'a>(text: &'a str, part: &[u8]) -> &'a str {
+    crate::lex::offset_in(text.as_bytes(), part)
+        .and_then(|o| text.get(o..o + part.len()))
+        .unwrap_or("")
+}
+
+fn skip_lws(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|&&c| is_lws(c)).count();
+    b.get(n..).unwrap_or(b"")
 }
 
 impl<'a> IntoIterator for Params<'a> {
@@ -129,7 +162,8 @@ impl<'a> IntoIterator for Params<'a> {
 /// Iterator over a [`Params`] list.
 #[derive(Debug, Clone)]
 pub struct ParamIter<'a> {
-    rest: &'a str,
+    text: &'a str,
+    rest: &'a [u8],
     kind: Kind,
 }
 
@@ -143,33 +177,25 @@ impl<'a> Iterator for ParamIter<'a> {
         match parsed {
             Ok((rest, (name, value))) => {
                 self.rest = rest;
-                Some(Param { name, value })
+                Some(Param {
+                    name: back(self.text, name),
+                    value: value.map(|v| back(self.text, v)),
+                })
             }
             Err(_) => None,
         }
     }
 }
 
-fn sws(i: &str) -> IResult<&str, &str> {
-    take_while(|c: char| c.is_ascii() && is_lws(c as u8)).parse(i)
+type In<'a> = &'a [u8];
+
+fn sws(i: In<'_>) -> IResult<In<'_>, In<'_>> {
+    take_while(is_lws).parse(i)
 }
 
 /// `paramchar`: unreserved, escaped, or one of `[]/:&+$`.
-fn paramchars(i: &str) -> IResult<&str, &str> {
-    let b = i.as_bytes();
-    let mut n = 0;
-    while let Some(&c) = b.get(n) {
-        if c == b'%' {
-            match (b.get(n + 1), b.get(n + 2)) {
-                (Some(h), Some(l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => n += 3,
-                _ => break,
-            }
-        } else if is_unreserved(c) || matches!(c, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$') {
-            n += 1;
-        } else {
-            break;
-        }
-    }
+fn paramchars(i: In<'_>) -> IResult<In<'_>, In<'_>> {
+    let n = crate::lex::escaped_run(i, crate::lex::PARAM);
     match (i.get(..n), i.get(n..)) {
         (Some(head), Some(tail)) if n > 0 => Ok((tail, head)),
         _ => Err(nom::Err::Error(nom::error::Error::new(
@@ -179,7 +205,7 @@ fn paramchars(i: &str) -> IResult<&str, &str> {
     }
 }
 
-fn uri_param(i: &str) -> IResult<&str, (&str, Option<&str>)> {
+fn uri_param(i: In<'_>) -> IResult<In<'_>, (In<'_>, Option<In<'_>>)> {
     let (i, _) = char(';').parse(i)?;
     let (i, name) = paramchars(i)?;
     let (i, value) = opt(preceded(char('='), paramchars)).parse(i)?;
@@ -187,18 +213,17 @@ fn uri_param(i: &str) -> IResult<&str, (&str, Option<&str>)> {
 }
 
 /// `quoted-string` including its quotes: qdtext or quoted-pair (`\` + any octet but CR/LF).
-pub(crate) fn quoted_string(i: &str) -> IResult<&str, &str> {
+pub(crate) fn quoted_string(i: In<'_>) -> IResult<In<'_>, In<'_>> {
     let fail = || nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Char));
-    let b = i.as_bytes();
-    if b.first() != Some(&b'"') {
+    if i.first() != Some(&b'"') {
         return Err(fail());
     }
     let mut n = 1;
     loop {
-        match b.get(n) {
+        match i.get(n) {
             None => return Err(fail()),
             Some(b'"') => break,
-            Some(b'\\') => match b.get(n + 1) {
+            Some(b'\\') => match i.get(n + 1) {
                 Some(b'\r' | b'\n') | None => return Err(fail()),
                 Some(_) => n += 2,
             },
@@ -214,19 +239,17 @@ pub(crate) fn quoted_string(i: &str) -> IResult<&str, &str> {
 
 /// `gen-value` characters: token, plus `[`, `]` and `:` so that IPv6 references and bare
 /// IPv6 `received` values (RFC 5118 §4.5) are accepted.
-fn gen_value(i: &str) -> IResult<&str, &str> {
+fn gen_value(i: In<'_>) -> IResult<In<'_>, In<'_>> {
     alt((
         quoted_string,
-        recognize(take_while1(|c: char| {
-            c.is_ascii() && (is_token(c as u8) || matches!(c, '[' | ']' | ':'))
-        })),
+        take_while1(|c: u8| is_token(c) || matches!(c, b'[' | b']' | b':')),
     ))
     .parse(i)
 }
 
-fn header_param(i: &str) -> IResult<&str, (&str, Option<&str>)> {
+fn header_param(i: In<'_>) -> IResult<In<'_>, (In<'_>, Option<In<'_>>)> {
     let (i, _) = (sws, char(';'), sws).parse(i)?;
-    let (i, name) = take_while1(|c: char| c.is_ascii() && is_token(c as u8)).parse(i)?;
+    let (i, name) = take_while1(is_token).parse(i)?;
     let (i, value) = opt(preceded((sws, char('='), sws), gen_value)).parse(i)?;
     Ok((i, (name, value)))
 }
@@ -237,8 +260,10 @@ mod tests {
 
     #[test]
     fn header_params_with_lws_and_quotes() {
-        let (p, rest) = Params::parse_header(" ;   tag    = 1918181833n ;x=\"a;b\";lr  ").unwrap();
+        let (p, rest, x) =
+            Params::parse_header(" ;   tag    = 1918181833n ;x=\"a;b\";lr  ", "x").unwrap();
         assert_eq!(rest, "  ");
+        assert_eq!(x, Some("\"a;b\""));
         assert_eq!(p.get("TAG"), Some(Some("1918181833n")));
         assert_eq!(p.get("x"), Some(Some("\"a;b\"")));
         assert_eq!(p.get("lr"), Some(None));
@@ -248,9 +273,9 @@ mod tests {
 
     #[test]
     fn empty_header_param_is_rejected() {
-        assert!(Params::parse_header(";;").is_err());
+        assert!(Params::parse_header(";;", "").is_err());
         // A dangling '=' is left unconsumed for the caller to reject.
-        assert_eq!(Params::parse_header(";a=").unwrap().1, "=");
+        assert_eq!(Params::parse_header(";a=", "").unwrap().1, "=");
     }
 
     #[test]
@@ -267,9 +292,9 @@ mod tests {
     #[test]
     fn quoted_string_handles_escapes() {
         assert_eq!(
-            quoted_string(r#""J Rosenberg \\\"" <x>"#).unwrap(),
-            (" <x>", r#""J Rosenberg \\\"""#)
+            quoted_string(br#""J Rosenberg \\\"" <x>"#).unwrap(),
+            (&b" <x>"[..], &br#""J Rosenberg \\\"""#[..])
         );
-        assert!(quoted_string("\"unterminated").is_err());
+        assert!(quoted_string(b"\"unterminated").is_err());
     }
 }

@@ -221,7 +221,7 @@ pub(crate) fn scan<'a>(buf: &'a [u8], index: &mut Index<'a>) -> Result<Head<'a>,
             Some(_) => return Err(Stop::Invalid(Error::InvalidHeaderName { offset: p })),
         }
         let name = buf.get(pos..pos + name_len).unwrap_or(b"");
-        let kind = HeaderKind::from_name(name);
+        let kind = HeaderKind::from_token(name);
         if kind.is_single_valued() && index.first(kind).is_some() {
             return Err(Stop::Invalid(Error::DuplicateHeader {
                 name: kind.canonical_name(),

@@ -41,27 +41,47 @@ impl<'a> Host<'a> {
             let rest = inner_and_rest.get(close + 1..).ok_or(s.len())?;
             return Ok((Host::Ipv6(inner, addr), rest));
         }
-        let end = s
-            .bytes()
-            .position(|c| !(c.is_ascii_alphanumeric() || c == b'-' || c == b'.'))
-            .unwrap_or(s.len());
-        let (name, rest) = (s.get(..end).ok_or(0usize)?, s.get(end..).ok_or(0usize)?);
-        if name.is_empty() {
-            return Err(0);
+        // One pass: hostname characters, whether all are digits/dots, and label rules
+        // (labels of alphanum and '-', not starting or ending with '-'; optional final dot).
+        let b = s.as_bytes();
+        let mut end = 0;
+        let mut numeric = true;
+        let mut label_len = 0usize;
+        let mut prev = b'.';
+        while let Some(&c) = b.get(end) {
+            match c {
+                b'.' => {
+                    if label_len == 0 || prev == b'-' {
+                        return Err(end);
+                    }
+                    label_len = 0;
+                }
+                b'-' => {
+                    if label_len == 0 {
+                        return Err(end);
+                    }
+                    numeric = false;
+                    label_len += 1;
+                }
+                c if c.is_ascii_digit() => label_len += 1,
+                c if c.is_ascii_alphabetic() => {
+                    numeric = false;
+                    label_len += 1;
+                }
+                _ => break,
+            }
+            prev = c;
+            end += 1;
         }
-        if name.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+        if end == 0 || prev == b'-' {
+            return Err(end);
+        }
+        let (name, rest) = (s.get(..end).ok_or(0usize)?, s.get(end..).ok_or(0usize)?);
+        if numeric {
             return match name.parse::<std::net::Ipv4Addr>() {
                 Ok(a) => Ok((Host::Ipv4(a), rest)),
                 Err(_) => Err(0),
             };
-        }
-        // hostname: labels of alphanum and '-', not starting or ending with '-'; optional final dot.
-        let labels = name.strip_suffix('.').unwrap_or(name);
-        for label in labels.split('.') {
-            let ok = !label.is_empty() && !label.starts_with('-') && !label.ends_with('-');
-            if !ok {
-                return Err(0);
-            }
         }
         Ok((Host::Name(name), rest))
     }
@@ -180,12 +200,10 @@ impl<'a> Uri<'a> {
             if u.is_empty() {
                 return Err(err(base, "empty user part"));
             }
-            check_escaped(u, |c| {
-                matches!(c, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
-            })
-            .map_err(|p| err(base + p, "invalid character in user part"))?;
+            check_escaped(u, crate::lex::USER)
+                .map_err(|p| err(base + p, "invalid character in user part"))?;
             if let Some(pw) = p {
-                check_escaped(pw, |c| matches!(c, b'&' | b'=' | b'+' | b'$' | b','))
+                check_escaped(pw, crate::lex::PASSWORD)
                     .map_err(|p| err(base + u.len() + 1 + p, "invalid character in password"))?;
             }
             user = Some(u);
@@ -212,7 +230,7 @@ impl<'a> Uri<'a> {
                 let (name, value) = pair
                     .split_once('=')
                     .ok_or(err(at + 1, "invalid URI header"))?;
-                let hnv = |c: u8| matches!(c, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$');
+                let hnv = crate::lex::HNV;
                 if name.is_empty()
                     || check_escaped(name, hnv).is_err()
                     || check_escaped(value, hnv).is_err()

@@ -125,7 +125,7 @@ impl<'a> MediaType<'a> {
             });
         }
         let at = s.len() - rest.len();
-        let (params, rest) = Params::parse_header(rest).map_err(|p| Fail {
+        let (params, rest, _) = Params::parse_header(rest, "").map_err(|p| Fail {
             at: at + p,
             what: "invalid parameter",
         })?;

@@ -24,16 +24,17 @@ pub struct Via<'a> {
     branch: Option<&'a str>,
 }
 
-fn sws(i: &str) -> IResult<&str, &str> {
-    nom::bytes::complete::take_while(|c: char| c.is_ascii() && is_lws(c as u8)).parse(i)
+fn sws(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    nom::bytes::complete::take_while(is_lws).parse(i)
 }
 
-fn token(i: &str) -> IResult<&str, &str> {
-    take_while1(|c: char| c.is_ascii() && is_token(c as u8)).parse(i)
+fn token(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    take_while1(is_token).parse(i)
 }
 
 /// `protocol-name SLASH protocol-version SLASH transport` with SWS around the slashes.
-fn sent_protocol(i: &str) -> IResult<&str, (&str, &str, &str)> {
+#[allow(clippy::type_complexity)]
+fn sent_protocol(i: &[u8]) -> IResult<&[u8], (&[u8], &[u8], &[u8])> {
     let (i, (name, _, _, _, version, _, _, _, transport)) = (
         token,
         sws,
@@ -71,10 +72,19 @@ impl<'a> Via<'a> {
     pub(crate) fn parse_inner(s: &'a str) -> Result<Via<'a>, Fail> {
         let at = |rest: &str| s.len() - rest.len();
         let start = trim_start(s);
-        let (rest, (protocol, version, transport)) = sent_protocol(start).map_err(|_| Fail {
-            at: at(start),
-            what: "invalid sent-protocol",
-        })?;
+        let (rest, (protocol, version, transport)) =
+            sent_protocol(start.as_bytes()).map_err(|_| Fail {
+                at: at(start),
+                what: "invalid sent-protocol",
+            })?;
+        // The byte parser splits only at ASCII bytes: map the pieces back to `&str`.
+        let text = |b: &[u8]| {
+            crate::lex::offset_in(start.as_bytes(), b)
+                .and_then(|o| start.get(o..o + b.len()))
+                .unwrap_or("")
+        };
+        let (protocol, version, transport) = (text(protocol), text(version), text(transport));
+        let rest = start.get(start.len() - rest.len()..).unwrap_or("");
         let after = trim_start(rest);
         if after.len() == rest.len() {
             return Err(Fail {
@@ -102,7 +112,7 @@ impl<'a> Via<'a> {
             })?);
             rest = p.get(n..).unwrap_or("");
         }
-        let (params, rest) = Params::parse_header(rest).map_err(|p| Fail {
+        let (params, rest, branch) = Params::parse_header(rest, "branch").map_err(|p| Fail {
             at: at(rest) + p,
             what: "invalid Via parameter",
         })?;
@@ -112,7 +122,6 @@ impl<'a> Via<'a> {
                 what: "unexpected characters after Via",
             });
         }
-        let branch = params.get("branch").flatten();
         Ok(Via {
             raw: trim(s),
             protocol,
@@ -121,7 +130,7 @@ impl<'a> Via<'a> {
             host,
             port,
             params,
-            branch,
+            branch: branch.filter(|b| !b.is_empty()),
         })
     }
 
