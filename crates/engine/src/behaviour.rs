@@ -1385,6 +1385,10 @@ mod tests {
             (10, 8, 5)
         );
         assert!(toml::from_str::<BehaviourConfig>("no_such_key = 1").is_err());
+        assert!(toml::from_str::<BehaviourConfig>(
+            "[[profile]]\nname = \"p\"\ncalls_per_hour = 1\n"
+        )
+        .is_err());
         let bad = BehaviourConfig {
             shards: 0,
             ..BehaviourConfig::default()
