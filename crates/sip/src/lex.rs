@@ -1,23 +1,31 @@
 //! Character classes of RFC 3261 §25.1 and small scanning helpers shared by the grammar modules.
 
 /// Character-class bits of [`CLASS`].
-pub(crate) const TOKEN: u8 = 1;
+pub(crate) const TOKEN: u16 = 1;
 /// URI `unreserved`: alphanum and the marks `-_.!~*'()`.
-pub(crate) const UNRESERVED: u8 = 2;
+pub(crate) const UNRESERVED: u16 = 2;
 /// Extra characters of a SIP URI user part: `&=+$,;?/`.
-pub(crate) const USER: u8 = 4;
+pub(crate) const USER: u16 = 4;
 /// Extra characters of a SIP URI password: `&=+$,`.
-pub(crate) const PASSWORD: u8 = 8;
+pub(crate) const PASSWORD: u16 = 8;
 /// Extra characters of a URI parameter (`param-unreserved`): `[]/:&+$`.
-pub(crate) const PARAM: u8 = 16;
+pub(crate) const PARAM: u16 = 16;
 /// Extra characters of a URI header name or value (`hnv-unreserved`): `[]/?:+$`.
-pub(crate) const HNV: u8 = 32;
+pub(crate) const HNV: u16 = 32;
 /// Extra characters of a `word` (Call-ID): `()<>:\"/[]?{}`.
-pub(crate) const WORD: u8 = 64;
+pub(crate) const WORD: u16 = 64;
 /// Linear white space inside an indexed header value (see [`is_lws`]).
-pub(crate) const LWS: u8 = 128;
+pub(crate) const LWS: u16 = 128;
+/// ASCII letters.
+pub(crate) const ALPHA: u16 = 256;
+/// ASCII digits.
+pub(crate) const DIGIT: u16 = 512;
+/// `gen-value` characters: token plus `[]:` (IPv6 references and bare IPv6 `received`).
+pub(crate) const GEN_VALUE: u16 = 1024;
+/// Host name characters: alphanum, `-` and `.`.
+pub(crate) const HOST: u16 = 2048;
 
-const fn class_of(c: u8) -> u8 {
+const fn class_of(c: u8) -> u16 {
     let alnum = c.is_ascii_alphanumeric();
     let mut k = 0;
     if alnum
@@ -57,13 +65,25 @@ const fn class_of(c: u8) -> u8 {
     if matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
         k |= LWS;
     }
+    if c.is_ascii_alphabetic() {
+        k |= ALPHA;
+    }
+    if c.is_ascii_digit() {
+        k |= DIGIT;
+    }
+    if k & TOKEN != 0 || matches!(c, b'[' | b']' | b':') {
+        k |= GEN_VALUE;
+    }
+    if alnum || c == b'-' || c == b'.' {
+        k |= HOST;
+    }
     k
 }
 
 /// Character classes of RFC 3261 §25.1, one byte of flags per octet.
 #[allow(clippy::indexing_slicing)] // evaluated at compile time: an out-of-range index cannot build
-static CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
+static CLASS: [u16; 256] = {
+    let mut t = [0u16; 256];
     let mut i = 0;
     while i < 256 {
         t[i] = class_of(i as u8);
@@ -74,7 +94,7 @@ static CLASS: [u8; 256] = {
 
 /// The class flags of `c`.
 #[inline(always)]
-pub(crate) fn class(c: u8) -> u8 {
+pub(crate) fn class(c: u8) -> u16 {
     CLASS.get(usize::from(c)).copied().unwrap_or(0)
 }
 
@@ -146,7 +166,7 @@ pub(crate) fn trim(s: &str) -> &str {
 /// Length of the run at the start of `b` of bytes that are unreserved, in the `extra`
 /// classes, or valid `%XX` escapes.
 #[inline]
-pub(crate) fn escaped_run(b: &[u8], extra: u8) -> usize {
+pub(crate) fn escaped_run(b: &[u8], extra: u16) -> usize {
     let mask = UNRESERVED | extra;
     let mut i = 0;
     while let Some(&c) = b.get(i) {
@@ -166,7 +186,7 @@ pub(crate) fn escaped_run(b: &[u8], extra: u8) -> usize {
 
 /// Checks that every byte of `s` is unreserved, in the `extra` classes, or a valid `%XX`
 /// escape. Returns the offset of the first bad byte.
-pub(crate) fn check_escaped(s: &str, extra: u8) -> Result<(), usize> {
+pub(crate) fn check_escaped(s: &str, extra: u16) -> Result<(), usize> {
     let n = escaped_run(s.as_bytes(), extra);
     if n == s.len() {
         Ok(())

@@ -128,7 +128,7 @@ impl<'a> NameAddr<'a> {
             }
         };
         let (uri, bracketed, rest) = if let Some(inside) = after_display.strip_prefix('<') {
-            let close = inside.find('>').ok_or(Fail {
+            let close = memchr::memchr(b'>', inside.as_bytes()).ok_or(Fail {
                 at: at(after_display),
                 what: "missing >",
             })?;

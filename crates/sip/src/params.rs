@@ -2,7 +2,7 @@
 //! iterated lazily (no allocation).
 
 use nom::branch::alt;
-use nom::bytes::complete::{take_while, take_while1};
+use nom::bytes::complete::take_while1;
 use nom::character::complete::char;
 use nom::combinator::opt;
 use nom::sequence::preceded;
@@ -189,10 +189,6 @@ impl<'a> Iterator for ParamIter<'a> {
 
 type In<'a> = &'a [u8];
 
-fn sws(i: In<'_>) -> IResult<In<'_>, In<'_>> {
-    take_while(is_lws).parse(i)
-}
-
 /// `paramchar`: unreserved, escaped, or one of `[]/:&+$`.
 fn paramchars(i: In<'_>) -> IResult<In<'_>, In<'_>> {
     let n = crate::lex::escaped_run(i, crate::lex::PARAM);
@@ -242,16 +238,32 @@ pub(crate) fn quoted_string(i: In<'_>) -> IResult<In<'_>, In<'_>> {
 fn gen_value(i: In<'_>) -> IResult<In<'_>, In<'_>> {
     alt((
         quoted_string,
-        take_while1(|c: u8| is_token(c) || matches!(c, b'[' | b']' | b':')),
+        take_while1(|c: u8| crate::lex::class(c) & crate::lex::GEN_VALUE != 0),
     ))
     .parse(i)
 }
 
-fn header_param(i: In<'_>) -> IResult<In<'_>, (In<'_>, Option<In<'_>>)> {
-    let (i, _) = (sws, char(';'), sws).parse(i)?;
-    let (i, name) = take_while1(is_token).parse(i)?;
-    let (i, value) = opt(preceded((sws, char('='), sws), gen_value)).parse(i)?;
-    Ok((i, (name, value)))
+/// `SEMI generic-param`: `SWS ";" SWS token [ SWS "=" SWS gen-value ]`. Hand-written on
+/// the hot path (it runs for every tag and branch); the value itself is the nom parser.
+fn header_param(input: In<'_>) -> IResult<In<'_>, (In<'_>, Option<In<'_>>)> {
+    let fail = || nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Char));
+    let i = skip_lws(input);
+    let i = match i.split_first() {
+        Some((b';', rest)) => skip_lws(rest),
+        _ => return Err(fail()),
+    };
+    let n = i.iter().take_while(|&&c| is_token(c)).count();
+    let (name, after_name) = (i.get(..n).unwrap_or(b""), i.get(n..).unwrap_or(b""));
+    if n == 0 {
+        return Err(fail());
+    }
+    let eq = skip_lws(after_name);
+    if let Some((b'=', rest)) = eq.split_first() {
+        if let Ok((rest, value)) = gen_value(skip_lws(rest)) {
+            return Ok((rest, (name, Some(value))));
+        }
+    }
+    Ok((after_name, (name, None)))
 }
 
 #[cfg(test)]

@@ -161,10 +161,13 @@ impl<'a> StartLine<'a> {
                 what: "invalid SIP-Version (or extra spaces)",
             });
         }
-        let uri_str = std::str::from_utf8(uri_bytes).map_err(|_| Error::InvalidRequestUri {
-            offset: uri_at,
+        // Method and version are ASCII by now: one UTF-8 check covers the URI too.
+        let text = std::str::from_utf8(line).map_err(|e| Error::InvalidRequestUri {
+            offset: e.valid_up_to(),
             what: "not ASCII",
         })?;
+        let piece = |from: usize, len: usize| text.get(from..from + len).unwrap_or("");
+        let uri_str = piece(uri_at, sp2);
         let uri = Uri::parse_inner(uri_str).map_err(|f| Error::InvalidRequestUri {
             offset: uri_at + f.at,
             what: f.what,
@@ -176,9 +179,9 @@ impl<'a> StartLine<'a> {
             });
         }
         Ok(StartLine::Request {
-            method: Method::from_token(str_of(method, 0, "method")?),
+            method: Method::from_token(piece(0, sp1)),
             uri,
-            version: str_of(version, version_at, "version")?,
+            version: piece(version_at, version.len()),
         })
     }
 

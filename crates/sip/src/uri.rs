@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use crate::lex::{check_escaped, percent_decode, Fail};
+use crate::lex::{check_escaped, class, percent_decode, Fail, ALPHA, DIGIT, HOST};
 use crate::params::Params;
 
 /// The scheme of a URI.
@@ -41,34 +41,27 @@ impl<'a> Host<'a> {
             let rest = inner_and_rest.get(close + 1..).ok_or(s.len())?;
             return Ok((Host::Ipv6(inner, addr), rest));
         }
-        // One pass: hostname characters, whether all are digits/dots, and label rules
-        // (labels of alphanum and '-', not starting or ending with '-'; optional final dot).
+        // One pass: hostname characters and the label rules (labels of alphanum and '-', not
+        // starting or ending with '-'; an optional final dot), checked only at '.' and '-'.
         let b = s.as_bytes();
         let mut end = 0;
         let mut numeric = true;
-        let mut label_len = 0usize;
         let mut prev = b'.';
-        while let Some(&c) = b.get(end) {
-            match c {
-                b'.' => {
-                    if label_len == 0 || prev == b'-' {
-                        return Err(end);
-                    }
-                    label_len = 0;
+        for &c in b {
+            let k = class(c);
+            if k & ALPHA != 0 {
+                numeric = false;
+            } else if k & DIGIT == 0 {
+                if k & HOST == 0 {
+                    break;
                 }
-                b'-' => {
-                    if label_len == 0 {
-                        return Err(end);
-                    }
+                // '.' or '-'
+                if prev == b'.' || (c == b'.' && prev == b'-') {
+                    return Err(end);
+                }
+                if c == b'-' {
                     numeric = false;
-                    label_len += 1;
                 }
-                c if c.is_ascii_digit() => label_len += 1,
-                c if c.is_ascii_alphabetic() => {
-                    numeric = false;
-                    label_len += 1;
-                }
-                _ => break,
             }
             prev = c;
             end += 1;
@@ -134,17 +127,20 @@ impl<'a> Uri<'a> {
     }
 
     pub(crate) fn parse_inner(s: &'a str) -> Result<Uri<'a>, Fail> {
-        let colon = s.find(':').ok_or(err(0, "no scheme"))?;
-        let scheme = s.get(..colon).ok_or(err(0, "no scheme"))?;
-        let rest = s.get(colon + 1..).ok_or(err(colon, "no scheme"))?;
-        let sb = scheme.as_bytes();
-        let scheme_ok = sb.first().is_some_and(u8::is_ascii_alphabetic)
-            && sb
-                .iter()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'));
-        if !scheme_ok {
+        // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"
+        let b = s.as_bytes();
+        if !b.first().is_some_and(u8::is_ascii_alphabetic) {
             return Err(err(0, "invalid scheme"));
         }
+        let colon = b
+            .iter()
+            .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')))
+            .unwrap_or(b.len());
+        if b.get(colon) != Some(&b':') {
+            return Err(err(colon, "invalid scheme"));
+        }
+        let scheme = s.get(..colon).ok_or(err(0, "no scheme"))?;
+        let rest = s.get(colon + 1..).ok_or(err(colon, "no scheme"))?;
         let base = colon + 1;
         if scheme.eq_ignore_ascii_case("sip") {
             Self::parse_sip(s, Scheme::Sip, rest, base)
@@ -193,15 +189,17 @@ impl<'a> Uri<'a> {
         };
         let (mut user, mut password) = (None, None);
         if let Some(ui) = userinfo {
-            let (u, p) = match ui.find(':') {
-                Some(c) => (ui.get(..c).unwrap_or(""), ui.get(c + 1..)),
-                None => (ui, None),
-            };
-            if u.is_empty() {
-                return Err(err(base, "empty user part"));
+            // The user part's characters exclude ':', so its run ends at the password.
+            let n = crate::lex::escaped_run(ui.as_bytes(), crate::lex::USER);
+            if n == 0 {
+                return Err(err(base, "empty or invalid user part"));
             }
-            check_escaped(u, crate::lex::USER)
-                .map_err(|p| err(base + p, "invalid character in user part"))?;
+            let u = ui.get(..n).unwrap_or("");
+            let p = match ui.as_bytes().get(n) {
+                None => None,
+                Some(b':') => ui.get(n + 1..),
+                Some(_) => return Err(err(base + n, "invalid character in user part")),
+            };
             if let Some(pw) = p {
                 check_escaped(pw, crate::lex::PASSWORD)
                     .map_err(|p| err(base + u.len() + 1 + p, "invalid character in password"))?;

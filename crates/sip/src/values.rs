@@ -56,19 +56,28 @@ pub(crate) fn parse_decimal_u32(digits: &str) -> Option<u32> {
 pub(crate) fn parse_call_id(s: &str) -> Result<&str, Fail> {
     let t = trim(s);
     let lead = s.len() - crate::lex::trim_start(s).len();
-    let mut parts = t.splitn(2, '@');
-    let ok_word = |w: &str| !w.is_empty() && w.bytes().all(is_word);
-    let left_ok = parts.next().is_some_and(ok_word);
-    let right_ok = parts.next().is_none_or(ok_word);
-    if left_ok && right_ok {
+    let b = t.as_bytes();
+    let (mut ats, mut last_at) = (0usize, None);
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'@' {
+            ats += 1;
+            last_at = Some(i);
+        } else if !is_word(c) {
+            return Err(Fail {
+                at: lead + i,
+                what: "invalid character in Call-ID",
+            });
+        }
+    }
+    let ok = match last_at {
+        None => !b.is_empty(),
+        Some(at) => ats == 1 && at > 0 && at + 1 < b.len(),
+    };
+    if ok {
         Ok(t)
     } else {
-        let bad = t
-            .bytes()
-            .position(|c| !(is_word(c) || c == b'@'))
-            .unwrap_or(0);
         Err(Fail {
-            at: lead + bad,
+            at: lead,
             what: "invalid Call-ID",
         })
     }
