@@ -190,27 +190,38 @@ impl Reassembler {
             total,
         };
         let part_bytes = part.text.len();
-        if !self.pending.contains_key(&key) {
-            let new_bytes = part_bytes + key_bytes(&key) + usize::from(total) * PART_OVERHEAD;
-            while !self.order.is_empty()
-                && (self.pending.len() >= self.config.max_pending
-                    || self.bytes + new_bytes > self.config.max_bytes)
-            {
-                if let Some(evicted) = self.evict_oldest() {
-                    pushed.released.push(evicted);
-                }
+        let is_new = !self.pending.contains_key(&key);
+        let entry_cost = if is_new {
+            key_bytes(&key) + usize::from(total) * PART_OVERHEAD
+        } else {
+            0
+        };
+        let over = |r: &Reassembler| {
+            r.bytes + entry_cost + part_bytes > r.config.max_bytes
+                || (is_new && r.pending.len() >= r.config.max_pending)
+        };
+        // Make room by evicting the oldest other messages first.
+        while over(self) {
+            match self.evict_oldest_except(&key) {
+                Some(evicted) => pushed.released.push(evicted),
+                None => break,
             }
-            if new_bytes > self.config.max_bytes || self.config.max_pending == 0 {
-                // Cannot be held at all: hand it back as a partial message at once.
-                self.stats.evicted += 1;
-                let mut parts = vec![None; usize::from(total)];
-                if let Some(slot) = parts.get_mut(usize::from(seq) - 1) {
-                    *slot = Some(part.text.to_string());
-                }
-                let flags = part.flags | TextFlags::EVICTED;
-                pushed.released.push(finish(&key, parts, flags));
-                return Ok(pushed);
+        }
+        if over(self) {
+            // This message alone cannot be held: hand it back, with this part, at once.
+            self.stats.evicted += 1;
+            let (mut parts, mut flags) = match self.remove(&key) {
+                Some(p) => (p.parts, p.flags),
+                None => (vec![None; usize::from(total)], TextFlags::NONE),
+            };
+            if let Some(slot @ None) = parts.get_mut(usize::from(seq) - 1) {
+                *slot = Some(part.text.to_string());
             }
+            flags.insert(part.flags | TextFlags::EVICTED);
+            pushed.released.push(finish(&key, parts, flags));
+            return Ok(pushed);
+        }
+        if is_new {
             let mut flags = TextFlags::NONE;
             let ref_key: RefKey = (key.source.clone(), key.destination.clone(), reference);
             match self.totals.get(&ref_key) {
@@ -297,9 +308,8 @@ impl Reassembler {
         out
     }
 
-    fn evict_oldest(&mut self) -> Option<Reassembled> {
-        let (_, key) = self.order.first_key_value()?;
-        let key = key.clone();
+    fn evict_oldest_except(&mut self, keep: &Key) -> Option<Reassembled> {
+        let key = self.order.values().find(|k| *k != keep)?.clone();
         let p = self.remove(&key)?;
         self.stats.evicted += 1;
         Some(finish(

@@ -275,6 +275,33 @@ fn byte_limit_bounds_memory() {
 }
 
 #[test]
+fn one_message_with_many_parts_cannot_exceed_the_byte_limit() {
+    let config = ReassemblyConfig {
+        max_bytes: 600,
+        ..Default::default()
+    };
+    let mut r = Reassembler::new(config);
+    let t0 = Instant::now();
+    feed(&mut r, t0, &part_pdu(50, 2, 1, "早到"));
+    let long = "诈".repeat(60); // 180 bytes per part
+    let mut released = Vec::new();
+    for seq in 1..=10u8 {
+        released.extend(feed(&mut r, t0, &part_pdu(1, 10, seq, &long)).released);
+        assert!(
+            r.bytes() <= 600,
+            "held {} bytes after part {seq}",
+            r.bytes()
+        );
+    }
+    // The older, unrelated message went first; then the big one came back partial.
+    assert_eq!(released[0].reference, 50);
+    let big: Vec<_> = released.iter().filter(|m| m.reference == 1).collect();
+    assert!(!big.is_empty());
+    assert!(big.iter().all(|m| m.flags.contains(TextFlags::EVICTED)));
+    assert!(big[0].text.starts_with(&long));
+}
+
+#[test]
 fn impossible_positions_are_refused() {
     let mut r = Reassembler::new(ReassemblyConfig::default());
     let concat = |total, seq| Concat {
