@@ -432,6 +432,26 @@ fn inconsistent_lengths_are_typed_errors() {
     );
 }
 
+#[test]
+fn turkish_and_spanish_single_shift_tables_apply() {
+    let decode = |id: u8, septets: &[u8]| {
+        let mut user_data = vec![0x03, 0x24, 0x01, id];
+        user_data.extend_from_slice(septets);
+        let wire = submit_sm(0x40, 0x00, &user_data, &[]);
+        decode_text(&wire, &TextOptions::default())
+    };
+    // "Sí, señor" style words: 1B 69 is 'í' in the Spanish table, 'ı' in the Turkish one.
+    let spanish = decode(2, &[0x53, 0x1B, 0x69, 0x20, 0x1B, 0x65]);
+    assert_eq!(spanish.text, "Sí €");
+    assert!(spanish.flags.contains(TextFlags::NATIONAL_LANGUAGE));
+    assert!(!spanish.flags.contains(TextFlags::NATIONAL_TABLE_MISSING));
+    let turkish = decode(1, &[0x1B, 0x53, 0x61, 0x1B, 0x69, 0x1B, 0x73]);
+    assert_eq!(turkish.text, "Şaış");
+    let unknown = decode(3, &[0x48, 0x69]);
+    assert_eq!(unknown.text, "Hi");
+    assert!(unknown.flags.contains(TextFlags::NATIONAL_TABLE_MISSING));
+}
+
 fn corpus_pdu(file: &str) -> Option<Vec<u8>> {
     corpus(file).map(|s| hex(s.trim()))
 }

@@ -31,6 +31,61 @@ const EXTENSION: [(u8, char); 10] = [
     (0x65, '€'),
 ];
 
+/// Turkish national language single shift table (TS 23.038 A.2.1), id 1.
+const TURKISH_SINGLE: [(u8, char); 17] = [
+    (0x0A, '\u{0C}'),
+    (0x14, '^'),
+    (0x28, '{'),
+    (0x29, '}'),
+    (0x2F, '\\'),
+    (0x3C, '['),
+    (0x3D, '~'),
+    (0x3E, ']'),
+    (0x40, '|'),
+    (0x47, 'Ğ'),
+    (0x49, 'İ'),
+    (0x53, 'Ş'),
+    (0x63, 'ç'),
+    (0x65, '€'),
+    (0x67, 'ğ'),
+    (0x69, 'ı'),
+    (0x73, 'ş'),
+];
+
+/// Spanish national language single shift table (TS 23.038 A.2.2), id 2.
+const SPANISH_SINGLE: [(u8, char); 19] = [
+    (0x09, 'ç'),
+    (0x0A, '\u{0C}'),
+    (0x14, '^'),
+    (0x28, '{'),
+    (0x29, '}'),
+    (0x2F, '\\'),
+    (0x3C, '['),
+    (0x3D, '~'),
+    (0x3E, ']'),
+    (0x40, '|'),
+    (0x41, 'Á'),
+    (0x49, 'Í'),
+    (0x4F, 'Ó'),
+    (0x55, 'Ú'),
+    (0x61, 'á'),
+    (0x65, '€'),
+    (0x69, 'í'),
+    (0x6F, 'ó'),
+    (0x75, 'ú'),
+];
+
+/// The single shift table for a national language id, if this crate has it
+/// (0 = the default extension table, 1 Turkish, 2 Spanish).
+pub fn single_shift_table(id: u8) -> Option<&'static [(u8, char)]> {
+    match id {
+        0 => Some(&EXTENSION),
+        1 => Some(&TURKISH_SINGLE),
+        2 => Some(&SPANISH_SINGLE),
+        _ => None,
+    }
+}
+
 /// Outcome flags of a GSM decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct GsmIssues {
@@ -38,11 +93,8 @@ pub struct GsmIssues {
     pub invalid: bool,
 }
 
-fn extension(septet: u8) -> Option<char> {
-    EXTENSION
-        .iter()
-        .find(|(s, _)| *s == septet)
-        .map(|(_, c)| *c)
+fn lookup(table: &[(u8, char)], septet: u8) -> Option<char> {
+    table.iter().find(|(s, _)| *s == septet).map(|(_, c)| *c)
 }
 
 /// The character of a default-alphabet septet (None for values above 0x7F and the escape).
@@ -57,12 +109,22 @@ pub fn default_char(septet: u8) -> Option<char> {
 /// Decode a run of septets (one per octet) into `out`, replacing anything
 /// invalid (octets above 0x7F, a lone escape, an unknown extension) by U+FFFD.
 pub fn decode_septets(septets: impl IntoIterator<Item = u8>, out: &mut String) -> GsmIssues {
+    decode_septets_with(septets, &EXTENSION, out)
+}
+
+/// Like [`decode_septets`] with another single shift table after the escape
+/// (see [`single_shift_table`]).
+pub fn decode_septets_with(
+    septets: impl IntoIterator<Item = u8>,
+    shift: &[(u8, char)],
+    out: &mut String,
+) -> GsmIssues {
     let mut issues = GsmIssues::default();
     let mut escaped = false;
     for s in septets {
         if escaped {
             escaped = false;
-            match extension(s) {
+            match lookup(shift, s) {
                 Some(c) => out.push(c),
                 None => {
                     issues.invalid = true;
@@ -91,6 +153,11 @@ pub fn decode_septets(septets: impl IntoIterator<Item = u8>, out: &mut String) -
 /// Decode unpacked GSM (one septet per octet, the common SMPP form of data_coding 0).
 pub fn decode_unpacked(octets: &[u8], out: &mut String) -> GsmIssues {
     decode_septets(octets.iter().copied(), out)
+}
+
+/// Decode unpacked GSM with a single shift table.
+pub fn decode_unpacked_with(octets: &[u8], shift: &[(u8, char)], out: &mut String) -> GsmIssues {
+    decode_septets_with(octets.iter().copied(), shift, out)
 }
 
 /// The septets of packed user data. `udh_octets` is the length of the UDH
@@ -123,6 +190,16 @@ fn septet_at(octets: &[u8], index: usize) -> u8 {
 /// Decode packed GSM user data (see [`packed_septets`] for `udh_octets`).
 pub fn decode_packed(octets: &[u8], udh_octets: usize, out: &mut String) -> GsmIssues {
     decode_septets(packed_septets(octets, udh_octets), out)
+}
+
+/// Decode packed GSM user data with a single shift table.
+pub fn decode_packed_with(
+    octets: &[u8],
+    udh_octets: usize,
+    shift: &[(u8, char)],
+    out: &mut String,
+) -> GsmIssues {
+    decode_septets_with(packed_septets(octets, udh_octets), shift, out)
 }
 
 /// Encode text as unpacked septets (escape + extension where needed). Returns

@@ -111,8 +111,11 @@ impl TextFlags {
     pub const BINARY: TextFlags = TextFlags(1 << 6);
     /// A coding this crate does not decode: no text.
     pub const UNSUPPORTED: TextFlags = TextFlags(1 << 7);
-    /// A national language shift table was announced; the default table was used.
+    /// A national language shift table was announced in the UDH.
     pub const NATIONAL_LANGUAGE: TextFlags = TextFlags(1 << 8);
+    /// The announced table is not known here (locking shifts, ids other than
+    /// Turkish/Spanish single shift): the default alphabet was used instead.
+    pub const NATIONAL_TABLE_MISSING: TextFlags = TextFlags(1 << 14);
     /// The message is one part of a concatenated message.
     pub const PART: TextFlags = TextFlags(1 << 9);
     /// Reassembly: the message is incomplete (expired or evicted).
@@ -169,10 +172,20 @@ pub fn decode(message: &Message<'_>, options: &TextOptions) -> Text {
     if message.concat.is_some() {
         flags.insert(TextFlags::PART);
     }
+    let mut shift = gsm7::single_shift_table(0).unwrap_or_default();
     if let Some(udh) = message.udh {
         let nl = udh.national_language();
         if nl.single_shift.is_some() || nl.locking_shift.is_some() {
             flags.insert(TextFlags::NATIONAL_LANGUAGE);
+        }
+        if let Some(id) = nl.single_shift {
+            match gsm7::single_shift_table(id) {
+                Some(table) => shift = table,
+                None => flags.insert(TextFlags::NATIONAL_TABLE_MISSING),
+            }
+        }
+        if nl.locking_shift.is_some_and(|id| id != 0) {
+            flags.insert(TextFlags::NATIONAL_TABLE_MISSING);
         }
     }
     let declared = alphabet(message.data_coding, options);
@@ -180,12 +193,12 @@ pub fn decode(message: &Message<'_>, options: &TextOptions) -> Text {
     let used = match declared {
         Alphabet::Gsm7 if options.gsm_packed => {
             let udh_len = message.udh.map_or(0, |u| u.wire_len());
-            if gsm7::decode_packed(message.user_data, udh_len, &mut text).invalid {
+            if gsm7::decode_packed_with(message.user_data, udh_len, shift, &mut text).invalid {
                 flags.insert(TextFlags::REPLACED);
             }
             Alphabet::Gsm7
         }
-        Alphabet::Gsm7 => decode_gsm_unpacked(message.payload, &mut text, &mut flags),
+        Alphabet::Gsm7 => decode_gsm_unpacked(message.payload, shift, &mut text, &mut flags),
         Alphabet::Ascii => {
             for b in message.payload {
                 if b.is_ascii() {
@@ -238,7 +251,12 @@ pub fn decode(message: &Message<'_>, options: &TextOptions) -> Text {
 
 /// Unpacked GSM. Octets above 0x7F cannot be GSM: the ESME sent something
 /// else (UTF-8 or Latin-1 under data_coding 0), so read it as that and flag the guess.
-fn decode_gsm_unpacked(octets: &[u8], text: &mut String, flags: &mut TextFlags) -> Alphabet {
+fn decode_gsm_unpacked(
+    octets: &[u8],
+    shift: &[(u8, char)],
+    text: &mut String,
+    flags: &mut TextFlags,
+) -> Alphabet {
     if octets.iter().any(|b| *b > 0x7F) {
         flags.insert(TextFlags::GUESSED);
         if let Ok(utf8) = std::str::from_utf8(octets) {
@@ -248,7 +266,7 @@ fn decode_gsm_unpacked(octets: &[u8], text: &mut String, flags: &mut TextFlags) 
         text.extend(octets.iter().map(|b| char::from(*b)));
         return Alphabet::Latin1;
     }
-    if gsm7::decode_unpacked(octets, text).invalid {
+    if gsm7::decode_unpacked_with(octets, shift, text).invalid {
         flags.insert(TextFlags::REPLACED);
     }
     Alphabet::Gsm7
