@@ -113,8 +113,32 @@ fn put_quoted_inner(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// Writes `n` in decimal without going through `core::fmt` (hot path).
 fn put_u32(out: &mut Vec<u8>, n: u32) -> Result<(), Error> {
-    io(write!(out, "{n}"))
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (v % 10) as u8;
+        }
+        v /= 10;
+        if v == 0 || i == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(i..).unwrap_or(b""));
+    Ok(())
+}
+
+/// Writes `v` as 16 lowercase hex digits.
+fn put_hex64(out: &mut Vec<u8>, v: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for shift in (0..16).rev() {
+        let nibble = ((v >> (shift * 4)) & 0xf) as usize;
+        out.push(HEX.get(nibble).copied().unwrap_or(b'0'));
+    }
 }
 
 /// Byte range of a header line: from its name to past its CRLF.
@@ -189,7 +213,11 @@ pub fn write_response(
     let bytes = req.as_bytes();
     let mark = out.len();
     let result = (|| {
-        io(write!(out, "SIP/2.0 {code} {reason}\r\n"))?;
+        out.extend_from_slice(b"SIP/2.0 ");
+        put_u32(out, u32::from(code))?;
+        out.push(b' ');
+        out.extend_from_slice(reason.as_bytes());
+        out.extend_from_slice(b"\r\n");
         let mut vias = 0;
         for h in req.headers_of(HeaderKind::Via) {
             let (s, e) = line_range(req, h)?;
@@ -225,7 +253,9 @@ pub fn write_response(
             match e {
                 ExtraHeader::Raw { name, value } => io(write!(out, "{name}: {value}\r\n"))?,
                 ExtraHeader::Reason { cause, text } => {
-                    io(write!(out, "Reason: SIP;cause={cause};text=\""))?;
+                    out.extend_from_slice(b"Reason: SIP;cause=");
+                    put_u32(out, u32::from(*cause))?;
+                    out.extend_from_slice(b";text=\"");
                     put_quoted_inner(out, text);
                     out.extend_from_slice(b"\"\r\n");
                 }
@@ -281,8 +311,11 @@ pub fn stateless_branch(
     feed(proxy_host.as_bytes());
     if top.has_magic_cookie() {
         feed(top.branch().unwrap_or("").as_bytes());
-        let sent_by = top.host();
-        feed(io_display(&sent_by).as_bytes());
+        match top.host() {
+            crate::Host::Name(n) => feed(n.as_bytes()),
+            crate::Host::Ipv4(a) => feed(&a.octets()),
+            crate::Host::Ipv6(_, a) => feed(&a.octets()),
+        }
         feed(&top.port().unwrap_or(0).to_be_bytes());
     } else {
         feed(req.request_uri().map_or("", |u| u.as_str()).as_bytes());
@@ -292,43 +325,10 @@ pub fn stateless_branch(
         feed(&req.cseq()?.seq.to_be_bytes());
         feed(top.as_str().as_bytes());
     }
-    io(write!(out, "{MAGIC_COOKIE}{:016x}{:016x}", a.0, b.0))
-}
-
-/// Formats a host into a small stack buffer (no allocation).
-fn io_display(h: &crate::Host<'_>) -> HostText {
-    let mut t = HostText {
-        buf: [0; 64],
-        len: 0,
-    };
-    let _ = std::io::Write::write_fmt(&mut t, format_args!("{h}"));
-    t
-}
-
-struct HostText {
-    buf: [u8; 64],
-    len: usize,
-}
-
-impl HostText {
-    fn as_bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or(&[])
-    }
-}
-
-impl std::io::Write for HostText {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let room = self.buf.get_mut(self.len..).unwrap_or(&mut []);
-        let n = data.len().min(room.len());
-        if let (Some(dst), Some(src)) = (room.get_mut(..n), data.get(..n)) {
-            dst.copy_from_slice(src);
-        }
-        self.len += n;
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    out.extend_from_slice(MAGIC_COOKIE.as_bytes());
+    put_hex64(out, a.0);
+    put_hex64(out, b.0);
+    Ok(())
 }
 
 /// Writes the marking edits for one address element, copying the original bytes up to each
@@ -414,14 +414,13 @@ pub fn forward_request(
     let mark_len = out.len();
     let result = (|| {
         copy(out, bytes, 0, start_line_end)?;
-        io(write!(
-            out,
-            "Via: SIP/2.0/{} {}",
-            opts.transport.as_str(),
-            opts.via_host
-        ))?;
+        out.extend_from_slice(b"Via: SIP/2.0/");
+        out.extend_from_slice(opts.transport.as_str().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(opts.via_host.as_bytes());
         if let Some(p) = opts.via_port {
-            io(write!(out, ":{p}"))?;
+            out.push(b':');
+            put_u32(out, u32::from(p))?;
         }
         out.extend_from_slice(b";branch=");
         stateless_branch(req, opts.via_host, out)?;
@@ -505,4 +504,21 @@ pub fn forward_response(resp: &Message<'_>, out: &mut Vec<u8>) -> Result<(), Err
         out.truncate(mark);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_and_hex_writers() {
+        for n in [0u32, 7, 10, 69, 608, u32::MAX] {
+            let mut out = Vec::new();
+            put_u32(&mut out, n).unwrap();
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+        let mut out = Vec::new();
+        put_hex64(&mut out, 0x0123_4567_89ab_cdef);
+        assert_eq!(out, b"0123456789abcdef");
+    }
 }
