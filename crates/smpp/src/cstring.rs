@@ -147,9 +147,7 @@ impl<'a> Reader<'a> {
     pub(crate) fn cstr(&mut self, field: &'static str, max: usize) -> Result<&'a [u8], Fail> {
         let max = if self.lenient { max::LENIENT } else { max };
         let window = self.rest.get(..max).unwrap_or(self.rest);
-        let found = window
-            .iter()
-            .position(|b| *b == 0)
+        let found = memchr::memchr(0, window)
             .and_then(|nul| Some((self.rest.get(..nul)?, self.rest.get(nul + 1..)?)));
         match found {
             Some((value, rest)) => {
