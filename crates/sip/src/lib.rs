@@ -9,9 +9,12 @@
 //! and reading its identities allocates nothing.
 //!
 //! The parser is strict where leniency becomes a weapon: header names must be tokens (a
-//! control character before the colon is an error, never read as the header it resembles),
-//! lines end in CRLF only, and single-valued headers (From, To, Call-ID, CSeq,
-//! Max-Forwards, Content-Length, Content-Type) may not repeat.
+//! control character before the colon is an error, never read as the header it resembles;
+//! only the blanks RFC 3261's `HCOLON` allows may precede the colon, as in RFC 4475
+//! §3.1.1.1), lines end in CRLF only (a bare CR or LF is an error), and single-valued
+//! headers (From, To, Call-ID, CSeq, Max-Forwards, Content-Length, Content-Type) may not
+//! repeat. At most [`MAX_HEADERS`] header lines are indexed (inline, no heap); more is
+//! [`Error::TooManyHeaders`].
 //!
 //! * UDP: [`Message::parse_datagram`]. TCP/TLS: [`frame`] then [`Message::parse_stream`].
 //! * [`Message::validate`] applies the checks a proxy makes before acting (and names the
