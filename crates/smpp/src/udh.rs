@@ -231,6 +231,12 @@ fn sar(tlvs: &Tlvs<'_>) -> Option<Concat> {
 }
 
 impl<'a> Sm<'a> {
+    /// True when esm_class marks an SMSC delivery receipt (message type bits 0x04),
+    /// whose text is a receipt, not a message written by a person.
+    pub fn is_delivery_receipt(&self) -> bool {
+        self.esm_class & 0x3C == 0x04
+    }
+
     /// The message of this submit_sm / deliver_sm (message_payload in place of
     /// short_message; UDH split off; concatenation info). Allocates nothing.
     pub fn message(&self) -> Result<Message<'a>, MessageError> {

@@ -481,7 +481,18 @@ fn corpus_pdus_carry_the_recorded_text() {
         "g, Harry, but perhaps those who are best suited to power are those "
     );
 
+    let wire = corpus_pdu("pdus/cloudhopper/decodeDeliverSmAsDeliveryReceipt.hex").unwrap();
+    assert!(Pdu::decode(&wire)
+        .unwrap()
+        .as_sm()
+        .unwrap()
+        .is_delivery_receipt());
     let wire = corpus_pdu("pdus/jasmin/test_smpp_drop_on_unknown_char.hex").unwrap();
+    assert!(!Pdu::decode(&wire)
+        .unwrap()
+        .as_sm()
+        .unwrap()
+        .is_delivery_receipt());
     let pdu = Pdu::decode(&wire).unwrap();
     assert_eq!(
         text::decode(&pdu.as_sm().unwrap().message().unwrap(), &options).text,
