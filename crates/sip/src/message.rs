@@ -30,8 +30,19 @@ impl<'a> Message<'a> {
         if datagram.is_empty() || is_keepalive(datagram) {
             return Err(Error::Empty);
         }
-        let mut index = Index::new();
-        let head = scan(datagram, &mut index).map_err(|s| stop_to_error(s, datagram.len()))?;
+        // Built in place: the inline index is large, so avoid moving it after the scan.
+        let mut msg = Message {
+            bytes: datagram,
+            start: StartLine::Response {
+                version: "",
+                code: 0,
+                reason: b"",
+            },
+            index: Index::new(),
+            body_start: 0,
+            content_length: None,
+        };
+        let head = scan(datagram, &mut msg.index).map_err(|s| stop_to_error(s, datagram.len()))?;
         let available = datagram.len() - head.body_start;
         let len = match head.content_length {
             Some(cl) if cl > available => {
@@ -43,13 +54,11 @@ impl<'a> Message<'a> {
             Some(cl) => head.body_start + cl,
             None => datagram.len(),
         };
-        Ok(Message {
-            bytes: datagram.get(..len).unwrap_or(datagram),
-            start: head.start,
-            index,
-            body_start: head.body_start,
-            content_length: head.content_length,
-        })
+        msg.bytes = datagram.get(..len).unwrap_or(datagram);
+        msg.start = head.start;
+        msg.body_start = head.body_start;
+        msg.content_length = head.content_length;
+        Ok(msg)
     }
 
     /// Parses the message at the start of a stream buffer (typically the `len` bytes that
