@@ -4,6 +4,9 @@
 //!
 //! Skips with a message when `../shared/corpus/text` is absent.
 
+// Test helpers outside #[test] functions may fail loudly.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 use interdict_engine::text::{
