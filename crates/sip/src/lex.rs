@@ -4,13 +4,13 @@
 pub(crate) const TOKEN: u16 = 1;
 /// URI `unreserved`: alphanum and the marks `-_.!~*'()`.
 pub(crate) const UNRESERVED: u16 = 2;
-/// Extra characters of a SIP URI user part: `&=+$,;?/`.
+/// SIP URI user part characters: unreserved and `&=+$,;?/`.
 pub(crate) const USER: u16 = 4;
-/// Extra characters of a SIP URI password: `&=+$,`.
+/// SIP URI password characters: unreserved and `&=+$,`.
 pub(crate) const PASSWORD: u16 = 8;
-/// Extra characters of a URI parameter (`param-unreserved`): `[]/:&+$`.
+/// URI parameter characters: unreserved and `param-unreserved` `[]/:&+$`.
 pub(crate) const PARAM: u16 = 16;
-/// Extra characters of a URI header name or value (`hnv-unreserved`): `[]/?:+$`.
+/// URI header name or value characters: unreserved and `hnv-unreserved` `[]/?:+$`.
 pub(crate) const HNV: u16 = 32;
 /// Extra characters of a `word` (Call-ID): `()<>:\"/[]?{}`.
 pub(crate) const WORD: u16 = 64;
@@ -24,6 +24,15 @@ pub(crate) const DIGIT: u16 = 512;
 pub(crate) const GEN_VALUE: u16 = 1024;
 /// Host name characters: alphanum, `-` and `.`.
 pub(crate) const HOST: u16 = 2048;
+/// `.` (host label separator).
+pub(crate) const DOT: u16 = 1 << 12;
+/// `-` (inside a host label).
+pub(crate) const DASH: u16 = 1 << 13;
+/// Set on a byte after which a [`DOT`] may not follow in a host name (`-.`, `..`). It is
+/// `DOT << 2`, so `(prev >> 2) & next & (DOT | DASH)` flags a bad pair without branches.
+pub(crate) const NO_DOT_AFTER: u16 = DOT << 2;
+/// Set on a byte after which a [`DASH`] may not follow in a host name (`.-`).
+pub(crate) const NO_DASH_AFTER: u16 = DASH << 2;
 
 const fn class_of(c: u8) -> u16 {
     let alnum = c.is_ascii_alphanumeric();
@@ -44,16 +53,18 @@ const fn class_of(c: u8) -> u16 {
     {
         k |= UNRESERVED;
     }
-    if matches!(c, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/') {
+    // The URI part classes include the unreserved characters, so that one bit decides.
+    let unreserved = k & UNRESERVED != 0;
+    if unreserved || matches!(c, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/') {
         k |= USER;
     }
-    if matches!(c, b'&' | b'=' | b'+' | b'$' | b',') {
+    if unreserved || matches!(c, b'&' | b'=' | b'+' | b'$' | b',') {
         k |= PASSWORD;
     }
-    if matches!(c, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$') {
+    if unreserved || matches!(c, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$') {
         k |= PARAM;
     }
-    if matches!(c, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$') {
+    if unreserved || matches!(c, b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$') {
         k |= HNV;
     }
     if matches!(
@@ -76,6 +87,12 @@ const fn class_of(c: u8) -> u16 {
     }
     if alnum || c == b'-' || c == b'.' {
         k |= HOST;
+    }
+    if c == b'.' {
+        k |= DOT | NO_DOT_AFTER | NO_DASH_AFTER;
+    }
+    if c == b'-' {
+        k |= DASH | NO_DOT_AFTER;
     }
     k
 }
@@ -148,14 +165,38 @@ pub(crate) struct Fail {
     pub(crate) what: &'static str,
 }
 
-/// Skips leading LWS.
+/// Length of the run at the start of `b` of bytes whose class shares a bit with `mask`.
+#[inline(always)]
+pub(crate) fn run(b: &[u8], mask: u16) -> usize {
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if class(c) & mask == 0 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Skips leading LWS. LWS bytes are ASCII, so every cut is a character boundary.
+#[inline]
 pub(crate) fn trim_start(s: &str) -> &str {
-    s.trim_start_matches(|c: char| c.is_ascii() && is_lws(c as u8))
+    let n = run(s.as_bytes(), LWS);
+    s.get(n..).unwrap_or("")
 }
 
 /// Skips trailing LWS.
+#[inline]
 pub(crate) fn trim_end(s: &str) -> &str {
-    s.trim_end_matches(|c: char| c.is_ascii() && is_lws(c as u8))
+    let b = s.as_bytes();
+    let mut n = b.len();
+    while let Some(&c) = b.get(n.wrapping_sub(1)) {
+        if !is_lws(c) {
+            break;
+        }
+        n -= 1;
+    }
+    s.get(..n).unwrap_or("")
 }
 
 /// Skips LWS on both sides.
@@ -163,12 +204,13 @@ pub(crate) fn trim(s: &str) -> &str {
     trim_end(trim_start(s))
 }
 
-/// Length of the run at the start of `b` of bytes that are unreserved, in the `extra`
-/// classes, or valid `%XX` escapes.
+/// Length of the run at the start of `b` of bytes that are in the `part` class ([`USER`],
+/// [`PASSWORD`], [`PARAM`], [`HNV`]: unreserved plus that part's extra characters), or
+/// valid `%XX` escapes.
 #[inline]
-pub(crate) fn escaped_run(b: &[u8], extra: u16) -> usize {
-    let mask = UNRESERVED | extra;
-    let mut i = 0;
+pub(crate) fn escaped_run(b: &[u8], part: u16) -> usize {
+    let mask = part;
+    let mut i = run(b, mask);
     while let Some(&c) = b.get(i) {
         if class(c) & mask != 0 {
             i += 1;
@@ -184,10 +226,10 @@ pub(crate) fn escaped_run(b: &[u8], extra: u16) -> usize {
     i
 }
 
-/// Checks that every byte of `s` is unreserved, in the `extra` classes, or a valid `%XX`
-/// escape. Returns the offset of the first bad byte.
-pub(crate) fn check_escaped(s: &str, extra: u16) -> Result<(), usize> {
-    let n = escaped_run(s.as_bytes(), extra);
+/// Checks that every byte of `s` is in the `part` class (see [`escaped_run`]) or a valid
+/// `%XX` escape. Returns the offset of the first bad byte.
+pub(crate) fn check_escaped(s: &str, part: u16) -> Result<(), usize> {
+    let n = escaped_run(s.as_bytes(), part);
     if n == s.len() {
         Ok(())
     } else {
@@ -213,7 +255,15 @@ impl<'a> Iterator for CommaSplit<'a> {
     fn next(&mut self) -> Option<&'a str> {
         let s = self.rest?;
         let b = s.as_bytes();
-        let mut i = 0;
+        // Most values are a single element: one memchr for ',' settles it.
+        let Some(mut i) = memchr::memchr(b',', b) else {
+            self.rest = None;
+            return Some(s);
+        };
+        // A quote or bracket before the first comma may hide it: scan from the start.
+        if memchr::memchr2(b'"', b'<', b.get(..i).unwrap_or(b"")).is_some() {
+            i = 0;
+        }
         // Jump between the only bytes that matter with memchr.
         while let Some(found) = b
             .get(i..)

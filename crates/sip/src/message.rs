@@ -26,6 +26,7 @@ impl<'a> Message<'a> {
     /// Parses one UDP datagram (RFC 3261 §18.3): the body is exactly Content-Length bytes;
     /// extra octets after it are ignored (see [`Message::trailing_len`]); fewer is an error;
     /// without Content-Length the body is the rest of the datagram.
+    #[inline]
     pub fn parse_datagram(datagram: &'a [u8]) -> Result<Message<'a>, Error> {
         if datagram.is_empty() || is_keepalive(datagram) {
             return Err(Error::Empty);

@@ -1,14 +1,9 @@
 //! `;name=value` parameter lists of URIs and header values, kept as borrowed raw text and
 //! iterated lazily (no allocation).
 
-use nom::branch::alt;
-use nom::bytes::complete::take_while1;
-use nom::character::complete::char;
-use nom::combinator::opt;
-use nom::sequence::preceded;
-use nom::{IResult, Parser};
+use nom::IResult;
 
-use crate::lex::{is_lws, is_token};
+use crate::lex::is_lws;
 
 /// Which grammar a parameter list follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,9 +141,9 @@ fn back<'a>(text: &'a str, part: &[u8]) -> &'a str {
         .unwrap_or("")
 }
 
+#[inline(always)]
 fn skip_lws(b: &[u8]) -> &[u8] {
-    let n = b.iter().take_while(|&&c| is_lws(c)).count();
-    b.get(n..).unwrap_or(b"")
+    b.get(crate::lex::run(b, crate::lex::LWS)..).unwrap_or(b"")
 }
 
 impl<'a> IntoIterator for Params<'a> {
@@ -202,10 +197,17 @@ fn paramchars(i: In<'_>) -> IResult<In<'_>, In<'_>> {
 }
 
 fn uri_param(i: In<'_>) -> IResult<In<'_>, (In<'_>, Option<In<'_>>)> {
-    let (i, _) = char(';').parse(i)?;
-    let (i, name) = paramchars(i)?;
-    let (i, value) = opt(preceded(char('='), paramchars)).parse(i)?;
-    Ok((i, (name, value)))
+    let fail = || nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Char));
+    let Some((b';', after_semi)) = i.split_first() else {
+        return Err(fail());
+    };
+    let (after_name, name) = paramchars(after_semi)?;
+    if let Some((b'=', v)) = after_name.split_first() {
+        if let Ok((rest, value)) = paramchars(v) {
+            return Ok((rest, (name, Some(value))));
+        }
+    }
+    Ok((after_name, (name, None)))
 }
 
 /// `quoted-string` including its quotes: qdtext or quoted-pair (`\` + any octet but CR/LF).
@@ -233,18 +235,23 @@ pub(crate) fn quoted_string(i: In<'_>) -> IResult<In<'_>, In<'_>> {
     }
 }
 
-/// `gen-value` characters: token, plus `[`, `]` and `:` so that IPv6 references and bare
-/// IPv6 `received` values (RFC 5118 §4.5) are accepted.
-fn gen_value(i: In<'_>) -> IResult<In<'_>, In<'_>> {
-    alt((
-        quoted_string,
-        take_while1(|c: u8| crate::lex::class(c) & crate::lex::GEN_VALUE != 0),
-    ))
-    .parse(i)
+/// `gen-value`: a quoted string, or a run of `gen-value` characters — token, plus `[`, `]`
+/// and `:` so that IPv6 references and bare IPv6 `received` values (RFC 5118 §4.5) are
+/// accepted.
+#[inline]
+fn gen_value(i: In<'_>) -> Option<(In<'_>, In<'_>)> {
+    if i.first() == Some(&b'"') {
+        return quoted_string(i).ok();
+    }
+    let n = crate::lex::run(i, crate::lex::GEN_VALUE);
+    match (i.get(..n), i.get(n..)) {
+        (Some(value), Some(rest)) if n > 0 => Some((rest, value)),
+        _ => None,
+    }
 }
 
 /// `SEMI generic-param`: `SWS ";" SWS token [ SWS "=" SWS gen-value ]`. Hand-written on
-/// the hot path (it runs for every tag and branch); the value itself is the nom parser.
+/// the hot path (it runs for every tag and branch).
 fn header_param(input: In<'_>) -> IResult<In<'_>, (In<'_>, Option<In<'_>>)> {
     let fail = || nom::Err::Error(nom::error::Error::new(input, nom::error::ErrorKind::Char));
     let i = skip_lws(input);
@@ -252,14 +259,14 @@ fn header_param(input: In<'_>) -> IResult<In<'_>, (In<'_>, Option<In<'_>>)> {
         Some((b';', rest)) => skip_lws(rest),
         _ => return Err(fail()),
     };
-    let n = i.iter().take_while(|&&c| is_token(c)).count();
+    let n = crate::lex::run(i, crate::lex::TOKEN);
     let (name, after_name) = (i.get(..n).unwrap_or(b""), i.get(n..).unwrap_or(b""));
     if n == 0 {
         return Err(fail());
     }
     let eq = skip_lws(after_name);
     if let Some((b'=', rest)) = eq.split_first() {
-        if let Ok((rest, value)) = gen_value(skip_lws(rest)) {
+        if let Some((rest, value)) = gen_value(skip_lws(rest)) {
             return Ok((rest, (name, Some(value))));
         }
     }

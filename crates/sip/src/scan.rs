@@ -23,6 +23,7 @@ pub(crate) struct Index<'a> {
 }
 
 impl<'a> Index<'a> {
+    #[inline(always)]
     pub(crate) fn new() -> Self {
         Index {
             list: [Header::EMPTY; MAX_HEADERS],

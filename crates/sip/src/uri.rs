@@ -3,7 +3,10 @@
 
 use std::borrow::Cow;
 
-use crate::lex::{check_escaped, class, percent_decode, Fail, ALPHA, DIGIT, HOST};
+use crate::lex::{
+    check_escaped, class, percent_decode, Fail, ALPHA, DASH, DIGIT, DOT, HOST, NO_DASH_AFTER,
+    NO_DOT_AFTER,
+};
 use crate::params::Params;
 
 /// The scheme of a URI.
@@ -41,34 +44,12 @@ impl<'a> Host<'a> {
             let rest = inner_and_rest.get(close + 1..).ok_or(s.len())?;
             return Ok((Host::Ipv6(inner, addr), rest));
         }
-        // One pass: hostname characters and the label rules (labels of alphanum and '-', not
-        // starting or ending with '-'; an optional final dot), checked only at '.' and '-'.
         let b = s.as_bytes();
-        let mut end = 0;
-        let mut numeric = true;
-        let mut prev = b'.';
-        for &c in b {
-            let k = class(c);
-            if k & ALPHA != 0 {
-                numeric = false;
-            } else if k & DIGIT == 0 {
-                if k & HOST == 0 {
-                    break;
-                }
-                // '.' or '-'
-                if prev == b'.' || (c == b'.' && prev == b'-') {
-                    return Err(end);
-                }
-                if c == b'-' {
-                    numeric = false;
-                }
-            }
-            prev = c;
-            end += 1;
-        }
-        if end == 0 || prev == b'-' {
-            return Err(end);
-        }
+        let end = match host_name_fast(b) {
+            Some(end) => end,
+            None => host_name_slow(b)?,
+        };
+        let numeric = host_is_numeric(b.get(..end).unwrap_or(b""));
         let (name, rest) = (s.get(..end).ok_or(0usize)?, s.get(end..).ok_or(0usize)?);
         if numeric {
             return match name.parse::<std::net::Ipv4Addr>() {
@@ -78,6 +59,60 @@ impl<'a> Host<'a> {
         }
         Ok((Host::Name(name), rest))
     }
+}
+
+/// The length of the host name at the start of `b` when it is well formed (labels of
+/// alphanum and `-`, not starting or ending with `-`; an optional final dot), else `None`.
+/// Branch-free per byte: the class table carries the "may not follow" bits.
+#[inline]
+fn host_name_fast(b: &[u8]) -> Option<usize> {
+    let mut prev = NO_DOT_AFTER | NO_DASH_AFTER; // as if after a '.'
+    let mut bad = 0;
+    let mut end = 0;
+    while let Some(&c) = b.get(end) {
+        let k = class(c);
+        if k & HOST == 0 {
+            break;
+        }
+        bad |= (prev >> 2) & k;
+        prev = k;
+        end += 1;
+    }
+    (end > 0 && bad & (DOT | DASH) == 0 && prev & DASH == 0).then_some(end)
+}
+
+/// Whether a well-formed host name is all digits and dots (an IPv4 candidate).
+#[inline]
+fn host_is_numeric(name: &[u8]) -> bool {
+    // Host names end in a letter in practice: decide on the last byte first.
+    match name.last() {
+        Some(c) if c.is_ascii_alphabetic() => false,
+        _ => name.iter().all(|&c| class(c) & (ALPHA | DASH) == 0),
+    }
+}
+
+/// The reference per-byte check, run only to report where a bad host name fails.
+fn host_name_slow(b: &[u8]) -> Result<usize, usize> {
+    let mut end = 0;
+    let mut prev = b'.';
+    for &c in b {
+        let k = class(c);
+        if k & (ALPHA | DIGIT) == 0 {
+            if k & HOST == 0 {
+                break;
+            }
+            // '.' or '-'
+            if prev == b'.' || (c == b'.' && prev == b'-') {
+                return Err(end);
+            }
+        }
+        prev = c;
+        end += 1;
+    }
+    if end == 0 || prev == b'-' {
+        return Err(end);
+    }
+    Ok(end)
 }
 
 impl std::fmt::Display for Host<'_> {
@@ -129,6 +164,15 @@ impl<'a> Uri<'a> {
     pub(crate) fn parse_inner(s: &'a str) -> Result<Uri<'a>, Fail> {
         // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"
         let b = s.as_bytes();
+        // The schemes met in practice, without the general scheme scan.
+        if let Some(p) = b.get(..4) {
+            if p.eq_ignore_ascii_case(b"sip:") {
+                return Self::parse_sip(s, Scheme::Sip, s.get(4..).unwrap_or(""), 4);
+            }
+            if p.eq_ignore_ascii_case(b"tel:") {
+                return Self::parse_tel(s, s.get(4..).unwrap_or(""), 4);
+            }
+        }
         if !b.first().is_some_and(u8::is_ascii_alphabetic) {
             return Err(err(0, "invalid scheme"));
         }
@@ -429,6 +473,33 @@ mod tests {
         ] {
             assert!(Uri::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn fast_host_check_agrees_with_the_reference() {
+        // Every string of up to 5 bytes over the alphabet that matters to the label rules.
+        let alphabet = b"a1.-;";
+        let mut cases = vec![Vec::new()];
+        for _ in 0..5 {
+            let longer: Vec<Vec<u8>> = cases
+                .iter()
+                .filter(|c| c.len() == cases.last().unwrap().len())
+                .flat_map(|c| {
+                    alphabet.iter().map(move |&x| {
+                        let mut v = c.clone();
+                        v.push(x);
+                        v
+                    })
+                })
+                .collect();
+            cases.extend(longer);
+        }
+        assert_eq!(cases.len(), 1 + 5 + 25 + 125 + 625 + 3125);
+        for c in &cases {
+            assert_eq!(host_name_fast(c), host_name_slow(c).ok(), "{c:?}");
+        }
+        assert_eq!(host_name_fast(b"a-b.c."), Some(6));
+        assert_eq!(host_name_slow(b"a.-b"), Err(2));
     }
 
     #[test]

@@ -1,10 +1,6 @@
 //! `Via<'a>`: one Via value (RFC 3261 §20.42): sent-protocol, sent-by and parameters.
 
-use nom::bytes::complete::take_while1;
-use nom::character::complete::char;
-use nom::{IResult, Parser};
-
-use crate::lex::{is_lws, is_token, trim, trim_start, Fail};
+use crate::lex::{trim, trim_start, Fail};
 use crate::params::Params;
 use crate::uri::Host;
 
@@ -24,30 +20,29 @@ pub struct Via<'a> {
     branch: Option<&'a str>,
 }
 
-fn sws(i: &[u8]) -> IResult<&[u8], &[u8]> {
-    nom::bytes::complete::take_while(is_lws).parse(i)
+/// A non-empty token at the start of `i`, and the rest.
+#[inline(always)]
+fn token(i: &[u8]) -> Option<(&[u8], &[u8])> {
+    let n = crate::lex::run(i, crate::lex::TOKEN);
+    (n > 0).then(|| i.split_at(n))
 }
 
-fn token(i: &[u8]) -> IResult<&[u8], &[u8]> {
-    take_while1(is_token).parse(i)
+/// `SWS "/" SWS` at the start of `i`: the rest after it.
+#[inline(always)]
+fn slash(i: &[u8]) -> Option<&[u8]> {
+    let i = i.get(crate::lex::run(i, crate::lex::LWS)..)?;
+    let (&c, i) = i.split_first()?;
+    (c == b'/').then(|| i.get(crate::lex::run(i, crate::lex::LWS)..).unwrap_or(b""))
 }
 
-/// `protocol-name SLASH protocol-version SLASH transport` with SWS around the slashes.
+/// `protocol-name SLASH protocol-version SLASH transport` with SWS around the slashes;
+/// returns the rest and the three tokens.
 #[allow(clippy::type_complexity)]
-fn sent_protocol(i: &[u8]) -> IResult<&[u8], (&[u8], &[u8], &[u8])> {
-    let (i, (name, _, _, _, version, _, _, _, transport)) = (
-        token,
-        sws,
-        char('/'),
-        sws,
-        token,
-        sws,
-        char('/'),
-        sws,
-        token,
-    )
-        .parse(i)?;
-    Ok((i, (name, version, transport)))
+fn sent_protocol(i: &[u8]) -> Option<(&[u8], (&[u8], &[u8], &[u8]))> {
+    let (name, i) = token(i)?;
+    let (version, i) = token(slash(i)?)?;
+    let (transport, i) = token(slash(i)?)?;
+    Some((i, (name, version, transport)))
 }
 
 impl<'a> Via<'a> {
@@ -73,7 +68,7 @@ impl<'a> Via<'a> {
         let at = |rest: &str| s.len() - rest.len();
         let start = trim_start(s);
         let (rest, (protocol, version, transport)) =
-            sent_protocol(start.as_bytes()).map_err(|_| Fail {
+            sent_protocol(start.as_bytes()).ok_or(Fail {
                 at: at(start),
                 what: "invalid sent-protocol",
             })?;
@@ -103,9 +98,10 @@ impl<'a> Via<'a> {
             let p = trim_start(p);
             let n = p.bytes().take_while(u8::is_ascii_digit).count();
             let digits = p.get(..n).unwrap_or("");
-            let value = (n > 0 && n <= 5)
-                .then(|| digits.parse::<u16>().ok())
-                .flatten();
+            let value = (n <= 5)
+                .then(|| crate::values::parse_decimal_u32(digits))
+                .flatten()
+                .and_then(|v| u16::try_from(v).ok());
             port = Some(value.ok_or(Fail {
                 at: at(p),
                 what: "invalid sent-by port",
