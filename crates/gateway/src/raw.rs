@@ -158,3 +158,30 @@ fn address(ton: u8, addr: &[u8]) -> String {
         text.into_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_files_are_told_from_binary_and_sip() {
+        assert_eq!(
+            hex_decode(b"0000001000000015\n00000000 00000001\n"),
+            Some(vec![0, 0, 0, 16, 0, 0, 0, 0x15, 0, 0, 0, 0, 0, 0, 0, 1])
+        );
+        assert_eq!(hex_decode(b"abc"), None, "odd number of digits");
+        assert_eq!(hex_decode(b"INVITE sip:x SIP/2.0"), None);
+        assert_eq!(hex_decode(b" \n"), None);
+        assert!(looks_like_sip(b"INVITE sip:+8613800000000@h SIP/2.0\r\n"));
+        assert!(!looks_like_sip(&[0, 0, 0, 16, 0, 0, 0, 0x15]));
+    }
+
+    #[test]
+    fn international_smpp_addresses_get_their_plus() {
+        assert_eq!(address(1, b"8613800000000"), "+8613800000000");
+        assert_eq!(address(1, b"+8613800000000"), "+8613800000000");
+        assert_eq!(address(0, b"13800000000"), "13800000000");
+        assert_eq!(address(5, b"ICBC"), "ICBC");
+        assert_eq!(address(1, b"ICBC"), "ICBC", "alphanumeric stays as sent");
+    }
+}
