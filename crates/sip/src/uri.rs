@@ -52,9 +52,9 @@ impl<'a> Host<'a> {
         let numeric = host_is_numeric(b.get(..end).unwrap_or(b""));
         let (name, rest) = (s.get(..end).ok_or(0usize)?, s.get(end..).ok_or(0usize)?);
         if numeric {
-            return match name.parse::<std::net::Ipv4Addr>() {
-                Ok(a) => Ok((Host::Ipv4(a), rest)),
-                Err(_) => Err(0),
+            return match parse_ipv4(name.as_bytes()) {
+                Some(a) => Ok((Host::Ipv4(a), rest)),
+                None => Err(0),
             };
         }
         Ok((Host::Name(name), rest))
@@ -89,6 +89,28 @@ fn host_is_numeric(name: &[u8]) -> bool {
         Some(c) if c.is_ascii_alphabetic() => false,
         _ => name.iter().all(|&c| class(c) & (ALPHA | DASH) == 0),
     }
+}
+
+/// A dotted quad exactly as `std::net::Ipv4Addr` reads it (four decimal octets of at most
+/// 255, no leading zeros), without its general-purpose parser.
+fn parse_ipv4(b: &[u8]) -> Option<std::net::Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let (mut at, mut value, mut digits) = (0usize, 0u16, 0u8);
+    for &c in b {
+        if c == b'.' {
+            let slot = octets.get_mut(at).filter(|_| digits > 0 && at < 3)?;
+            *slot = u8::try_from(value).ok()?;
+            (at, value, digits) = (at + 1, 0, 0);
+        } else if c.is_ascii_digit() && digits < 3 && !(digits == 1 && value == 0) {
+            value = value * 10 + u16::from(c - b'0');
+            digits += 1;
+        } else {
+            return None;
+        }
+    }
+    let last = octets.get_mut(3).filter(|_| digits > 0 && at == 3)?;
+    *last = u8::try_from(value).ok()?;
+    Some(std::net::Ipv4Addr::from(octets))
 }
 
 /// The reference per-byte check, run only to report where a bad host name fails.
@@ -500,6 +522,42 @@ mod tests {
         }
         assert_eq!(host_name_fast(b"a-b.c."), Some(6));
         assert_eq!(host_name_slow(b"a.-b"), Err(2));
+    }
+
+    #[test]
+    fn ipv4_reader_agrees_with_std() {
+        // Every string of up to 7 bytes over digits, dot and a letter.
+        let alphabet = b"0125.9a";
+        let mut level = vec![Vec::new()];
+        let mut total = 0;
+        for _ in 0..7 {
+            let mut next = Vec::new();
+            for c in &level {
+                for &x in alphabet {
+                    let mut v: Vec<u8> = c.clone();
+                    v.push(x);
+                    let text = std::str::from_utf8(&v).unwrap();
+                    assert_eq!(parse_ipv4(&v), text.parse().ok(), "{text}");
+                    total += 1;
+                    next.push(v);
+                }
+            }
+            level = next;
+        }
+        assert!(total > 900_000);
+        for ok in ["192.0.2.10", "255.255.255.255", "0.0.0.0", "10.200.3.4"] {
+            assert_eq!(parse_ipv4(ok.as_bytes()), ok.parse().ok(), "{ok}");
+        }
+        for bad in [
+            "256.1.1.1",
+            "1.2.3.4.",
+            "1.2.3",
+            "01.2.3.4",
+            "1.2.3.999",
+            "1..2.3",
+        ] {
+            assert_eq!(parse_ipv4(bad.as_bytes()), None, "{bad}");
+        }
     }
 
     #[test]
