@@ -159,12 +159,12 @@ impl<'a> Message<'a> {
 
     /// All headers of `kind`, in order.
     pub fn headers_of(&self, kind: HeaderKind) -> impl Iterator<Item = &Header<'a>> + '_ {
-        let from = self.index.first(kind).unwrap_or(usize::MAX);
-        self.headers()
-            .get(from..)
-            .unwrap_or(&[])
-            .iter()
-            .filter(move |h| h.kind == kind)
+        let mut next = self.index.first(kind);
+        std::iter::from_fn(move || {
+            let i = next?;
+            next = self.index.next_same(i);
+            self.headers().get(i)
+        })
     }
 
     /// All headers with this name (ASCII case-insensitive, exact name: compact forms of known
@@ -437,14 +437,9 @@ impl<'a, T> Iterator for ListIter<'_, 'a, T> {
                 }
                 self.current = None;
             }
-            let headers = self.msg.headers();
-            let h = headers
-                .get(self.next_header..)?
-                .iter()
-                .position(|h| h.kind == self.kind)?;
-            let i = self.next_header + h;
-            self.next_header = i + 1;
-            let header = headers.get(i)?;
+            let i = self.next_header;
+            let header = self.msg.headers().get(i)?;
+            self.next_header = self.msg.index.next_same(i).unwrap_or(usize::MAX);
             match std::str::from_utf8(header.value) {
                 Ok(s) => self.current = Some(CommaSplit::new(s)),
                 Err(e) => {

@@ -20,6 +20,11 @@ pub(crate) struct Index<'a> {
     list: [Header<'a>; MAX_HEADERS],
     len: usize,
     first: [u8; KIND_COUNT],
+    /// Per kind, the last header pushed (to link it to the next one of its kind).
+    last: [u8; KIND_COUNT],
+    /// Per header, the next header of the same kind ([`NONE`] at the end): list readers
+    /// jump between the Vias, the PAIs, ... instead of testing every header.
+    next_same: [u8; MAX_HEADERS],
 }
 
 impl<'a> Index<'a> {
@@ -29,6 +34,16 @@ impl<'a> Index<'a> {
             list: [Header::EMPTY; MAX_HEADERS],
             len: 0,
             first: [NONE; KIND_COUNT],
+            last: [NONE; KIND_COUNT],
+            next_same: [NONE; MAX_HEADERS],
+        }
+    }
+
+    /// Index of the next header of the same kind after header `i`, if any.
+    pub(crate) fn next_same(&self, i: usize) -> Option<usize> {
+        match self.next_same.get(i) {
+            Some(&NONE) | None => None,
+            Some(&j) => Some(usize::from(j)),
         }
     }
 
@@ -50,15 +65,22 @@ impl<'a> Index<'a> {
             offset,
         })?;
         *slot = h;
+        let me = u8::try_from(self.len).unwrap_or(NONE);
         if let Some(f) = self.first.get_mut(h.kind as usize) {
             if *f == NONE {
-                *f = u8::try_from(self.len).unwrap_or(NONE);
+                *f = me;
             } else if h.kind.is_single_valued() {
                 return Err(Error::DuplicateHeader {
                     name: h.kind.canonical_name(),
                     offset,
                 });
             }
+        }
+        if let Some(last) = self.last.get_mut(h.kind as usize) {
+            if let Some(link) = self.next_same.get_mut(usize::from(*last)) {
+                *link = me;
+            }
+            *last = me;
         }
         self.len += 1;
         Ok(())
@@ -355,6 +377,26 @@ mod tests {
                 "{v}"
             );
         }
+    }
+
+    #[test]
+    fn headers_of_a_kind_are_linked_in_order() {
+        let m = b"INVITE sip:a@b SIP/2.0\r\nv: 1\r\nX: a\r\nVia: 2\r\nRoute: r\r\nVIA: 3\r\nX: b\r\n\r\n";
+        let mut idx = Index::new();
+        scan(m, &mut idx).unwrap();
+        let mut vias = Vec::new();
+        let mut next = idx.first(HeaderKind::Via);
+        while let Some(i) = next {
+            vias.push(idx.as_slice()[i].value);
+            next = idx.next_same(i);
+        }
+        assert_eq!(vias, [&b"1"[..], b"2", b"3"]);
+        assert_eq!(idx.first(HeaderKind::Other), Some(1));
+        assert_eq!(idx.next_same(1), Some(5));
+        assert_eq!(idx.next_same(5), None);
+        assert_eq!(idx.first(HeaderKind::Route), Some(3));
+        assert_eq!(idx.next_same(3), None);
+        assert_eq!(idx.first(HeaderKind::From), None);
     }
 
     #[test]
