@@ -381,7 +381,7 @@ mod tests {
 
     #[test]
     fn headers_of_a_kind_are_linked_in_order() {
-        let m = b"INVITE sip:a@b SIP/2.0\r\nv: 1\r\nX: a\r\nVia: 2\r\nRoute: r\r\nVIA: 3\r\nX: b\r\n\r\n";
+        let m = b"INVITE sip:a@b SIP/2.0\r\nv: 1\r\nX-A: a\r\nVia: 2\r\nRoute: r\r\nVIA: 3\r\nX-A: b\r\n\r\n";
         let mut idx = Index::new();
         scan(m, &mut idx).unwrap();
         let mut vias = Vec::new();
