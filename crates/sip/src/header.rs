@@ -115,7 +115,7 @@ impl HeaderKind {
             (20, b'p', _) => PPreferredIdentity,
             _ => return Other,
         };
-        if crate::lex::token_eq_ignore_case(candidate.canonical_name().as_bytes(), name) {
+        if KEYS.get(candidate as usize) == Some(&name_key_fast(name)) {
             candidate
         } else {
             Other
@@ -123,7 +123,7 @@ impl HeaderKind {
     }
 
     /// The canonical (long) name, `""` for [`HeaderKind::Other`].
-    pub fn canonical_name(self) -> &'static str {
+    pub const fn canonical_name(self) -> &'static str {
         use HeaderKind::*;
         match self {
             Via => "Via",
@@ -169,6 +169,108 @@ impl HeaderKind {
     }
 }
 
+/// Every kind, in declaration order (`ALL[k as usize] == k`).
+const ALL: [HeaderKind; KIND_COUNT] = {
+    use HeaderKind::*;
+    [
+        Via,
+        From,
+        To,
+        CallId,
+        CSeq,
+        MaxForwards,
+        ContentLength,
+        ContentType,
+        ContentEncoding,
+        Contact,
+        Route,
+        RecordRoute,
+        PAssertedIdentity,
+        PPreferredIdentity,
+        Diversion,
+        HistoryInfo,
+        UserAgent,
+        Date,
+        Subject,
+        Supported,
+        Event,
+        AllowEvents,
+        ReferTo,
+        ReferredBy,
+        SessionExpires,
+        Identity,
+        Reason,
+        CallInfo,
+        Other,
+    ]
+};
+
+/// The [`name_key`] of every canonical name, computed at compile time.
+#[allow(clippy::indexing_slicing)] // evaluated at compile time: an out-of-range index cannot build
+static KEYS: [[u64; 3]; KIND_COUNT] = {
+    let mut keys = [[u64::MAX; 3]; KIND_COUNT];
+    let mut i = 0;
+    while i < KIND_COUNT {
+        keys[i] = name_key(ALL[i].canonical_name().as_bytes());
+        i += 1;
+    }
+    keys
+};
+
+/// Little-endian word of `n` bytes of `s` from `at`, each byte with bit 0x20 set.
+/// Used at compile time only (for [`KEYS`]); [`name_key_fast`] is the run-time form.
+#[allow(clippy::indexing_slicing)] // callers pass `at + n <= s.len()`
+const fn folded_word(s: &[u8], at: usize, n: usize) -> u64 {
+    let mut w = 0u64;
+    let mut i = 0;
+    while i < n {
+        w |= ((s[at + i] | 0x20) as u64) << (8 * i);
+        i += 1;
+    }
+    w
+}
+
+/// A case-folded fingerprint of a token of 2 to 24 bytes that determines it exactly among
+/// tokens of the same length: overlapping words from the front and the back cover every
+/// byte (OR-ing 0x20 folds exactly the letter case for token characters). Comparing the
+/// fingerprints of a name and of the one candidate its length and first letter select
+/// replaces a byte-wise case-insensitive compare.
+#[allow(clippy::indexing_slicing)] // every index is below `s.len()` by the length checks
+const fn name_key(s: &[u8]) -> [u64; 3] {
+    let n = s.len();
+    match n {
+        2..=3 => [folded_word(s, 0, 2) | folded_word(s, n - 2, 2) << 16, 0, 0],
+        4..=7 => [folded_word(s, 0, 4) | folded_word(s, n - 4, 4) << 32, 0, 0],
+        8..=16 => [folded_word(s, 0, 8), folded_word(s, n - 8, 8), 0],
+        17..=24 => [
+            folded_word(s, 0, 8),
+            folded_word(s, 8, 8),
+            folded_word(s, n - 8, 8),
+        ],
+        _ => [u64::MAX - 1; 3],
+    }
+}
+
+/// [`name_key`] with word loads, for run time.
+#[inline(always)]
+fn name_key_fast(s: &[u8]) -> [u64; 3] {
+    fn w<const N: usize>(s: &[u8], at: usize) -> u64 {
+        let mut b = [0u8; 8];
+        if let (Some(dst), Some(src)) = (b.get_mut(..N), s.get(at..at + N)) {
+            dst.copy_from_slice(src);
+        }
+        u64::from_le_bytes(b) | (0x2020_2020_2020_2020 >> (64 - 8 * N))
+    }
+    let n = s.len();
+    match n {
+        2..=3 => [w::<2>(s, 0) | w::<2>(s, n - 2) << 16, 0, 0],
+        4..=7 => [w::<4>(s, 0) | w::<4>(s, n - 4) << 32, 0, 0],
+        8..=16 => [w::<8>(s, 0), w::<8>(s, n - 8), 0],
+        17..=24 => [w::<8>(s, 0), w::<8>(s, 8), w::<8>(s, n - 8)],
+        _ => [u64::MAX - 1; 3],
+    }
+}
+
 /// One header line of the index: name and value as slices of the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header<'a> {
@@ -211,6 +313,67 @@ impl<'a> Header<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_time_fingerprint_equals_compile_time_one() {
+        for n in 0..30 {
+            let name: Vec<u8> = (0..n).map(|i| b"aB-c.D9e!"[i % 9]).collect();
+            assert_eq!(name_key_fast(&name), name_key(&name), "{n}");
+        }
+    }
+
+    #[test]
+    fn kind_table_is_in_declaration_order() {
+        for (i, k) in ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i);
+        }
+    }
+
+    #[test]
+    fn fingerprint_compare_agrees_with_bytewise_compare() {
+        // (These took over the assertions of the byte-wise compare it replaced.)
+        assert_eq!(
+            HeaderKind::from_token(b"p-asserted-IDENTITY"),
+            HeaderKind::PAssertedIdentity
+        );
+        assert_eq!(
+            HeaderKind::from_token(b"P-Asserted-Identitx"),
+            HeaderKind::Other
+        );
+        assert_eq!(HeaderKind::from_token(b"Tom"), HeaderKind::Other);
+        // Every canonical name, its case variants and every one-byte change of it.
+        let alphabet = b"aAzZ-.!%*_+`'~09";
+        for k in ALL {
+            let name = k.canonical_name().as_bytes();
+            for variant in [
+                name.to_vec(),
+                name.to_ascii_lowercase(),
+                name.to_ascii_uppercase(),
+            ] {
+                assert_eq!(HeaderKind::from_token(&variant), k, "{variant:?}");
+                for at in 0..variant.len() {
+                    for &c in alphabet {
+                        let mut v = variant.clone();
+                        v[at] = c;
+                        let expect = if v.eq_ignore_ascii_case(name) {
+                            k
+                        } else {
+                            HeaderKind::Other
+                        };
+                        let got = HeaderKind::from_token(&v);
+                        // A one-byte change of a long name can only be another kind when
+                        // it spells that kind's name.
+                        if got != expect {
+                            assert!(
+                                v.eq_ignore_ascii_case(got.canonical_name().as_bytes()),
+                                "{v:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn long_and_compact_names() {

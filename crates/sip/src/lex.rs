@@ -135,50 +135,6 @@ pub(crate) fn is_word(c: u8) -> bool {
     class(c) & (TOKEN | WORD) != 0
 }
 
-/// Case-insensitive equality of two tokens. For token characters, bytes that differ only in
-/// bit 0x20 are exactly the upper/lower-case letter pairs, so OR-ing 0x20 compares them a
-/// word at a time: two overlapping loads cover any length from 4 to 16 bytes.
-#[inline]
-pub(crate) fn token_eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let n = a.len();
-    if n >= 8 {
-        let tail = n - 8;
-        let (mut x, mut y) = (a, b);
-        while x.len() > 8 {
-            if word8(x) != word8(y) {
-                return false;
-            }
-            x = x.get(8..).unwrap_or(b"");
-            y = y.get(8..).unwrap_or(b"");
-        }
-        let (xt, yt) = (a.get(tail..).unwrap_or(b""), b.get(tail..).unwrap_or(b""));
-        return word8(xt) == word8(yt);
-    }
-    if n >= 4 {
-        let tail = n - 4;
-        return word4(a) == word4(b)
-            && word4(a.get(tail..).unwrap_or(b"")) == word4(b.get(tail..).unwrap_or(b""));
-    }
-    a.iter().zip(b).all(|(x, y)| x | 0x20 == y | 0x20)
-}
-
-/// The first 8 bytes of `s` (at least 8 long) with bit 0x20 set in each.
-#[inline(always)]
-fn word8(s: &[u8]) -> u64 {
-    let w = s.first_chunk::<8>().copied().unwrap_or_default();
-    u64::from_le_bytes(w) | 0x2020_2020_2020_2020
-}
-
-/// The first 4 bytes of `s` (at least 4 long) with bit 0x20 set in each.
-#[inline(always)]
-fn word4(s: &[u8]) -> u32 {
-    let w = s.first_chunk::<4>().copied().unwrap_or_default();
-    u32::from_le_bytes(w) | 0x2020_2020
-}
-
 /// Why a grammar piece did not parse: the offset from the start of the parsed text, and what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Fail {
@@ -389,15 +345,6 @@ mod tests {
     fn classes_and_token_compare() {
         assert!(is_token(b'~') && !is_token(b'@') && !is_token(b' '));
         assert!(is_word(b'}') && !is_word(b' '));
-        assert!(token_eq_ignore_case(
-            b"P-Asserted-Identity",
-            b"p-asserted-IDENTITY"
-        ));
-        assert!(!token_eq_ignore_case(
-            b"P-Asserted-Identitx",
-            b"p-asserted-identity"
-        ));
-        assert!(!token_eq_ignore_case(b"To", b"Tom"));
         assert_eq!(check_escaped("a%41b", USER), Ok(()));
         assert_eq!(check_escaped("a%4", USER), Err(1));
     }
