@@ -59,6 +59,7 @@ impl<'a> Index<'a> {
         }
     }
 
+    #[inline(always)]
     fn push(&mut self, h: Header<'a>, offset: usize) -> Result<(), Error> {
         let slot = self.list.get_mut(self.len).ok_or(Error::TooManyHeaders {
             max: MAX_HEADERS,
@@ -132,6 +133,7 @@ fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
+#[inline(always)]
 fn trim_lws(mut s: &[u8]) -> &[u8] {
     while let [first, rest @ ..] = s {
         if crate::lex::is_lws(*first) {

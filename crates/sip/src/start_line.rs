@@ -95,6 +95,9 @@ pub enum StartLine<'a> {
 }
 
 fn is_version(v: &[u8]) -> bool {
+    if v == b"SIP/2.0" {
+        return true;
+    }
     let Some(rest) = v
         .get(..4)
         .filter(|p| p.eq_ignore_ascii_case(b"SIP/"))
@@ -122,13 +125,10 @@ impl<'a> StartLine<'a> {
         {
             return Self::parse_status(line);
         }
-        let sp1 = line
-            .iter()
-            .position(|&c| c == b' ')
-            .ok_or(Error::InvalidStartLine {
-                offset: 0,
-                what: "request line has no space",
-            })?;
+        let sp1 = memchr::memchr(b' ', line).ok_or(Error::InvalidStartLine {
+            offset: 0,
+            what: "request line has no space",
+        })?;
         let method = line.get(..sp1).unwrap_or(b"");
         if method.is_empty() || !method.iter().all(|&c| is_token(c)) {
             let bad = method.iter().position(|&c| !is_token(c)).unwrap_or(0);
@@ -138,13 +138,10 @@ impl<'a> StartLine<'a> {
             });
         }
         let rest = line.get(sp1 + 1..).unwrap_or(b"");
-        let sp2 = rest
-            .iter()
-            .position(|&c| c == b' ')
-            .ok_or(Error::InvalidStartLine {
-                offset: line.len(),
-                what: "request line has no SIP-Version",
-            })?;
+        let sp2 = memchr::memchr(b' ', rest).ok_or(Error::InvalidStartLine {
+            offset: line.len(),
+            what: "request line has no SIP-Version",
+        })?;
         let uri_at = sp1 + 1;
         let uri_bytes = rest.get(..sp2).unwrap_or(b"");
         if uri_bytes.is_empty() {
@@ -186,13 +183,10 @@ impl<'a> StartLine<'a> {
     }
 
     fn parse_status(line: &'a [u8]) -> Result<StartLine<'a>, Error> {
-        let sp1 = line
-            .iter()
-            .position(|&c| c == b' ')
-            .ok_or(Error::InvalidStartLine {
-                offset: line.len(),
-                what: "status line has no status code",
-            })?;
+        let sp1 = memchr::memchr(b' ', line).ok_or(Error::InvalidStartLine {
+            offset: line.len(),
+            what: "status line has no status code",
+        })?;
         let version = line.get(..sp1).unwrap_or(b"");
         if !is_version(version) {
             return Err(Error::InvalidStartLine {
