@@ -39,7 +39,7 @@ impl<'a> Message<'a> {
                 code: 0,
                 reason: b"",
             },
-            index: Index::new(),
+            index: Index::EMPTY,
             body_start: 0,
             content_length: None,
         };
@@ -69,8 +69,19 @@ impl<'a> Message<'a> {
         if buf.is_empty() {
             return Err(Error::Empty);
         }
-        let mut index = Index::new();
-        let head = scan(buf, &mut index).map_err(|s| stop_to_error(s, buf.len()))?;
+        // Built in place, as in `parse_datagram`.
+        let mut msg = Message {
+            bytes: buf,
+            start: StartLine::Response {
+                version: "",
+                code: 0,
+                reason: b"",
+            },
+            index: Index::EMPTY,
+            body_start: 0,
+            content_length: None,
+        };
+        let head = scan(buf, &mut msg.index).map_err(|s| stop_to_error(s, buf.len()))?;
         let cl = head.content_length.ok_or(Error::MissingContentLength {
             offset: head.body_start,
         })?;
@@ -81,13 +92,11 @@ impl<'a> Message<'a> {
                 available,
             });
         }
-        Ok(Message {
-            bytes: buf.get(..head.body_start + cl).unwrap_or(buf),
-            start: head.start,
-            index,
-            body_start: head.body_start,
-            content_length: Some(cl),
-        })
+        msg.bytes = buf.get(..head.body_start + cl).unwrap_or(buf);
+        msg.start = head.start;
+        msg.body_start = head.body_start;
+        msg.content_length = Some(cl);
+        Ok(msg)
     }
 
     /// The message bytes: start line through the end of the body (datagram trailing octets excluded).

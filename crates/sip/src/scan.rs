@@ -28,15 +28,19 @@ pub(crate) struct Index<'a> {
 }
 
 impl<'a> Index<'a> {
+    /// An empty index as a constant: building a message copies it in place instead of
+    /// running an initialisation loop and then moving the result.
+    pub(crate) const EMPTY: Index<'static> = Index {
+        list: [Header::EMPTY; MAX_HEADERS],
+        len: 0,
+        first: [NONE; KIND_COUNT],
+        last: [NONE; KIND_COUNT],
+        next_same: [NONE; MAX_HEADERS],
+    };
+
     #[inline(always)]
     pub(crate) fn new() -> Self {
-        Index {
-            list: [Header::EMPTY; MAX_HEADERS],
-            len: 0,
-            first: [NONE; KIND_COUNT],
-            last: [NONE; KIND_COUNT],
-            next_same: [NONE; MAX_HEADERS],
-        }
+        Self::EMPTY
     }
 
     /// Index of the next header of the same kind after header `i`, if any.
