@@ -243,7 +243,7 @@ fn gen_value(i: In<'_>) -> Option<(In<'_>, In<'_>)> {
     if i.first() == Some(&b'"') {
         return quoted_string(i).ok();
     }
-    let n = crate::lex::run(i, crate::lex::GEN_VALUE);
+    let n = crate::lex::run_long(i, crate::lex::GEN_VALUE);
     match (i.get(..n), i.get(n..)) {
         (Some(value), Some(rest)) if n > 0 => Some((rest, value)),
         _ => None,
