@@ -309,6 +309,20 @@ mod tests {
     }
 
     #[test]
+    fn quoted_string_rejects_controls_and_bad_escapes() {
+        assert!(quoted_string(b"\"a\x01b\"").is_err());
+        assert!(quoted_string(b"\"a\x7f\"").is_err());
+        assert!(quoted_string(b"\"a\\\r\n\"").is_err());
+        assert!(quoted_string(b"\"a\\").is_err());
+        // An escaped control character and folded white space are allowed.
+        assert_eq!(
+            quoted_string(b"\"a\\\x01\r\n b\" x").unwrap(),
+            (&b" x"[..], &b"\"a\\\x01\r\n b\""[..])
+        );
+        assert_eq!(quoted_string("\"张三\"<".as_bytes()).unwrap().0, b"<");
+    }
+
+    #[test]
     fn quoted_string_handles_escapes() {
         assert_eq!(
             quoted_string(br#""J Rosenberg \\\"" <x>"#).unwrap(),
