@@ -4,9 +4,16 @@
 //! - Phrases go through Hyperscan's literal API (`hs_compile_lit_multi`), one literal per distinct
 //!   normalised phrase, with `SINGLEMATCH` (a phrase is reported once per message). The start of a
 //!   literal match is its end minus the literal's length, so no start-of-match tracking is needed.
-//! - Regular expressions go into a second database with `UTF8 | CASELESS | SOM_LEFTMOST` (the start
-//!   offset is needed to quote the evidence). They are matched against the *normalised* text:
-//!   simplified characters, lower case, separators between CJK characters removed, look-alikes folded.
+//! - Regular expressions are compiled one per database with `UTF8 | CASELESS | SOM_LEFTMOST` (the
+//!   start offset is needed to quote the evidence). Scanning every pattern on every message would
+//!   be slow (start-of-match tracking with bounded repeats such as `.{0,12}` is costly in
+//!   Hyperscan), so each pattern is *gated* (see the `gate` module): the literals it cannot match
+//!   without (`账户` in `...{0,12}(安全|监管)账户`) go into the literal database too, caseless, and
+//!   a pattern is scanned only when every one of its literal clauses was found. The gate is
+//!   derived from the parsed expression and only ever lets more patterns through, so the hits are
+//!   exactly those of one database holding every pattern.
+//!   Patterns are matched against the *normalised* text: simplified characters, lower case,
+//!   separators between CJK characters removed, look-alikes folded.
 //! - Scratch space is one per thread (thread-local), grown when a thread first scans with a new
 //!   matcher (e.g. after a rule-pack swap).
 //!
@@ -19,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use hyperscan::{
     BlockDatabase, Builder, HsError, Literal, LiteralFlags, Literals, Matching, Pattern,
-    PatternFlags, Patterns, Scratch,
+    PatternFlags, Scratch,
 };
 
 use super::normalise::{NormalisedText, Normaliser};
@@ -90,6 +97,12 @@ pub struct TextHits {
     hits: Vec<TextHit>,
     scores: Vec<(CategoryId, u32)>,
     truncated: bool,
+    /// Bitset of the gate literals found in this message.
+    gates: Vec<u64>,
+    /// Bitset of the patterns worth a start-of-match scan.
+    candidates: Vec<u64>,
+    /// Patterns found: (end of first match in normalised text, pattern, start, end in original).
+    found: Vec<(usize, usize, usize, usize)>,
 }
 
 impl TextHits {
@@ -158,7 +171,18 @@ pub struct TextMatcher {
     /// per category).
     literal_slots: Vec<(u32, u32)>,
     literal_phrases: Vec<u32>,
-    regex_db: Option<BlockDatabase>,
+    /// Per pattern: the pattern alone with start-of-match tracking.
+    som_dbs: Vec<BlockDatabase>,
+    /// Literal ids from this one on are gate literals of patterns (the ones before are phrases).
+    gate_base: u32,
+    /// Per gate literal: range in `gate_patterns` of the patterns whose most selective clause
+    /// holds it (finding it makes them candidates).
+    gate_slots: Vec<(u32, u32)>,
+    gate_patterns: Vec<u32>,
+    /// Per pattern: its clauses as gate literal ids; it can match only if each has one found.
+    pattern_clauses: Vec<Vec<Vec<u32>>>,
+    /// Patterns without any clause: scanned on every message.
+    ungated: Vec<u32>,
 }
 
 impl fmt::Debug for TextMatcher {
@@ -174,9 +198,16 @@ impl fmt::Debug for TextMatcher {
 
 static NEXT_MATCHER_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Flags every pack pattern is compiled with.
-fn pattern_flags() -> PatternFlags {
+/// Flags every pack pattern is compiled with (one database per pattern).
+fn som_flags() -> PatternFlags {
     PatternFlags::UTF8 | PatternFlags::CASELESS | PatternFlags::SOM_LEFTMOST
+}
+
+/// Compiles `regex` alone with `flags`.
+fn compile_one(regex: &str, flags: PatternFlags) -> Result<BlockDatabase, String> {
+    let pattern = Pattern::with_flags(regex, flags).map_err(|e| e.to_string())?;
+    let built: Result<BlockDatabase, _> = pattern.build();
+    built.map_err(|e| compile_error_parts(&e).1)
 }
 
 /// The expression index a Hyperscan compile error names, and its message.
@@ -192,17 +223,14 @@ fn compile_error_parts(err: &hyperscan::Error) -> (Option<usize>, String) {
 /// Checks one regular expression the way [`TextMatcher::compile`] would compile it, so a pack
 /// loader can report every bad line rather than only the first.
 pub fn check_pattern(regex: &str) -> Result<(), TextError> {
-    let pattern = Pattern::with_flags(regex, pattern_flags()).map_err(|e| TextError::Pattern {
-        index: 0,
-        id: String::new(),
-        message: e.to_string(),
-    })?;
-    let built: Result<BlockDatabase, _> = pattern.build();
-    built.map(|_| ()).map_err(|e| TextError::Pattern {
-        index: 0,
-        id: String::new(),
-        message: compile_error_parts(&e).1,
-    })
+    // The start-of-match form is the stricter of the two a pattern is compiled in.
+    compile_one(regex, som_flags())
+        .map(|_| ())
+        .map_err(|message| TextError::Pattern {
+            index: 0,
+            id: String::new(),
+            message,
+        })
 }
 
 impl TextMatcher {
@@ -261,22 +289,82 @@ impl TextMatcher {
             literal_lens.push(len);
             literal_slots.push((from, list.len() as u32));
         }
-        let literal_db = if literal_texts.is_empty() {
+        // Gate literals of the patterns, after the phrases' literals.
+        let gate_base = u32::try_from(literal_texts.len())
+            .map_err(|_| TextError::TooMany { what: "phrases" })?;
+        let mut gate_ids: rustc_hash::FxHashMap<String, u32> = Default::default();
+        let mut gate_texts: Vec<String> = Vec::new();
+        let mut gate_owner: Vec<usize> = Vec::new();
+        let mut gate_members: Vec<Vec<u32>> = Vec::new();
+        let mut pattern_clauses = Vec::with_capacity(patterns.len());
+        let mut ungated = Vec::new();
+        for (index, def) in patterns.iter().enumerate() {
+            let index_u32 =
+                u32::try_from(index).map_err(|_| TextError::TooMany { what: "patterns" })?;
+            let clauses = super::gate::clauses(&def.regex);
+            let trigger = super::gate::most_selective(&clauses);
+            let mut as_ids = Vec::with_capacity(clauses.len());
+            for (k, clause) in clauses.into_iter().enumerate() {
+                let mut ids = Vec::with_capacity(clause.len());
+                for text in clause {
+                    let next = gate_texts.len() as u32;
+                    let id = *gate_ids.entry(text.clone()).or_insert_with(|| {
+                        gate_texts.push(text);
+                        gate_owner.push(index);
+                        gate_members.push(Vec::new());
+                        next
+                    });
+                    if Some(k) == trigger {
+                        if let Some(m) = gate_members.get_mut(id as usize) {
+                            m.push(index_u32);
+                        }
+                    }
+                    ids.push(id);
+                }
+                as_ids.push(ids);
+            }
+            if as_ids.is_empty() {
+                ungated.push(index_u32);
+            }
+            pattern_clauses.push(as_ids);
+        }
+        let mut gate_slots = Vec::with_capacity(gate_members.len());
+        let mut gate_patterns = Vec::new();
+        for m in &gate_members {
+            gate_slots.push((gate_patterns.len() as u32, m.len() as u32));
+            gate_patterns.extend_from_slice(m);
+        }
+
+        let literal_db = if literal_texts.is_empty() && gate_texts.is_empty() {
             None
         } else {
-            let literals: Literals = literal_texts
-                .iter()
-                .enumerate()
-                .map(|(i, t)| Literal {
-                    expression: t.clone(),
-                    flags: LiteralFlags::SINGLEMATCH,
-                    id: Some(i),
-                    som: None,
-                })
-                .collect();
+            let phrase_literals = literal_texts.iter().enumerate().map(|(i, t)| Literal {
+                expression: t.clone(),
+                flags: LiteralFlags::SINGLEMATCH,
+                id: Some(i),
+                som: None,
+            });
+            let gate_literals = gate_texts.iter().enumerate().map(|(i, t)| Literal {
+                expression: t.clone(),
+                flags: LiteralFlags::SINGLEMATCH | LiteralFlags::CASELESS,
+                id: Some(gate_base as usize + i),
+                som: None,
+            });
+            let literals: Literals = phrase_literals.chain(gate_literals).collect();
             let db: Result<BlockDatabase, _> = literals.build();
             Some(db.map_err(|e| {
                 let (expr, message) = compile_error_parts(&e);
+                if let Some(gate) = expr.and_then(|lit| lit.checked_sub(gate_base as usize)) {
+                    let index = gate_owner.get(gate).copied().unwrap_or(0);
+                    return TextError::Pattern {
+                        index,
+                        id: patterns
+                            .get(index)
+                            .map(|p| p.id.clone())
+                            .unwrap_or_default(),
+                        message,
+                    };
+                }
                 let index = expr
                     .and_then(|lit| members.get(lit))
                     .and_then(|list| list.first())
@@ -288,38 +376,17 @@ impl TextMatcher {
             })?)
         };
 
-        let regex_db = if patterns.is_empty() {
-            None
-        } else {
-            let mut list = Vec::with_capacity(patterns.len());
-            for (index, def) in patterns.iter().enumerate() {
-                let mut p =
-                    Pattern::with_flags(def.regex.as_str(), pattern_flags()).map_err(|e| {
-                        TextError::Pattern {
-                            index,
-                            id: def.id.clone(),
-                            message: e.to_string(),
-                        }
-                    })?;
-                p.id = Some(index);
-                list.push(p);
-            }
-            let db: Result<BlockDatabase, _> = Patterns(list).build();
-            Some(db.map_err(|e| {
-                let (expr, message) = compile_error_parts(&e);
-                match expr {
-                    Some(index) => TextError::Pattern {
-                        index,
-                        id: patterns
-                            .get(index)
-                            .map(|p| p.id.clone())
-                            .unwrap_or_default(),
-                        message,
-                    },
-                    None => TextError::Database { message },
-                }
-            })?)
-        };
+        let som_dbs = patterns
+            .iter()
+            .enumerate()
+            .map(|(index, def)| {
+                compile_one(&def.regex, som_flags()).map_err(|message| TextError::Pattern {
+                    index,
+                    id: def.id.clone(),
+                    message,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
 
         Ok(Self {
             id: NEXT_MATCHER_ID.fetch_add(1, Ordering::Relaxed),
@@ -330,7 +397,12 @@ impl TextMatcher {
             literal_lens,
             literal_slots,
             literal_phrases,
-            regex_db,
+            som_dbs,
+            gate_base,
+            gate_slots,
+            gate_patterns,
+            pattern_clauses,
+            ungated,
         })
     }
 
@@ -371,7 +443,7 @@ impl TextMatcher {
     pub fn scan(&self, text: &str, out: &mut TextHits) -> Result<(), TextError> {
         out.clear();
         self.normaliser.normalise_into(text, &mut out.normalised);
-        if out.normalised.is_empty() || (self.literal_db.is_none() && self.regex_db.is_none()) {
+        if out.normalised.is_empty() || (self.literal_db.is_none() && self.som_dbs.is_empty()) {
             return Ok(());
         }
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
@@ -396,7 +468,7 @@ impl TextMatcher {
         let fitted = slot.as_ref().is_some_and(|s| s.fitted_for == self.id);
         if !fitted {
             let mut scratch = slot.take().map(|s| s.scratch);
-            for db in [&self.literal_db, &self.regex_db].into_iter().flatten() {
+            for db in self.literal_db.iter().chain(&self.som_dbs) {
                 scratch = Some(match scratch {
                     Some(mut s) => {
                         db.realloc_scratch(&mut s).map_err(scratch_error)?;
@@ -428,7 +500,13 @@ impl TextMatcher {
             hits,
             scores,
             truncated,
+            gates,
+            candidates,
+            found,
         } = out;
+        reset_bits(gates, self.gate_slots.len());
+        reset_bits(candidates, self.som_dbs.len());
+        found.clear();
         let mut sink = Sink {
             text,
             normalised,
@@ -442,19 +520,88 @@ impl TextMatcher {
             let result = db.scan(
                 normalised_bytes(sink.normalised),
                 scratch,
-                |id, _from, to, _flags| self.on_literal(&mut sink, id, to),
+                |id: u32, _from, to, _flags| match id.checked_sub(self.gate_base) {
+                    Some(gate) => {
+                        self.on_gate(gate as usize, gates, candidates);
+                        Matching::Continue
+                    }
+                    None => self.on_literal(&mut sink, id, to),
+                },
             );
             scan_result(result)?;
         }
-        if let Some(db) = &self.regex_db {
-            let result = db.scan(
-                normalised_bytes(sink.normalised),
-                scratch,
-                |id, from, to, _flags| self.on_pattern(&mut sink, id, from, to),
-            );
-            scan_result(result)?;
+        for &p in &self.ungated {
+            set_bit(candidates, p as usize);
+        }
+        // Only the patterns whose every clause was found: where does the match start, how far
+        // does it reach.
+        for (w, &word) in candidates.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let index = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let clauses = self
+                    .pattern_clauses
+                    .get(index)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                if !clauses
+                    .iter()
+                    .all(|c| c.iter().any(|&g| bit(gates, g as usize)))
+                {
+                    continue;
+                }
+                let Some(db) = self.som_dbs.get(index) else {
+                    continue;
+                };
+                let mut extent = Extent::default();
+                let result = db.scan(
+                    normalised_bytes(sink.normalised),
+                    scratch,
+                    |_id, from, to, _flags| {
+                        extent.report(&sink, from, to);
+                        Matching::Continue
+                    },
+                );
+                scan_result(result)?;
+                if let Some((start, end)) = extent.range {
+                    found.push((extent.first_end, index, start, end));
+                }
+            }
+        }
+        // In the order one database of every pattern would report them: by end of first match.
+        found.sort_unstable_by_key(|&(first_end, index, _, _)| (first_end, index));
+        for &(_, index, start, end) in found.iter() {
+            let Some(def) = self.patterns.get(index) else {
+                continue;
+            };
+            let hit = TextHit {
+                kind: HitKind::Pattern(index),
+                category: def.category,
+                weight: def.weight,
+                start,
+                end,
+            };
+            if sink.hits.add(hit) == Matching::Terminate {
+                break;
+            }
         }
         Ok(())
+    }
+
+    /// A gate literal was found: the patterns it triggers become candidates.
+    fn on_gate(&self, gate: usize, gates: &mut [u64], candidates: &mut [u64]) {
+        set_bit(gates, gate);
+        let Some(&(first, count)) = self.gate_slots.get(gate) else {
+            return;
+        };
+        let members = self
+            .gate_patterns
+            .get(first as usize..(first as usize).saturating_add(count as usize))
+            .unwrap_or_default();
+        for &p in members {
+            set_bit(candidates, p as usize);
+        }
     }
 
     fn on_literal(&self, sink: &mut Sink<'_>, id: u32, to: u64) -> Matching {
@@ -492,39 +639,55 @@ impl TextMatcher {
         }
         Matching::Continue
     }
+}
 
-    fn on_pattern(&self, sink: &mut Sink<'_>, id: u32, from: u64, to: u64) -> Matching {
-        let index = id as usize;
-        let Some(def) = self.patterns.get(index) else {
-            return Matching::Continue;
-        };
+/// The match of one pattern the evidence quotes, from its start-of-match scan: the first report
+/// gives the match; a later report with the same start extends it (`\d{5,}` reports at every
+/// end).
+#[derive(Default)]
+struct Extent {
+    /// End of the first report in the normalised text (orders the hits).
+    first_end: usize,
+    /// Range in the original text.
+    range: Option<(usize, usize)>,
+}
+
+impl Extent {
+    fn report(&mut self, sink: &Sink<'_>, from: u64, to: u64) {
         let (Ok(from), Ok(to)) = (usize::try_from(from), usize::try_from(to)) else {
-            return Matching::Continue;
+            return;
         };
         let Some(range) = sink.normalised.original_range(sink.text, from, to) else {
-            return Matching::Continue;
+            return;
         };
-        // A pattern counts once; a later report with the same start extends the quoted match
-        // (`\d{5,}` reports at every end).
-        if let Some(existing) = sink
-            .hits
-            .hits
-            .iter_mut()
-            .find(|h| h.kind == HitKind::Pattern(index))
-        {
-            if existing.start == range.start && range.end > existing.end {
-                existing.end = range.end;
+        match &mut self.range {
+            None => {
+                self.first_end = to;
+                self.range = Some((range.start, range.end));
             }
-            return Matching::Continue;
+            Some((start, end)) => {
+                if *start == range.start && range.end > *end {
+                    *end = range.end;
+                }
+            }
         }
-        sink.hits.add(TextHit {
-            kind: HitKind::Pattern(index),
-            category: def.category,
-            weight: def.weight,
-            start: range.start,
-            end: range.end,
-        })
     }
+}
+
+fn reset_bits(bits: &mut Vec<u64>, len: usize) {
+    bits.clear();
+    bits.resize(len.div_ceil(64), 0);
+}
+
+fn set_bit(bits: &mut [u64], i: usize) {
+    if let Some(w) = bits.get_mut(i / 64) {
+        *w |= 1u64 << (i % 64);
+    }
+}
+
+fn bit(bits: &[u64], i: usize) -> bool {
+    bits.get(i / 64)
+        .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
 }
 
 /// Borrowed pieces of [`TextHits`] the match callbacks write to.
@@ -838,6 +1001,93 @@ mod tests {
         for w in workers {
             w.join().unwrap();
         }
+    }
+
+    /// Every pattern scanned on its own, without gates: what the gated scan must equal.
+    fn ungated_pattern_hits(m: &TextMatcher, text: &str) -> Vec<(usize, usize, usize)> {
+        let mut norm = NormalisedText::new();
+        m.normaliser().normalise_into(text, &mut norm);
+        let mut out = Vec::new();
+        for (index, db) in m.som_dbs.iter().enumerate() {
+            let scratch = db.alloc_scratch().unwrap();
+            let mut first: Option<(usize, usize)> = None;
+            db.scan(norm.as_str().as_bytes(), &scratch, |_, from, to, _| {
+                let r = norm
+                    .original_range(text, from as usize, to as usize)
+                    .unwrap();
+                match &mut first {
+                    None => first = Some((r.start, r.end)),
+                    Some((s, e)) if *s == r.start && r.end > *e => *e = r.end,
+                    Some(_) => {}
+                }
+                Matching::Continue
+            })
+            .unwrap();
+            if let Some((s, e)) = first {
+                out.push((index, s, e));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn gated_scan_finds_exactly_what_scanning_every_pattern_finds() {
+        let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules/patterns.txt");
+        let defs: Vec<PatternDef> = std::fs::read_to_string(rules)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| {
+                let mut f = l.splitn(4, '\t');
+                let (id, _cat, w, re) = (f.next()?, f.next()?, f.next()?, f.next()?);
+                Some(pattern(id, CategoryId(0), re, w.parse().ok()?))
+            })
+            .collect();
+        assert!(defs.len() >= 50);
+        let m = TextMatcher::compile(Vec::new(), defs, &lookalikes()).unwrap();
+        let mut texts: Vec<String> = [
+            "您的身份证涉嫌洗钱，请立即将资金转入安全账户配合调查，否则冻结名下所有账户。",
+            "兼职刷 单，日结佣金三百，先垫付后返利，加徽信 kf8866 详聊",
+            "【工商银行】您的验证码为482913，5分钟内有效，请勿告诉他人。",
+            "最高50万额度，低息，USDT投资平台收益翻倍",
+        ]
+        .iter()
+        .map(|t| (*t).to_owned())
+        .collect();
+        // The labelled corpus, read in place when present (a sample keeps the test quick).
+        let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/text");
+        match std::fs::read_dir(corpus) {
+            Ok(dir) => {
+                for entry in dir.flatten() {
+                    if entry.path().extension().is_some_and(|e| e == "tsv") {
+                        let body = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                        texts.extend(
+                            body.lines()
+                                .step_by(40)
+                                .filter_map(|l| l.split_once('\t').map(|(_, t)| t.to_owned())),
+                        );
+                    }
+                }
+            }
+            Err(_) => eprintln!("corpus not found at {corpus}: checking the built-in texts only"),
+        }
+        let mut hits = TextHits::new();
+        let mut matched = 0;
+        for text in &texts {
+            m.scan(text, &mut hits).unwrap();
+            let mut gated: Vec<(usize, usize, usize)> = hits
+                .hits()
+                .iter()
+                .filter_map(|h| match h.kind {
+                    HitKind::Pattern(i) => Some((i, h.start, h.end)),
+                    HitKind::Phrase(_) => None,
+                })
+                .collect();
+            gated.sort_unstable();
+            assert_eq!(gated, ungated_pattern_hits(&m, text), "{text}");
+            matched += usize::from(!gated.is_empty());
+        }
+        assert!(matched >= 4, "only {matched} texts hit a pattern");
     }
 
     #[test]

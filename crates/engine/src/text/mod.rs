@@ -29,6 +29,7 @@
 //! downloaded at run time).
 
 pub mod contacts;
+mod gate;
 pub mod matcher;
 pub mod normalise;
 
