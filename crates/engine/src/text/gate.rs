@@ -16,6 +16,10 @@ use regex_syntax::hir::{Class, Hir, HirKind};
 /// Most literals in one clause (a larger alternation adds no clause).
 const MAX_CLAUSE_LITERALS: usize = 64;
 
+/// Literals shorter than this (one CJK character) are used only when nothing longer is
+/// required.
+const MIN_PREFERRED_BYTES: usize = 4;
+
 /// Most characters a class may hold to be expanded into literals.
 const MAX_CLASS_CHARS: u32 = 16;
 
@@ -36,6 +40,17 @@ pub(crate) fn clauses(regex: &str) -> Clauses {
     for clause in &mut out {
         clause.sort();
         clause.dedup();
+        // A literal holding another of its clause adds nothing (`转入` when `转` is there).
+        let all = clause.clone();
+        clause.retain(|x| !all.iter().any(|y| y != x && x.contains(y.as_str())));
+    }
+    // Single-character clauses cost the literal scan most (frequent, short); keep them only
+    // when the pattern has no longer clause.
+    if out
+        .iter()
+        .any(|c| c.iter().all(|t| t.len() >= MIN_PREFERRED_BYTES))
+    {
+        out.retain(|c| c.iter().all(|t| t.len() >= MIN_PREFERRED_BYTES));
     }
     out.retain(|c| !c.is_empty() && c.len() <= MAX_CLAUSE_LITERALS);
     out
@@ -81,7 +96,31 @@ fn cnf(hir: &Hir) -> Clauses {
                 Vec::new()
             }
         }
-        HirKind::Concat(parts) => parts.iter().flat_map(cnf).collect(),
+        HirKind::Concat(parts) => {
+            // Runs of parts with a small finite language become one clause of their products
+            // (`(刷|补)(单|好评)` → 刷单, 刷好评, 补单, 补好评): longer literals, fewer false
+            // candidates than one clause per part.
+            let mut out = Vec::new();
+            let mut run: Option<Vec<String>> = None;
+            for part in parts {
+                match (exact(part), run.take()) {
+                    (Some(set), None) => run = Some(set),
+                    (Some(set), Some(prev)) => match product(&prev, &set) {
+                        Some(joined) => run = Some(joined),
+                        None => {
+                            out.extend(run_clause(prev));
+                            run = Some(set);
+                        }
+                    },
+                    (None, prev) => {
+                        out.extend(prev.and_then(run_clause));
+                        out.extend(cnf(part));
+                    }
+                }
+            }
+            out.extend(run.and_then(run_clause));
+            out
+        }
         HirKind::Alternation(alts) => {
             // Any match matches one branch, so it holds one literal of that branch's clause.
             let mut union = Vec::new();
@@ -98,6 +137,64 @@ fn cnf(hir: &Hir) -> Clauses {
             vec![union]
         }
     }
+}
+
+/// Every string `hir` can match, when that is a small finite set of usable literals.
+fn exact(hir: &Hir) -> Option<Vec<String>> {
+    let set = match hir.kind() {
+        HirKind::Empty => vec![String::new()],
+        HirKind::Literal(lit) => {
+            let text = std::str::from_utf8(&lit.0).ok()?;
+            usable(text).then(|| vec![text.to_owned()])?
+        }
+        HirKind::Class(class) => class_literals(class)?,
+        HirKind::Capture(cap) => exact(&cap.sub)?,
+        HirKind::Repetition(rep) => match (rep.min, rep.max) {
+            (1, Some(1)) => exact(&rep.sub)?,
+            (0, Some(1)) => {
+                let mut set = exact(&rep.sub)?;
+                set.push(String::new());
+                set
+            }
+            _ => return None,
+        },
+        HirKind::Concat(parts) => {
+            let mut acc = vec![String::new()];
+            for part in parts {
+                acc = product(&acc, &exact(part)?)?;
+            }
+            acc
+        }
+        HirKind::Alternation(alts) => {
+            let mut union = Vec::new();
+            for alt in alts {
+                union.extend(exact(alt)?);
+                if union.len() > MAX_CLAUSE_LITERALS {
+                    return None;
+                }
+            }
+            union
+        }
+        HirKind::Look(_) => return None,
+    };
+    (set.len() <= MAX_CLAUSE_LITERALS).then_some(set)
+}
+
+/// Every concatenation of one string of `a` and one of `b`, if not too many.
+fn product(a: &[String], b: &[String]) -> Option<Vec<String>> {
+    if a.len().saturating_mul(b.len()) > MAX_CLAUSE_LITERALS {
+        return None;
+    }
+    Some(
+        a.iter()
+            .flat_map(|x| b.iter().map(move |y| format!("{x}{y}")))
+            .collect(),
+    )
+}
+
+/// A run's strings as a clause: none if the run can match the empty string.
+fn run_clause(set: Vec<String>) -> Option<Vec<String>> {
+    (!set.is_empty() && set.iter().all(|t| !t.is_empty())).then_some(set)
 }
 
 /// The characters of a small class as one-character literals.
@@ -139,24 +236,22 @@ fn class_literals(class: &Class) -> Option<Vec<String>> {
 mod tests {
     use super::*;
 
-    fn sorted(mut c: Clauses) -> Clauses {
-        c.sort();
-        c
-    }
-
     #[test]
     fn required_literals_of_a_typical_pattern() {
-        let c = clauses("(转|汇|存|打)(入|到|至|进)?.{0,12}(安全|监管)账户");
-        assert_eq!(
-            sorted(c.clone()),
-            sorted(vec![
-                vec!["存".into(), "打".into(), "汇".into(), "转".into()],
-                vec!["安全".into(), "监管".into()],
-                vec!["账户".into()],
-            ])
-        );
+        let c = clauses("(转|汇)(入|到)?.{0,12}(安全|监管)账户");
+        // The single-character clause {汇, 转} is left out: a longer one is required.
+        assert_eq!(c, vec![vec!["安全账户".to_owned(), "监管账户".to_owned()]]);
         let best = most_selective(&c).unwrap();
-        assert_eq!(c[best], vec!["账户".to_owned()]);
+        assert_eq!(c[best], vec!["安全账户".to_owned(), "监管账户".to_owned()]);
+        assert_eq!(
+            clauses("(刷|补)(单|好评)"),
+            vec![vec![
+                "刷单".to_owned(),
+                "刷好评".to_owned(),
+                "补单".to_owned(),
+                "补好评".to_owned()
+            ]]
+        );
     }
 
     #[test]
