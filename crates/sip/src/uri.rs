@@ -45,11 +45,12 @@ impl<'a> Host<'a> {
             return Ok((Host::Ipv6(inner, addr), rest));
         }
         let b = s.as_bytes();
-        let end = match host_name_fast(b) {
-            Some(end) => end,
-            None => host_name_slow(b)?,
+        let (end, classes) = match host_name_fast(b) {
+            Some(found) => found,
+            None => (host_name_slow(b)?, ALPHA),
         };
-        let numeric = host_is_numeric(b.get(..end).unwrap_or(b""));
+        // All digits and dots: an IPv4 candidate.
+        let numeric = classes & (ALPHA | DASH) == 0;
         let (name, rest) = (s.get(..end).ok_or(0usize)?, s.get(end..).ok_or(0usize)?);
         if numeric {
             return match parse_ipv4(name.as_bytes()) {
@@ -62,12 +63,14 @@ impl<'a> Host<'a> {
 }
 
 /// The length of the host name at the start of `b` when it is well formed (labels of
-/// alphanum and `-`, not starting or ending with `-`; an optional final dot), else `None`.
-/// Branch-free per byte: the class table carries the "may not follow" bits.
+/// alphanum and `-`, not starting or ending with `-`; an optional final dot), with the union
+/// of its bytes' classes; else `None`. Branch-free per byte: the class table carries the
+/// "may not follow" bits.
 #[inline]
-fn host_name_fast(b: &[u8]) -> Option<usize> {
+fn host_name_fast(b: &[u8]) -> Option<(usize, u16)> {
     let mut prev = NO_DOT_AFTER | NO_DASH_AFTER; // as if after a '.'
     let mut bad = 0;
+    let mut all = 0;
     let mut end = 0;
     while let Some(&c) = b.get(end) {
         let k = class(c);
@@ -75,20 +78,11 @@ fn host_name_fast(b: &[u8]) -> Option<usize> {
             break;
         }
         bad |= (prev >> 2) & k;
+        all |= k;
         prev = k;
         end += 1;
     }
-    (end > 0 && bad & (DOT | DASH) == 0 && prev & DASH == 0).then_some(end)
-}
-
-/// Whether a well-formed host name is all digits and dots (an IPv4 candidate).
-#[inline]
-fn host_is_numeric(name: &[u8]) -> bool {
-    // Host names end in a letter in practice: decide on the last byte first.
-    match name.last() {
-        Some(c) if c.is_ascii_alphabetic() => false,
-        _ => name.iter().all(|&c| class(c) & (ALPHA | DASH) == 0),
-    }
+    (end > 0 && bad & (DOT | DASH) == 0 && prev & DASH == 0).then_some((end, all))
 }
 
 /// A dotted quad exactly as `std::net::Ipv4Addr` reads it (four decimal octets of at most
@@ -518,9 +512,17 @@ mod tests {
         }
         assert_eq!(cases.len(), 1 + 5 + 25 + 125 + 625 + 3125);
         for c in &cases {
-            assert_eq!(host_name_fast(c), host_name_slow(c).ok(), "{c:?}");
+            assert_eq!(
+                host_name_fast(c).map(|(end, _)| end),
+                host_name_slow(c).ok(),
+                "{c:?}"
+            );
         }
-        assert_eq!(host_name_fast(b"a-b.c."), Some(6));
+        assert_eq!(host_name_fast(b"a-b.c.").map(|f| f.0), Some(6));
+        assert_eq!(
+            host_name_fast(b"1.2").map(|f| f.1 & (ALPHA | DASH)),
+            Some(0)
+        );
         assert_eq!(host_name_slow(b"a.-b"), Err(2));
     }
 
