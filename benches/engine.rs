@@ -102,7 +102,9 @@ fn callers() -> Vec<String> {
 fn bench_decide(c: &mut Criterion) {
     let engine = Engine::new(big_snapshot().clone());
     let callers = callers();
-    let events: Vec<(usize, usize)> = (0..1024).map(|i| (i * 31 % callers.len(), i % TEXTS.len())).collect();
+    let events: Vec<(usize, usize)> = (0..1024)
+        .map(|i| (i * 31 % callers.len(), i % TEXTS.len()))
+        .collect();
     let mut g = c.benchmark_group("engine/decide_sms");
     g.throughput(Throughput::Elements(events.len() as u64));
     let mut t = 0u64;
@@ -112,7 +114,9 @@ fn bench_decide(c: &mut Criterion) {
             for &(ci, ti) in &events {
                 t += 1_000; // 1 s apart per sender on average: no burst flags
                 let ev = Event::sms(&callers[ci], "13800000001", TEXTS[ti], t);
-                blocked += usize::from(engine.decide(black_box(&ev)).verdict == interdict_engine::Verdict::Block);
+                blocked += usize::from(
+                    engine.decide(black_box(&ev)).verdict == interdict_engine::Verdict::Block,
+                );
             }
             blocked
         })
@@ -124,7 +128,10 @@ fn bench_numbers(c: &mut Criterion) {
     let snap = big_snapshot();
     let cfg = NumberConfig::default();
     let callers = callers();
-    let normalised: Vec<_> = callers.iter().map(|s| normalise(s, &cfg).unwrap()).collect();
+    let normalised: Vec<_> = callers
+        .iter()
+        .map(|s| normalise(s, &cfg).unwrap())
+        .collect();
     let mut g = c.benchmark_group("engine/numbers");
     g.throughput(Throughput::Elements(normalised.len() as u64));
     g.bench_function("lookup_10M_exact+10k_prefixes", |b| {
@@ -138,14 +145,21 @@ fn bench_numbers(c: &mut Criterion) {
     let raw: Vec<String> = (0..4096u64)
         .map(|i| match i % 4 {
             0 => format!("+86 139-{:04}-{:04}", i % 10_000, i * 7 % 10_000),
-            1 => format!("sip:+86139{:08}@ims.example.net;user=phone", i * 13 % 100_000_000),
+            1 => format!(
+                "sip:+86139{:08}@ims.example.net;user=phone",
+                i * 13 % 100_000_000
+            ),
             2 => "95588".to_owned(),
             _ => format!("0086139{:08}", i * 17 % 100_000_000),
         })
         .collect();
     g.throughput(Throughput::Elements(raw.len() as u64));
     g.bench_function("normalise_number", |b| {
-        b.iter(|| raw.iter().filter(|r| normalise(black_box(r), &cfg).is_ok()).count())
+        b.iter(|| {
+            raw.iter()
+                .filter(|r| normalise(black_box(r), &cfg).is_ok())
+                .count()
+        })
     });
     g.finish();
 }
@@ -160,7 +174,9 @@ fn bench_text(c: &mut Criterion) {
         b.iter(|| {
             let mut n = 0;
             for t in TEXTS {
-                snap.matcher().normaliser().normalise_into(black_box(t), &mut out);
+                snap.matcher()
+                    .normaliser()
+                    .normalise_into(black_box(t), &mut out);
                 n += out.len();
             }
             n
@@ -224,7 +240,12 @@ fn bench_regex_engines(c: &mut Criterion) {
         })
     });
     g.bench_function("regex_RegexSet", |b| {
-        b.iter(|| texts.iter().map(|t| set.matches(black_box(t)).iter().count()).sum::<usize>())
+        b.iter(|| {
+            texts
+                .iter()
+                .map(|t| set.matches(black_box(t)).iter().count())
+                .sum::<usize>()
+        })
     });
     g.finish();
 }
@@ -234,7 +255,11 @@ fn bench_compile(c: &mut Criterion) {
     let mut g = c.benchmark_group("engine/pack");
     g.sample_size(10);
     g.bench_function("load_and_compile_10M_numbers", |b| {
-        b.iter_batched(|| (), |()| load_pack(black_box(dir)).unwrap(), BatchSize::PerIteration)
+        b.iter_batched(
+            || (),
+            |()| load_pack(black_box(dir)).unwrap(),
+            BatchSize::PerIteration,
+        )
     });
     g.bench_function("load_and_compile_default_pack", |b| {
         b.iter(|| load_pack(black_box(&rules_dir())).unwrap())
