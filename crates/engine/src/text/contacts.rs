@@ -229,8 +229,17 @@ fn keyword_contact(
     out: &mut Contacts,
 ) -> Option<usize> {
     let rest = text.get(i..)?;
-    let first = *rest.as_bytes().first()?;
-    if !matches!(first, b'q' | b'w' | b'v' | 0xE4..=0xE6) {
+    let lead = rest.as_bytes().get(..3).unwrap_or(rest.as_bytes());
+    // Cheap filter on the first character: q, w, v, 微, 扣, 企.
+    let candidate = match lead.first()? {
+        b'q' | b'w' | b'v' => true,
+        0xE4..=0xE6 => matches!(
+            lead,
+            [0xE5, 0xBE, 0xAE] | [0xE6, 0x89, 0xA3] | [0xE4, 0xBC, 0x81]
+        ),
+        _ => false,
+    };
+    if !candidate {
         return None;
     }
     let (kind, keyword) = QQ_KEYWORDS
@@ -293,6 +302,9 @@ fn url_at(
     out: &mut Contacts,
 ) -> Option<usize> {
     let rest = text.get(i..)?;
+    if !rest.starts_with("http") {
+        return None;
+    }
     let scheme = ["https://", "http://"]
         .into_iter()
         .find(|s| rest.starts_with(s))?;
@@ -408,7 +420,7 @@ fn phone_at(
     // Digits (at most MAX_PHONE_DIGITS + 1) and, for every group end, (digit count, byte end).
     let mut digits = [0u8; MAX_PHONE_DIGITS + 1];
     let mut n = 0usize;
-    let mut group_ends = [(0usize, 0usize); MAX_PHONE_DIGITS + 1];
+    let mut group_ends = [(0u8, 0u32); MAX_PHONE_DIGITS + 1];
     let mut groups = 0usize;
     loop {
         while let Some(&d) = bytes.get(at).filter(|d| d.is_ascii_digit()) {
@@ -422,7 +434,8 @@ fn phone_at(
             at += 1;
         }
         if let Some(slot) = group_ends.get_mut(groups) {
-            *slot = (n, at);
+            // n <= MAX_PHONE_DIGITS + 1 and at < MAX_TEXT_BYTES: both fit.
+            *slot = (n as u8, at as u32);
             groups += 1;
         }
         let sep = bytes
@@ -435,6 +448,7 @@ fn phone_at(
         }
     }
     for &(count, end) in group_ends.get(..groups)?.iter().rev() {
+        let (count, end) = (usize::from(count), end as usize);
         // Right boundary: not glued to letters.
         if bytes
             .get(end)

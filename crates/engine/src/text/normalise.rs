@@ -58,6 +58,120 @@ struct Lookalikes {
     /// Per key: (starts with an ASCII letter or digit, ends with one): such an edge needs a word
     /// boundary so that keys like `vx` never fire inside words, URLs or ids.
     ascii_edges: Vec<(bool, bool)>,
+    /// First characters of the keys: the automaton only runs on text that contains one.
+    starts: KeyStarts,
+}
+
+/// The first and second characters of the look-alike keys (after normalisation): the automaton
+/// only runs on text where a first character is followed by a second one, which plain text rarely
+/// has, while testing a character costs a table lookup.
+#[derive(Debug, Clone)]
+struct KeyStarts {
+    first: CharSet,
+    second: CharSet,
+    /// Some key is a single character: any first character is enough.
+    single: bool,
+}
+
+#[derive(Debug, Clone)]
+struct CharSet {
+    ascii: [bool; 128],
+    /// Bitmap over `BMP_LO..BMP_HI` (the CJK blocks).
+    cjk: Box<[u64]>,
+    /// Whether the set holds a character outside ASCII and the CJK blocks.
+    other: bool,
+}
+
+impl CharSet {
+    fn new() -> Self {
+        Self {
+            ascii: [false; 128],
+            cjk: vec![0u64; ((BMP_HI - BMP_LO) as usize).div_ceil(64)].into_boxed_slice(),
+            other: false,
+        }
+    }
+
+    fn insert(&mut self, c: char) {
+        let cp = c as u32;
+        if let Some(slot) = self.ascii.get_mut(cp as usize) {
+            *slot = true;
+        } else if (BMP_LO..BMP_HI).contains(&cp) {
+            let k = (cp - BMP_LO) as usize;
+            if let Some(word) = self.cjk.get_mut(k / 64) {
+                *word |= 1u64 << (k % 64);
+            }
+        } else {
+            self.other = true;
+        }
+    }
+
+    #[inline]
+    fn ascii(&self, b: u8) -> bool {
+        self.ascii.get(b as usize).copied().unwrap_or(false)
+    }
+
+    #[inline]
+    fn cjk(&self, cp: u32) -> bool {
+        let k = cp.wrapping_sub(BMP_LO) as usize;
+        self.cjk
+            .get(k / 64)
+            .is_some_and(|word| (word >> (k % 64)) & 1 == 1)
+    }
+}
+
+impl KeyStarts {
+    fn new<'k>(keys: impl Iterator<Item = &'k str>) -> Self {
+        let mut starts = Self {
+            first: CharSet::new(),
+            second: CharSet::new(),
+            single: false,
+        };
+        for key in keys {
+            let mut chars = key.chars();
+            if let Some(c) = chars.next() {
+                starts.first.insert(c);
+            }
+            match chars.next() {
+                Some(c) => starts.second.insert(c),
+                None => starts.single = true,
+            }
+        }
+        starts
+    }
+
+    /// Whether the automaton must run whatever the text (keys starting with rare characters).
+    fn always(&self) -> bool {
+        self.first.other || self.second.other
+    }
+}
+
+/// Tracks, over the normalised characters, whether a key's first character was followed by a
+/// key's second character (separators in between are ignored, which only errs towards running
+/// the automaton).
+#[derive(Debug, Default)]
+struct Gate {
+    after_first: bool,
+    open: bool,
+}
+
+impl Gate {
+    #[inline]
+    fn ascii(&mut self, starts: Option<&KeyStarts>, b: u8) {
+        if let Some(s) = starts {
+            self.open |= self.after_first && s.second.ascii(b);
+            self.after_first = s.first.ascii(b);
+            self.open |= self.after_first && s.single;
+        }
+    }
+
+    #[inline]
+    fn cjk(&mut self, starts: Option<&KeyStarts>, cp: u32) {
+        if let Some(s) = starts {
+            self.open |= self.after_first && s.second.cjk(cp);
+            self.after_first = s.first.cjk(cp);
+            self.open |= self.after_first && s.single;
+        }
+    }
 }
 
 /// A reusable normalisation result: the normalised text and its map back to the original.
@@ -166,6 +280,27 @@ impl NormalisedText {
         }
         self.put(c, from);
         self.last_cjk = cjk;
+    }
+
+    /// Appends `text[start..end]`, a run of characters that normalise to themselves (`first_cjk`
+    /// and `last_cjk`: whether its first and last characters are CJK).
+    fn emit_run(&mut self, text: &str, start: usize, end: usize, first_cjk: bool, last_cjk: bool) {
+        let Some(run) = text.get(start..end) else {
+            return;
+        };
+        if !self.pending.is_empty() {
+            if !first_cjk {
+                for i in 0..self.pending.len() {
+                    if let Some(&(p, pf)) = self.pending.get(i) {
+                        self.put(p, pf);
+                    }
+                }
+            }
+            self.pending.clear();
+        }
+        self.text.push_str(run);
+        self.map.extend(start as u32..end as u32);
+        self.last_cjk = last_cjk;
     }
 
     /// A separator: held back after a CJK character (dropped if another CJK character follows),
@@ -349,6 +484,7 @@ impl Normaliser {
         Ok(Self {
             t2s: base.t2s,
             lookalikes: Some(Lookalikes {
+                starts: KeyStarts::new(keys.iter().map(String::as_str)),
                 automaton,
                 replacements,
                 ascii_edges,
@@ -373,26 +509,79 @@ impl Normaliser {
         out.original_len = text.len();
         out.text.reserve(text.len());
         out.map.reserve(text.len());
-        for (i, c) in text.char_indices() {
-            // `i` < MAX_TEXT_BYTES, so it fits.
-            let from = i as u32;
-            let cp = c as u32;
-            if cp < 0x80 {
-                if c.is_ascii_alphanumeric() {
-                    out.emit(c.to_ascii_lowercase(), from, false);
+        let starts = self.lookalikes.as_ref().map(|l| &l.starts);
+        // Whether the text may hold a look-alike key.
+        let mut gate = Gate::default();
+        let bytes = text.as_bytes();
+        let mut i = 0usize;
+        while let Some(&b) = bytes.get(i) {
+            // Offsets are < MAX_TEXT_BYTES, so they fit in u32.
+            if b < 0x80 {
+                if b.is_ascii_lowercase() || b.is_ascii_digit() {
+                    // A run of characters that stay as they are: copied at once.
+                    let start = i;
+                    while let Some(&c) = bytes.get(i) {
+                        if !(c.is_ascii_lowercase() || c.is_ascii_digit()) {
+                            break;
+                        }
+                        gate.ascii(starts, c);
+                        i += 1;
+                    }
+                    out.emit_run(text, start, i, false, false);
+                } else if b.is_ascii_uppercase() {
+                    let lower = b.to_ascii_lowercase();
+                    gate.ascii(starts, lower);
+                    out.emit(char::from(lower), i as u32, false);
+                    i += 1;
                 } else {
-                    out.separator(c, from);
+                    out.separator(char::from(b), i as u32);
+                    i += 1;
                 }
-            } else if (0x4E00..=0x9FFF).contains(&cp) {
-                out.emit(self.t2s.get(c), from, true);
-            } else {
-                self.slow_char(c, from, out);
+                continue;
             }
+            // A run of common CJK characters that are already simplified: copied at once.
+            let start = i;
+            while let Some(cp) = self.plain_cjk_at(bytes, i) {
+                gate.cjk(starts, cp);
+                i += 3;
+            }
+            if i > start {
+                out.emit_run(text, start, i, true, true);
+                continue;
+            }
+            let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else {
+                break;
+            };
+            let cp = c as u32;
+            if (0x4E00..=0x9FFF).contains(&cp) {
+                let simplified = self.t2s.get(c);
+                gate.cjk(starts, simplified as u32);
+                out.emit(simplified, i as u32, true);
+            } else {
+                self.slow_char(c, i as u32, out, &mut gate);
+            }
+            i += c.len_utf8();
         }
         out.finish();
         if let Some(lookalikes) = &self.lookalikes {
-            lookalikes.apply(out);
+            if gate.open || lookalikes.starts.always() {
+                lookalikes.apply(out);
+            }
         }
+    }
+
+    /// The code point at `i` when it is a CJK ideograph of the main block (U+4E00–U+9FFF, three
+    /// UTF-8 bytes) that traditional → simplified conversion leaves unchanged.
+    #[inline]
+    fn plain_cjk_at(&self, bytes: &[u8], i: usize) -> Option<u32> {
+        let b0 = *bytes.get(i)?;
+        if !(0xE4..=0xE9).contains(&b0) {
+            return None;
+        }
+        let b1 = *bytes.get(i + 1)?;
+        let b2 = *bytes.get(i + 2)?;
+        let cp = (u32::from(b0 & 0x0F) << 12) | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
+        (cp >= 0x4E00 && !self.t2s.changes(cp)).then_some(cp)
     }
 
     /// Normalises `text` into a new string (for compiling phrases; use
@@ -404,12 +593,12 @@ impl Normaliser {
     }
 
     /// Everything outside ASCII and the main CJK block: full-width forms, NFKC, case, classes.
-    fn slow_char(&self, c: char, from: u32, out: &mut NormalisedText) {
+    fn slow_char(&self, c: char, from: u32, out: &mut NormalisedText, gate: &mut Gate) {
         let cp = c as u32;
         if (0xFF01..=0xFF5E).contains(&cp) {
             // Full-width ASCII: same order as ASCII, offset 0xFEE0.
             if let Some(ascii) = char::from_u32(cp - 0xFEE0) {
-                self.folded_char(ascii, from, out);
+                self.folded_char(ascii, from, out, gate);
             }
             return;
         }
@@ -428,27 +617,41 @@ impl Normaliser {
         });
         for &d in buf.iter().take(n) {
             if is_combining_mark(d) {
+                gate.open = true;
                 out.combining(d, from);
             } else if d.is_uppercase() {
                 for l in d.to_lowercase() {
-                    self.folded_char(l, from, out);
+                    self.folded_char(l, from, out, gate);
                 }
             } else {
-                self.folded_char(d, from, out);
+                self.folded_char(d, from, out, gate);
             }
         }
     }
 
     /// A character already compatibility-decomposed: case, look-alike letters, t2s, class.
-    fn folded_char(&self, c: char, from: u32, out: &mut NormalisedText) {
+    fn folded_char(&self, c: char, from: u32, out: &mut NormalisedText, gate: &mut Gate) {
         let c = if c.is_ascii() {
             c.to_ascii_lowercase()
         } else {
             latin_lookalike(c)
         };
         match class(c) {
-            Class::Cjk => out.emit(self.t2s.get(c), from, true),
-            Class::Other => out.emit(c, from, false),
+            Class::Cjk => {
+                let simplified = self.t2s.get(c);
+                let starts = self.lookalikes.as_ref().map(|l| &l.starts);
+                gate.cjk(starts, simplified as u32);
+                out.emit(simplified, from, true);
+            }
+            Class::Other => {
+                let starts = self.lookalikes.as_ref().map(|l| &l.starts);
+                match u8::try_from(c) {
+                    Ok(b) if b.is_ascii() => gate.ascii(starts, b),
+                    // Letters of other scripts: be conservative.
+                    _ => gate.open = true,
+                }
+                out.emit(c, from, false);
+            }
             Class::Separator => out.separator(c, from),
             Class::Invisible => {}
         }
@@ -539,6 +742,15 @@ const SIP_LO: u32 = 0x20000;
 const SIP_HI: u32 = 0x30000;
 
 impl T2s {
+    /// Whether the BMP CJK code point `cp` has a different simplified form.
+    #[inline]
+    fn changes(&self, cp: u32) -> bool {
+        let k = cp.wrapping_sub(BMP_LO) as usize;
+        self.bitmap
+            .get(k / 64)
+            .is_some_and(|word| (word >> (k % 64)) & 1 == 1)
+    }
+
     #[inline]
     fn get(&self, c: char) -> char {
         let cp = c as u32;
@@ -818,6 +1030,23 @@ mod tests {
                 key: " . ".into()
             }
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// The cheap gate in front of the look-alike automaton never skips a key: running the
+        /// automaton again on the result finds nothing left to replace.
+        #[test]
+        fn lookalike_gate_never_skips_a_key(s in "[徽薇信微vVxXＶＸ刷单 ,.\u{200b}a-z0-9]{0,24}") {
+            let n = norm();
+            let mut out = NormalisedText::new();
+            n.normalise_into(&s, &mut out);
+            let before = out.as_str().to_owned();
+            if let Some(l) = &n.lookalikes {
+                l.apply(&mut out);
+            }
+            proptest::prop_assert_eq!(before, out.as_str());
+        }
     }
 
     proptest::proptest! {
