@@ -1,3 +1,4 @@
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 //! Interdict's decision engine: everything that decides, with no I/O.
 //!
 //! The gateway turns every SIP call and SMPP / SIP message into an [`Event`] (views into the

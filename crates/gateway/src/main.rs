@@ -1,3 +1,4 @@
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 //! `interdict`: the Interdict gateway's command-line entry point.
 //!
 //! Today it offers `check` (decide events, raw SIP messages or SMPP PDUs with a
