@@ -25,21 +25,13 @@ use interdict_engine::{
 const EXACT: usize = 10_000_000;
 const PREFIXES: usize = 10_000;
 
-/// Our own sentences: ordinary traffic, notices that share words with scams, and scams.
-const TEXTS: &[&str] = &[
-    "【工商银行】您的验证码为482913，5分钟内有效，请勿告诉他人。",
-    "【顺丰速运】您的快件已到达小区驿站，取件码 5-2-3017，请凭码取件。",
-    "妈，我明天下午到家，晚饭不用等我。",
-    "会议改到明天上午十点，在三楼会议室，请带上季度报表。",
-    "【中国银行】您尾号1234的账户于10月3日转账支出500.00元，余额2000.00元。",
-    "周末一起去爬山吗？天气预报说是晴天。",
-    "您的身份证涉嫌洗钱，请立即将资金转入安全账户配合调查，否则冻结名下所有账户。",
-    "兼职刷 单，日结佣金三百，先垫付后返利，加徽信 kf8866 详聊",
-    "老同学，我换号了，明天来我办公室一趟，先帮我转一笔钱给领导。",
-    "无抵押贷款，不看征信，放款前需先交解冻金验证还款能力。",
-    "【京东】您申请的退货退款已审核通过，款项将在1-3个工作日原路退回。",
-    "Your parcel is waiting at the locker, code 4471. Thanks for shopping with us.",
-];
+/// Our own sentences, one per line (shared with `crates/engine/examples/decide_loop.rs`):
+/// ordinary traffic, notices that share words with scams, and scams.
+const SMS: &str = include_str!("sms.txt");
+
+fn texts() -> Vec<&'static str> {
+    SMS.lines().filter(|l| !l.is_empty()).collect()
+}
 
 fn rules_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")
@@ -105,8 +97,9 @@ fn callers() -> Vec<String> {
 fn bench_decide(c: &mut Criterion) {
     let engine = Engine::new(big_snapshot().clone());
     let callers = callers();
+    let texts = texts();
     let events: Vec<(usize, usize)> = (0..1024)
-        .map(|i| (i * 31 % callers.len(), i % TEXTS.len()))
+        .map(|i| (i * 31 % callers.len(), i % texts.len()))
         .collect();
     let mut g = c.benchmark_group("engine/decide_sms");
     g.throughput(Throughput::Elements(events.len() as u64));
@@ -116,7 +109,7 @@ fn bench_decide(c: &mut Criterion) {
             let mut blocked = 0usize;
             for &(ci, ti) in &events {
                 t += 1_000; // 1 s apart per sender on average: no burst flags
-                let ev = Event::sms(&callers[ci], "13800000001", TEXTS[ti], t);
+                let ev = Event::sms(&callers[ci], "13800000001", texts[ti], t);
                 blocked += usize::from(
                     engine.decide(black_box(&ev)).verdict == interdict_engine::Verdict::Block,
                 );
@@ -169,14 +162,15 @@ fn bench_numbers(c: &mut Criterion) {
 
 fn bench_text(c: &mut Criterion) {
     let snap = big_snapshot();
-    let bytes: usize = TEXTS.iter().map(|t| t.len()).sum();
+    let texts = texts();
+    let bytes: usize = texts.iter().map(|t| t.len()).sum();
     let mut g = c.benchmark_group("engine/text");
     g.throughput(Throughput::Bytes(bytes as u64));
     let mut out = interdict_engine::text::NormalisedText::new();
     g.bench_function("normalise_text", |b| {
         b.iter(|| {
             let mut n = 0;
-            for t in TEXTS {
+            for t in &texts {
                 snap.matcher()
                     .normaliser()
                     .normalise_into(black_box(t), &mut out);
@@ -189,7 +183,7 @@ fn bench_text(c: &mut Criterion) {
     g.bench_function("normalise+scan_default_pack", |b| {
         b.iter(|| {
             let mut n = 0;
-            for t in TEXTS {
+            for t in &texts {
                 let _ = snap.matcher().scan(black_box(t), &mut hits);
                 n += hits.hits().len();
             }
@@ -227,7 +221,10 @@ fn bench_regex_engines(c: &mut Criterion) {
         .build()
         .unwrap();
     // Both engines see the same normalised texts.
-    let texts: Vec<String> = TEXTS.iter().map(|t| hs.normaliser().normalise(t)).collect();
+    let texts: Vec<String> = texts()
+        .iter()
+        .map(|t| hs.normaliser().normalise(t))
+        .collect();
     let bytes: usize = texts.iter().map(String::len).sum();
     let mut g = c.benchmark_group(format!("engine/regex_{}_patterns", defs.len()));
     g.throughput(Throughput::Bytes(bytes as u64));
