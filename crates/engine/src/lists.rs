@@ -63,6 +63,18 @@ pub const MAX_LISTS: usize = 1 << (64 - KEY_BITS);
 pub const MAX_HITS: usize = 8;
 /// Longest prefix, in digits.
 pub const MAX_PREFIX_DIGITS: usize = 16;
+/// 10^0 to 10^MAX_PREFIX_DIGITS.
+// Evaluated at compile time: an out-of-range index fails the build, it cannot panic.
+#[allow(clippy::indexing_slicing)]
+const POW10: [u64; MAX_PREFIX_DIGITS + 1] = {
+    let mut t = [1u64; MAX_PREFIX_DIGITS + 1];
+    let mut i = 1;
+    while i <= MAX_PREFIX_DIGITS {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
 /// Maximum load of the exact table, as a fraction `LOAD_NUM / LOAD_DEN`.
 const LOAD_NUM: usize = 5;
 const LOAD_DEN: usize = 8;
@@ -733,19 +745,24 @@ impl PrefixIndex {
             return;
         }
         let longest = (31 - lengths.leading_zeros()) as usize;
-        let max = digits.len().min(longest);
+        let max = digits.len().min(longest).min(MAX_PREFIX_DIGITS);
         let mut pending = lengths & ((2u32 << max) - 1);
-        let mut values = [0u64; MAX_PREFIX_DIGITS + 1];
-        let mut v = 0u64;
-        // `digits` are ASCII digits (from `Normalised::digits`): `& 0x0f` is their value.
-        for (slot, d) in values.iter_mut().skip(1).zip(digits.iter().take(max)) {
-            v = v * 10 + u64::from(d & 0x0f);
-            *slot = v;
+        if pending == 0 {
+            return;
         }
+        // `digits` are ASCII digits (from `Normalised::digits`): `& 0x0f` is their value. The
+        // value of a shorter prefix is this one divided by a power of ten.
+        let full = digits
+            .iter()
+            .take(max)
+            .fold(0u64, |v, d| v * 10 + u64::from(d & 0x0f));
         while pending != 0 {
             let len = (31 - pending.leading_zeros()) as usize;
             pending &= !(1u32 << len);
-            let value = values.get(len).copied().unwrap_or(0);
+            let value = max
+                .checked_sub(len)
+                .and_then(|k| POW10.get(k))
+                .map_or(0, |p| full / p);
             if let Some(&(from, count)) = self.slots.get(&prefix_key(k, len, value)) {
                 let (from, to) = (from as usize, from as usize + count as usize);
                 for e in self.entries.get(from..to).unwrap_or(&[]) {
