@@ -145,12 +145,176 @@ impl Conditions {
     }
 }
 
+/// A text group in the form [`Policy::evaluate`] tests: the categories as a bit mask, so a group
+/// is tested against the few categories the message scored, not each category looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FastGroup {
+    /// Met when a scored category of `mask` reaches `min` (`min` > 0, all ids below 64).
+    Mask { mask: u64, min: u32 },
+    /// Met whenever the event has text (`min` 0 and at least one category: a score of 0
+    /// reaches it).
+    AnyText,
+    /// Never met (no category).
+    Never,
+    /// Tested as written (a category id of 64 or more).
+    Slow,
+}
+
+impl FastGroup {
+    fn new(g: &TextGroup) -> FastGroup {
+        if g.categories.is_empty() {
+            return FastGroup::Never;
+        }
+        if g.min == 0 {
+            return FastGroup::AnyText;
+        }
+        let mut mask = 0u64;
+        for c in &g.categories {
+            if c.0 >= 64 {
+                return FastGroup::Slow;
+            }
+            mask |= 1u64 << c.0;
+        }
+        FastGroup::Mask { mask, min: g.min }
+    }
+
+    /// Same answer as [`TextGroup::met`] for `g`, the group this was made from.
+    #[inline]
+    fn met(self, g: &TextGroup, text: Option<&TextHits>) -> bool {
+        match self {
+            FastGroup::Mask { mask, min } => text.is_some_and(|h| {
+                h.scores()
+                    .iter()
+                    .any(|&(c, s)| s >= min && c.0 < 64 && mask & (1u64 << c.0) != 0)
+            }),
+            FastGroup::AnyText => text.is_some(),
+            FastGroup::Never => false,
+            FastGroup::Slow => g.met(text),
+        }
+    }
+}
+
+/// Per rule: the bits of [`fact_word`] it needs set and needs clear, and its text groups in
+/// fast form. A rule that cannot fire is mostly rejected by the word test alone.
+#[derive(Debug, Clone, Default)]
+struct FastRule {
+    must_set: u32,
+    must_clear: u32,
+    text: Vec<FastGroup>,
+    unless: Vec<FastGroup>,
+}
+
+const FACT_INTERNATIONAL: u32 = 1;
+const FACT_CALL: u32 = 1 << 1;
+const FACT_DOMESTIC_CALLER: u32 = 1 << 2;
+const FACT_LURE_DOMAIN: u32 = 1 << 3;
+const FACT_TEXT: u32 = 1 << 4;
+const FACT_SCORED: u32 = 1 << 5;
+const FACT_CALLER_LISTED: u32 = 1 << 6;
+const FACT_CALLEE_LISTED: u32 = 1 << 7;
+const FACT_CONTACT_LISTED: u32 = 1 << 8;
+const FACT_BEHAVIOUR: u32 = 1 << 9;
+
+/// The yes/no facts of `f` as bits, tested against [`FastRule::must_set`] and `must_clear`.
+#[inline]
+fn fact_word(f: &Facts<'_>) -> u32 {
+    let mut w = 0;
+    let mut set = |cond: bool, bit: u32| {
+        if cond {
+            w |= bit;
+        }
+    };
+    set(f.ingress == Ingress::International, FACT_INTERNATIONAL);
+    set(f.channel == Channel::Call, FACT_CALL);
+    set(f.caller_domestic, FACT_DOMESTIC_CALLER);
+    set(f.lure_domain, FACT_LURE_DOMAIN);
+    set(f.text.is_some(), FACT_TEXT);
+    set(f.text.is_some_and(|h| !h.scores().is_empty()), FACT_SCORED);
+    set(f.caller_lists != 0, FACT_CALLER_LISTED);
+    set(f.callee_lists != 0, FACT_CALLEE_LISTED);
+    set(f.contact_lists != 0, FACT_CONTACT_LISTED);
+    set(f.behaviour != 0, FACT_BEHAVIOUR);
+    w
+}
+
+impl FastRule {
+    fn new(w: &Conditions) -> FastRule {
+        let text: Vec<FastGroup> = w.text.iter().map(FastGroup::new).collect();
+        let mut must_set = 0;
+        let mut must_clear = 0;
+        let mut need = |cond: bool, bit: u32| {
+            if cond {
+                must_set |= bit;
+            }
+        };
+        need(
+            w.ingress == Some(Ingress::International),
+            FACT_INTERNATIONAL,
+        );
+        need(w.channel == Some(Channel::Call), FACT_CALL);
+        need(w.caller_domestic == Some(true), FACT_DOMESTIC_CALLER);
+        need(w.contact_lure_domain, FACT_LURE_DOMAIN);
+        need(w.caller_in != 0, FACT_CALLER_LISTED);
+        need(w.callee_in != 0, FACT_CALLEE_LISTED);
+        need(w.contact_in != 0, FACT_CONTACT_LISTED);
+        need(w.behaviour != 0, FACT_BEHAVIOUR);
+        need(!text.is_empty(), FACT_TEXT);
+        need(
+            text.iter().any(|g| matches!(g, FastGroup::Mask { .. })),
+            FACT_SCORED,
+        );
+        if w.ingress == Some(Ingress::Domestic) {
+            must_clear |= FACT_INTERNATIONAL;
+        }
+        if w.channel == Some(Channel::Sms) {
+            must_clear |= FACT_CALL;
+        }
+        if w.caller_domestic == Some(false) {
+            must_clear |= FACT_DOMESTIC_CALLER;
+        }
+        FastRule {
+            must_set,
+            must_clear,
+            text,
+            unless: w.unless.iter().map(FastGroup::new).collect(),
+        }
+    }
+}
+
 /// The rules of a pack, sorted by descending priority.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     rules: Vec<Rule>,
+    /// `fast[i]` is `rules[i]`'s text groups in mask form.
+    fast: Vec<FastRule>,
     /// Id used in decisions passed because of the allowlist.
     allowlist_rule: Option<Arc<str>>,
+}
+
+/// [`Conditions::hold`], with the text groups tested through their masks.
+#[inline]
+fn holds(w: &Conditions, fast: &FastRule, word: u32, f: &Facts<'_>) -> bool {
+    word & fast.must_set == fast.must_set
+        && word & fast.must_clear == 0
+        && (w.caller_in == 0 || w.caller_in & f.caller_lists != 0)
+        && (w.callee_in == 0 || w.callee_in & f.callee_lists != 0)
+        && (w.contact_in == 0 || w.contact_in & f.contact_lists != 0)
+        && (!w.contact_lure_domain || f.lure_domain)
+        && w.ingress.is_none_or(|i| i == f.ingress)
+        && w.channel.is_none_or(|c| c == f.channel)
+        && (w.caller_kind == 0 || w.caller_kind & kind_bit(f.caller_kind) != 0)
+        && w.caller_domestic.is_none_or(|d| d == f.caller_domestic)
+        && (w.behaviour == 0 || w.behaviour & f.behaviour != 0)
+        && fast
+            .text
+            .iter()
+            .zip(&w.text)
+            .all(|(fg, g)| fg.met(g, f.text))
+        && !fast
+            .unless
+            .iter()
+            .zip(&w.unless)
+            .any(|(fg, g)| fg.met(g, f.text))
 }
 
 /// Id reported when an allowlisted party made a decision pass.
@@ -160,8 +324,10 @@ impl Policy {
     /// A policy from compiled rules (sorted here; equal priorities keep their order).
     pub fn new(mut rules: Vec<Rule>) -> Policy {
         rules.sort_by_key(|r| std::cmp::Reverse(r.priority));
+        let fast = rules.iter().map(|r| FastRule::new(&r.when)).collect();
         Policy {
             rules,
+            fast,
             allowlist_rule: Some(Arc::from(ALLOWLIST_RULE)),
         }
     }
@@ -173,10 +339,13 @@ impl Policy {
 
     /// The rule that decides `f`, if any fires.
     pub fn evaluate(&self, f: &Facts<'_>) -> Option<&Rule> {
+        let word = fact_word(f);
         self.rules
             .iter()
-            .filter(|r| !f.allowlisted || r.overrides_allowlist)
-            .find(|r| r.when.hold(f))
+            .zip(&self.fast)
+            .filter(|(r, _)| !f.allowlisted || r.overrides_allowlist)
+            .find(|(r, fast)| holds(&r.when, fast, word, f))
+            .map(|(r, _)| r)
     }
 
     /// Id reported for a pass caused by the allowlist.
