@@ -29,6 +29,23 @@
 //! [`NormalisedText::original_range`] maps a match in normalised text back to the text *as found*.
 //!
 //! Text beyond [`MAX_TEXT_BYTES`] is not normalised (see [`NormalisedText::truncated`]).
+//!
+//! # How it is kept fast
+//!
+//! Steps 1–4 are defined character by character ([`Normaliser::slow_char`]); the hot loop only
+//! avoids repeating that work:
+//! - runs of ASCII are copied at once (lower-cased in place when they held capitals);
+//! - runs of three-byte characters that normalise to themselves, are CJK and are not a first or
+//!   second character of a look-alike key are copied at once, one bitmap probe per character
+//!   indexed straight from the UTF-8 bytes;
+//! - any other three-byte character takes its result from a per-process table holding what the
+//!   per-character definition gives when that is a single character;
+//! - everything else (two- and four-byte characters, decompositions into several characters,
+//!   combining marks) goes through the definition itself.
+//!
+//! The map stores, per normalised byte, the original offset in the low 24 bits and the length of
+//! the original character in the high 8, so [`NormalisedText::original_range`] needs no decoding.
+//! The tests check the fast path against the per-character definition on arbitrary text.
 
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -43,12 +60,42 @@ use super::TextError;
 /// SMS of 255 parts is about 35 KB, so this covers every real message while bounding the work.
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 
+/// Where a normalised byte came from: the original offset (low 24 bits; offsets are below
+/// [`MAX_TEXT_BYTES`]) and the length in bytes of the original character (high 8 bits).
+type Src = u32;
+
+const OFFSET_MASK: u32 = 0x00FF_FFFF;
+
+/// The [`Src`] of the original character at `offset`, `len` bytes long.
+#[inline]
+fn src(offset: usize, len: usize) -> Src {
+    ((offset as u32) & OFFSET_MASK) | ((len as u32) << 24)
+}
+
 /// Normalises message text; built once per rule-pack snapshot (it holds the look-alike table).
 #[derive(Debug, Clone)]
 pub struct Normaliser {
-    t2s: &'static T2s,
+    tables: &'static Tables,
     lookalikes: Option<Lookalikes>,
+    /// Per three-byte character (bit `cp % 64` of word `cp / 64`): it normalises to itself, is
+    /// CJK, and is neither a first nor a second character of a look-alike key, so it is copied
+    /// as it is and does not move the look-alike gate.
+    plain3: Box<[u64; 1024]>,
+    /// Per ASCII byte: [`ASCII_FIRST`], [`ASCII_SECOND`], [`ASCII_OPENS`], [`ASCII_KEEP`] and
+    /// [`ASCII_UPPER`] flags for the look-alike gate and case folding.
+    ascii: [u8; 128],
 }
+
+/// The (lower-cased) byte is a first character of a look-alike key.
+const ASCII_FIRST: u8 = 1;
+/// The (lower-cased) byte is a second character of a look-alike key.
+const ASCII_SECOND: u8 = 2;
+/// The byte is a first character and some key is a single character: the gate opens.
+const ASCII_OPENS: u8 = 4;
+/// The byte is a separator: the gate keeps its state.
+const ASCII_KEEP: u8 = 8;
+/// The byte is an upper-case letter.
+const ASCII_UPPER: u8 = 16;
 
 #[derive(Debug, Clone)]
 struct Lookalikes {
@@ -117,6 +164,19 @@ impl CharSet {
             .get(k / 64)
             .is_some_and(|word| (word >> (k % 64)) & 1 == 1)
     }
+
+    /// Whether the set holds `c` (outside ASCII and the CJK blocks: whether it holds any such
+    /// character, which only errs towards "yes").
+    fn contains(&self, c: char) -> bool {
+        let cp = c as u32;
+        if cp < 0x80 {
+            self.ascii(cp as u8)
+        } else if (BMP_LO..BMP_HI).contains(&cp) {
+            self.cjk(cp)
+        } else {
+            self.other
+        }
+    }
 }
 
 impl KeyStarts {
@@ -182,14 +242,15 @@ impl Gate {
 #[derive(Debug, Default, Clone)]
 pub struct NormalisedText {
     text: String,
-    /// For every byte of `text`: the byte offset in the original text of the character it came from.
-    map: Vec<u32>,
+    /// For every byte of `text`: where it came from ([`Src`]: the byte offset in the original
+    /// text of the character it came from, and that character's length).
+    map: Vec<Src>,
     /// Separators held back after a CJK character until we know whether another CJK character
-    /// follows: (character, original offset).
-    pending: Vec<(char, u32)>,
+    /// follows: (character, where it came from).
+    pending: Vec<(char, Src)>,
     last_cjk: bool,
     alt_text: String,
-    alt_map: Vec<u32>,
+    alt_map: Vec<Src>,
     original_len: usize,
     truncated: bool,
 }
@@ -220,9 +281,10 @@ impl NormalisedText {
         self.truncated
     }
 
-    /// Byte offset in the original text of the character that produced normalised byte `pos`.
+    /// Byte offset in the original text of the character that produced normalised byte `pos`
+    /// (exact at character boundaries of the normalised text).
     pub fn original_offset(&self, pos: usize) -> Option<usize> {
-        self.map.get(pos).map(|&o| o as usize)
+        self.map.get(pos).map(|&o| (o & OFFSET_MASK) as usize)
     }
 
     /// Maps the normalised byte range `start..end` back to the byte range of the original text it
@@ -231,16 +293,26 @@ impl NormalisedText {
     ///
     /// `original` must be the text that was normalised. Returns `None` when the range is empty, out
     /// of bounds or not on character boundaries.
+    #[inline]
     pub fn original_range(&self, original: &str, start: usize, end: usize) -> Option<Range<usize>> {
         if start >= end || !self.text.is_char_boundary(start) || !self.text.is_char_boundary(end) {
             return None;
         }
-        let last = self.text.get(start..end)?.char_indices().next_back()?.0 + start;
-        let from = *self.map.get(start)? as usize;
-        let last_from = *self.map.get(last)? as usize;
-        let last_len = original.get(last_from..)?.chars().next()?.len_utf8();
-        let to = last_from.checked_add(last_len)?;
-        (from < to && to <= original.len()).then_some(from..to)
+        // The last character starts at most three continuation bytes before `end`.
+        let bytes = self.text.as_bytes();
+        let mut last = end.checked_sub(1)?;
+        while last > start && bytes.get(last).is_some_and(|&b| b & 0xC0 == 0x80) {
+            last -= 1;
+        }
+        let first = *self.map.get(start)?;
+        let last_src = *self.map.get(last)?;
+        let from = (first & OFFSET_MASK) as usize;
+        let to = (last_src & OFFSET_MASK) as usize + (last_src >> 24) as usize;
+        (from < to
+            && to <= original.len()
+            && original.is_char_boundary(from)
+            && original.is_char_boundary(to))
+        .then_some(from..to)
     }
 
     /// The original text that produced the normalised range `start..end` (see
@@ -259,61 +331,15 @@ impl NormalisedText {
         self.truncated = false;
     }
 
-    /// Appends one output character that came from original offset `from`.
-    fn put(&mut self, c: char, from: u32) {
+    /// Appends one output character that came from `from`.
+    fn put(&mut self, c: char, from: Src) {
         self.text.push(c);
         let len = c.len_utf8();
         self.map.extend(std::iter::repeat_n(from, len));
     }
 
-    /// Appends a letter, digit or other non-separator character (`cjk` tells which kind).
-    fn emit(&mut self, c: char, from: u32, cjk: bool) {
-        if !self.pending.is_empty() {
-            if !cjk {
-                for i in 0..self.pending.len() {
-                    if let Some(&(p, pf)) = self.pending.get(i) {
-                        self.put(p, pf);
-                    }
-                }
-            }
-            self.pending.clear();
-        }
-        self.put(c, from);
-        self.last_cjk = cjk;
-    }
-
-    /// Appends `text[start..end]`, a run of characters that normalise to themselves (`first_cjk`
-    /// and `last_cjk`: whether its first and last characters are CJK).
-    fn emit_run(&mut self, text: &str, start: usize, end: usize, first_cjk: bool, last_cjk: bool) {
-        let Some(run) = text.get(start..end) else {
-            return;
-        };
-        if !self.pending.is_empty() {
-            if !first_cjk {
-                for i in 0..self.pending.len() {
-                    if let Some(&(p, pf)) = self.pending.get(i) {
-                        self.put(p, pf);
-                    }
-                }
-            }
-            self.pending.clear();
-        }
-        self.text.push_str(run);
-        self.map.extend(start as u32..end as u32);
-        self.last_cjk = last_cjk;
-    }
-
-    /// A separator: held back after a CJK character (dropped if another CJK character follows),
-    /// kept otherwise.
-    fn separator(&mut self, c: char, from: u32) {
-        if self.last_cjk {
-            self.pending.push((c, from));
-        } else {
-            self.put(c, from);
-        }
-    }
-
-    fn finish(&mut self) {
+    /// Writes out the separators held back (a non-CJK character follows them).
+    fn flush_pending(&mut self) {
         for i in 0..self.pending.len() {
             if let Some(&(p, pf)) = self.pending.get(i) {
                 self.put(p, pf);
@@ -322,9 +348,66 @@ impl NormalisedText {
         self.pending.clear();
     }
 
+    /// Appends a letter, digit or other non-separator character (`cjk` tells which kind).
+    #[inline]
+    fn emit(&mut self, c: char, from: Src, cjk: bool) {
+        if !self.pending.is_empty() {
+            if cjk {
+                self.pending.clear();
+            } else {
+                self.flush_pending();
+            }
+        }
+        self.put(c, from);
+        self.last_cjk = cjk;
+    }
+
+    /// Appends `text[start..end]`, a run of `width`-byte characters that normalise to themselves
+    /// (`first_cjk` and `last_cjk`: whether its first and last characters are CJK).
+    #[inline]
+    fn emit_run(
+        &mut self,
+        text: &str,
+        (start, end): (usize, usize),
+        width: usize,
+        first_cjk: bool,
+        last_cjk: bool,
+    ) {
+        let Some(run) = text.get(start..end) else {
+            return;
+        };
+        if !self.pending.is_empty() {
+            if first_cjk {
+                self.pending.clear();
+            } else {
+                self.flush_pending();
+            }
+        }
+        self.text.push_str(run);
+        self.map.extend(src(start, width)..src(end, width));
+        self.last_cjk = last_cjk;
+    }
+
+    /// A separator: held back after a CJK character (dropped if another CJK character follows),
+    /// kept otherwise.
+    #[inline]
+    fn separator(&mut self, c: char, from: Src) {
+        if self.last_cjk {
+            self.pending.push((c, from));
+        } else {
+            self.put(c, from);
+        }
+    }
+
+    fn finish(&mut self) {
+        if !self.pending.is_empty() {
+            self.flush_pending();
+        }
+    }
+
     /// Handles a combining mark: re-composes it with the previous character when Unicode has a
     /// composed form, otherwise treats it as a separator.
-    fn combining(&mut self, mark: char, from: u32) {
+    fn combining(&mut self, mark: char, from: Src) {
         if self.pending.is_empty() {
             let prev_pos = self.text.char_indices().next_back();
             if let Some((pos, prev)) = prev_pos {
@@ -352,6 +435,28 @@ enum Class {
     Invisible,
     /// Letters and digits of other scripts.
     Other,
+}
+
+impl Class {
+    /// Code in a [`Fold3`] entry (never 0, which means "no entry").
+    fn code(self) -> u32 {
+        match self {
+            Class::Cjk => 1,
+            Class::Separator => 2,
+            Class::Invisible => 3,
+            Class::Other => 4,
+        }
+    }
+
+    fn from_code(code: u32) -> Option<Self> {
+        match code {
+            1 => Some(Class::Cjk),
+            2 => Some(Class::Separator),
+            3 => Some(Class::Invisible),
+            4 => Some(Class::Other),
+            _ => None,
+        }
+    }
 }
 
 fn class(c: char) -> Class {
@@ -435,12 +540,71 @@ fn latin_lookalike(c: char) -> char {
     }
 }
 
+/// One result of the per-character fold (steps 1 and 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// A character, already case-folded.
+    Char(char),
+    /// A combining mark, to compose with the previous character.
+    Mark(char),
+}
+
+/// Case folding of one decomposed character: ASCII lower case, Latin look-alikes.
+#[inline]
+fn lower_fold(c: char) -> char {
+    if c.is_ascii() {
+        c.to_ascii_lowercase()
+    } else {
+        latin_lookalike(c)
+    }
+}
+
+/// Steps 1 and 2 for one character: full-width forms, the ideographic space, compatibility
+/// decomposition and case folding, in output order.
+fn fold_steps(c: char, mut step: impl FnMut(Step)) {
+    let cp = c as u32;
+    if (0xFF01..=0xFF5E).contains(&cp) {
+        // Full-width ASCII: same order as ASCII, offset 0xFEE0.
+        if let Some(ascii) = char::from_u32(cp - 0xFEE0) {
+            step(Step::Char(ascii.to_ascii_lowercase()));
+        }
+        return;
+    }
+    if cp == 0x3000 {
+        step(Step::Char(' '));
+        return;
+    }
+    decompose_compatible(c, |d| {
+        if is_combining_mark(d) {
+            step(Step::Mark(d));
+        } else if d.is_uppercase() {
+            for l in d.to_lowercase() {
+                step(Step::Char(lower_fold(l)));
+            }
+        } else {
+            step(Step::Char(lower_fold(d)));
+        }
+    });
+}
+
 impl Normaliser {
     /// A normaliser with no look-alike table.
     pub fn new() -> Result<Self, TextError> {
+        let tables = tables()?;
+        let mut ascii = [0u8; 128];
+        for (b, flags) in (0u8..).zip(ascii.iter_mut()) {
+            if !b.is_ascii_alphanumeric() {
+                *flags |= ASCII_KEEP;
+            }
+            if b.is_ascii_uppercase() {
+                *flags |= ASCII_UPPER;
+            }
+        }
         Ok(Self {
-            t2s: t2s_table()?,
+            tables,
             lookalikes: None,
+            plain3: tables.plain3.clone(),
+            ascii,
         })
     }
 
@@ -452,7 +616,7 @@ impl Normaliser {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let base = Self::new()?;
+        let mut base = Self::new()?;
         if pairs.is_empty() {
             return Ok(base);
         }
@@ -481,15 +645,46 @@ impl Normaliser {
             .map_err(|e| TextError::LookalikeTable {
                 message: e.to_string(),
             })?;
-        Ok(Self {
-            t2s: base.t2s,
-            lookalikes: Some(Lookalikes {
-                starts: KeyStarts::new(keys.iter().map(String::as_str)),
-                automaton,
-                replacements,
-                ascii_edges,
-            }),
-        })
+        let starts = KeyStarts::new(keys.iter().map(String::as_str));
+        base.gate_tables(&starts);
+        base.lookalikes = Some(Lookalikes {
+            starts,
+            automaton,
+            replacements,
+            ascii_edges,
+        });
+        Ok(base)
+    }
+
+    /// Marks the key characters in the fast-path tables: three-byte ones leave the plain set
+    /// (they must go through the gate), ASCII ones get their gate flags.
+    fn gate_tables(&mut self, starts: &KeyStarts) {
+        for (word_index, word) in self.plain3.iter_mut().enumerate() {
+            for bit in 0..64 {
+                let cp = (word_index * 64 + bit) as u32;
+                let Some(c) = char::from_u32(cp) else {
+                    continue;
+                };
+                if starts.first.contains(c) || starts.second.contains(c) {
+                    *word &= !(1u64 << bit);
+                }
+            }
+        }
+        for (b, flags) in (0u8..).zip(self.ascii.iter_mut()) {
+            let lower = b.to_ascii_lowercase();
+            if !b.is_ascii_alphanumeric() {
+                continue;
+            }
+            if starts.first.ascii(lower) {
+                *flags |= ASCII_FIRST;
+                if starts.single {
+                    *flags |= ASCII_OPENS;
+                }
+            }
+            if starts.second.ascii(lower) {
+                *flags |= ASCII_SECOND;
+            }
+        }
     }
 
     /// Normalises `text` into `out` (cleared first). Does not allocate once `out` has grown to the
@@ -509,57 +704,35 @@ impl Normaliser {
         out.original_len = text.len();
         out.text.reserve(text.len());
         out.map.reserve(text.len());
-        let starts = self.lookalikes.as_ref().map(|l| &l.starts);
         // Whether the text may hold a look-alike key.
         let mut gate = Gate::default();
         let bytes = text.as_bytes();
         let mut i = 0usize;
         while let Some(&b) = bytes.get(i) {
-            // Offsets are < MAX_TEXT_BYTES, so they fit in u32.
             if b < 0x80 {
-                if b.is_ascii_lowercase() || b.is_ascii_digit() {
-                    // A run of characters that stay as they are: copied at once.
-                    let start = i;
-                    while let Some(&c) = bytes.get(i) {
-                        if !(c.is_ascii_lowercase() || c.is_ascii_digit()) {
-                            break;
-                        }
-                        gate.ascii(starts, c);
-                        i += 1;
+                i = self.ascii_run(text, i, out, &mut gate);
+                continue;
+            }
+            if b & 0xF0 == 0xE0 {
+                if let Some(&[b0, b1, b2]) = bytes.get(i..i + 3) {
+                    if self.plain3_at(b0, b1, b2) {
+                        i = self.plain3_run(text, i, out, &mut gate);
+                        continue;
                     }
-                    out.emit_run(text, start, i, false, false);
-                } else if b.is_ascii_uppercase() {
-                    let lower = b.to_ascii_lowercase();
-                    gate.ascii(starts, lower);
-                    out.emit(char::from(lower), i as u32, false);
-                    i += 1;
-                } else {
-                    out.separator(char::from(b), i as u32);
-                    i += 1;
+                    let cp = (u32::from(b0 & 0x0F) << 12)
+                        | (u32::from(b1 & 0x3F) << 6)
+                        | u32::from(b2 & 0x3F);
+                    if let Some((c, class)) = self.tables.fold3(cp) {
+                        self.dispatch(c, class, src(i, 3), out, &mut gate);
+                        i += 3;
+                        continue;
+                    }
                 }
-                continue;
-            }
-            // A run of common CJK characters that are already simplified: copied at once.
-            let start = i;
-            while let Some(cp) = self.plain_cjk_at(bytes, i) {
-                gate.cjk(starts, cp);
-                i += 3;
-            }
-            if i > start {
-                out.emit_run(text, start, i, true, true);
-                continue;
             }
             let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else {
                 break;
             };
-            let cp = c as u32;
-            if (0x4E00..=0x9FFF).contains(&cp) {
-                let simplified = self.t2s.get(c);
-                gate.cjk(starts, simplified as u32);
-                out.emit(simplified, i as u32, true);
-            } else {
-                self.slow_char(c, i as u32, out, &mut gate);
-            }
+            self.slow_char(c, src(i, c.len_utf8()), out, &mut gate);
             i += c.len_utf8();
         }
         out.finish();
@@ -570,18 +743,88 @@ impl Normaliser {
         }
     }
 
-    /// The code point at `i` when it is a CJK ideograph of the main block (U+4E00–U+9FFF, three
-    /// UTF-8 bytes) that traditional → simplified conversion leaves unchanged.
+    /// Whether the three-byte character `b0 b1 b2` is in the plain set.
     #[inline]
-    fn plain_cjk_at(&self, bytes: &[u8], i: usize) -> Option<u32> {
-        let b0 = *bytes.get(i)?;
-        if !(0xE4..=0xE9).contains(&b0) {
-            return None;
+    fn plain3_at(&self, b0: u8, b1: u8, b2: u8) -> bool {
+        let word = (usize::from(b0 & 0x0F) << 6) | usize::from(b1 & 0x3F);
+        self.plain3
+            .get(word)
+            .is_some_and(|w| (w >> (b2 & 0x3F)) & 1 == 1)
+    }
+
+    /// Copies the run of plain three-byte characters starting at `start`; returns where it ends.
+    #[inline]
+    fn plain3_run(
+        &self,
+        text: &str,
+        start: usize,
+        out: &mut NormalisedText,
+        gate: &mut Gate,
+    ) -> usize {
+        let bytes = text.as_bytes();
+        let mut i = start;
+        while let Some(&[b0, b1, b2]) = bytes.get(i..i + 3) {
+            if b0 & 0xF0 != 0xE0 || !self.plain3_at(b0, b1, b2) {
+                break;
+            }
+            i += 3;
         }
-        let b1 = *bytes.get(i + 1)?;
-        let b2 = *bytes.get(i + 2)?;
-        let cp = (u32::from(b0 & 0x0F) << 12) | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
-        (cp >= 0x4E00 && !self.t2s.changes(cp)).then_some(cp)
+        // A plain character is no key character: the gate forgets a first character seen before.
+        gate.after_first = false;
+        out.emit_run(text, (start, i), 3, true, true);
+        i
+    }
+
+    /// Handles the ASCII starting at `start` (one byte at least); returns where it ends.
+    #[inline]
+    fn ascii_run(
+        &self,
+        text: &str,
+        mut start: usize,
+        out: &mut NormalisedText,
+        gate: &mut Gate,
+    ) -> usize {
+        let bytes = text.as_bytes();
+        if out.last_cjk {
+            // Separators after a CJK character wait to see what follows.
+            while let Some(&b) = bytes.get(start) {
+                if b >= 0x80 || b.is_ascii_alphanumeric() {
+                    break;
+                }
+                out.pending.push((char::from(b), src(start, 1)));
+                start += 1;
+            }
+            if !bytes.get(start).is_some_and(u8::is_ascii_alphanumeric) {
+                return start;
+            }
+        }
+        // From here every byte is copied: a letter or digit first (which ends `last_cjk`), or
+        // separators that follow no CJK character.
+        let mut i = start;
+        let mut after_first = u8::from(gate.after_first);
+        let mut open = 0u8;
+        let mut seen = 0u8;
+        while let Some(&b) = bytes.get(i) {
+            if b >= 0x80 {
+                break;
+            }
+            let flags = self.ascii.get(usize::from(b)).copied().unwrap_or(0);
+            open |= (after_first & (flags >> 1)) | (flags >> 2);
+            after_first = (after_first & (flags >> 3)) | flags;
+            after_first &= 1;
+            seen |= flags;
+            i += 1;
+        }
+        gate.after_first = after_first & 1 == 1;
+        gate.open |= open & 1 == 1;
+        let written = out.text.len();
+        out.emit_run(text, (start, i), 1, false, false);
+        if seen & ASCII_UPPER != 0 {
+            if let Some(run) = out.text.get_mut(written..) {
+                run.make_ascii_lowercase();
+            }
+        }
+        i
     }
 
     /// Normalises `text` into a new string (for compiling phrases; use
@@ -592,59 +835,43 @@ impl Normaliser {
         out.text
     }
 
-    /// Everything outside ASCII and the main CJK block: full-width forms, NFKC, case, classes.
-    fn slow_char(&self, c: char, from: u32, out: &mut NormalisedText, gate: &mut Gate) {
-        let cp = c as u32;
-        if (0xFF01..=0xFF5E).contains(&cp) {
-            // Full-width ASCII: same order as ASCII, offset 0xFEE0.
-            if let Some(ascii) = char::from_u32(cp - 0xFEE0) {
-                self.folded_char(ascii, from, out, gate);
-            }
-            return;
-        }
-        if cp == 0x3000 {
-            out.separator(' ', from);
-            return;
-        }
-        // Compatibility decomposition; at most 18 characters (U+FDFA), 32 is ample.
-        let mut buf = ['\0'; 32];
-        let mut n = 0usize;
-        decompose_compatible(c, |d| {
-            if let Some(slot) = buf.get_mut(n) {
-                *slot = d;
-                n += 1;
-            }
-        });
-        for &d in buf.iter().take(n) {
-            if is_combining_mark(d) {
+    /// The definition of steps 1–4 for one character `c` that came from `from`.
+    fn slow_char(&self, c: char, from: Src, out: &mut NormalisedText, gate: &mut Gate) {
+        fold_steps(c, |step| match step {
+            Step::Mark(d) => {
                 gate.open = true;
                 out.combining(d, from);
-            } else if d.is_uppercase() {
-                for l in d.to_lowercase() {
-                    self.folded_char(l, from, out, gate);
-                }
-            } else {
-                self.folded_char(d, from, out, gate);
             }
-        }
+            Step::Char(d) => {
+                let class = class(d);
+                let c = if class == Class::Cjk {
+                    self.tables.t2s.get(d)
+                } else {
+                    d
+                };
+                self.dispatch(c, class, from, out, gate);
+            }
+        });
     }
 
-    /// A character already compatibility-decomposed: case, look-alike letters, t2s, class.
-    fn folded_char(&self, c: char, from: u32, out: &mut NormalisedText, gate: &mut Gate) {
-        let c = if c.is_ascii() {
-            c.to_ascii_lowercase()
-        } else {
-            latin_lookalike(c)
-        };
-        match class(c) {
+    /// Appends a folded (and converted) character `c` of class `class` (the class of the
+    /// character before traditional → simplified conversion, which keeps CJK as CJK).
+    #[inline]
+    fn dispatch(
+        &self,
+        c: char,
+        class: Class,
+        from: Src,
+        out: &mut NormalisedText,
+        gate: &mut Gate,
+    ) {
+        let starts = self.lookalikes.as_ref().map(|l| &l.starts);
+        match class {
             Class::Cjk => {
-                let simplified = self.t2s.get(c);
-                let starts = self.lookalikes.as_ref().map(|l| &l.starts);
-                gate.cjk(starts, simplified as u32);
-                out.emit(simplified, from, true);
+                gate.cjk(starts, c as u32);
+                out.emit(c, from, true);
             }
             Class::Other => {
-                let starts = self.lookalikes.as_ref().map(|l| &l.starts);
                 match u8::try_from(c) {
                     Ok(b) if b.is_ascii() => gate.ascii(starts, b),
                     // Letters of other scripts: be conservative.
@@ -742,15 +969,6 @@ const SIP_LO: u32 = 0x20000;
 const SIP_HI: u32 = 0x30000;
 
 impl T2s {
-    /// Whether the BMP CJK code point `cp` has a different simplified form.
-    #[inline]
-    fn changes(&self, cp: u32) -> bool {
-        let k = cp.wrapping_sub(BMP_LO) as usize;
-        self.bitmap
-            .get(k / 64)
-            .is_some_and(|word| (word >> (k % 64)) & 1 == 1)
-    }
-
     #[inline]
     fn get(&self, c: char) -> char {
         let cp = c as u32;
@@ -822,14 +1040,76 @@ impl T2s {
 /// (OpenCC turns `帳戶` into `帐户`, while most texts write `账户`).
 const VARIANT_FOLDS: &[(char, char)] = &[('帐', '账')];
 
-fn t2s_table() -> Result<&'static T2s, TextError> {
-    static TABLE: OnceLock<Result<T2s, TextError>> = OnceLock::new();
-    TABLE.get_or_init(T2s::build).as_ref().map_err(Clone::clone)
+/// Per-process tables: traditional → simplified, and the results of steps 1–3 for every
+/// three-byte character (U+0800–U+FFFF), computed once from the per-character definition.
+#[derive(Debug)]
+struct Tables {
+    t2s: T2s,
+    /// Per code point below U+10000: 0 when the character needs the full definition (it folds to
+    /// several characters or a combining mark), else the character it becomes (low 24 bits) and
+    /// its [`Class`] code (high 8 bits).
+    fold3: Box<[u32]>,
+    /// Per code point below U+10000 (bit `cp % 64` of word `cp / 64`): a three-byte CJK character
+    /// that becomes itself.
+    plain3: Box<[u64; 1024]>,
+}
+
+impl Tables {
+    fn build() -> Result<Self, TextError> {
+        let t2s = T2s::build()?;
+        let mut fold3 = vec![0u32; 0x10000].into_boxed_slice();
+        let mut plain3 = Box::new([0u64; 1024]);
+        for cp in 0x800u32..0x10000 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            let mut steps = [Step::Char('\0'); 2];
+            let mut n = 0usize;
+            fold_steps(c, |step| {
+                if let Some(slot) = steps.get_mut(n) {
+                    *slot = step;
+                }
+                n += 1;
+            });
+            let [first, _] = steps;
+            let (1, Step::Char(d)) = (n, first) else {
+                continue;
+            };
+            let class = class(d);
+            let to = if class == Class::Cjk { t2s.get(d) } else { d };
+            if let Some(entry) = fold3.get_mut(cp as usize) {
+                *entry = (to as u32) | (class.code() << 24);
+            }
+            if class == Class::Cjk && to == c {
+                if let Some(word) = plain3.get_mut((cp / 64) as usize) {
+                    *word |= 1u64 << (cp % 64);
+                }
+            }
+        }
+        Ok(Self { t2s, fold3, plain3 })
+    }
+
+    /// What the three-byte character `cp` becomes, when it is a single character.
+    #[inline]
+    fn fold3(&self, cp: u32) -> Option<(char, Class)> {
+        let entry = *self.fold3.get(cp as usize)?;
+        let class = Class::from_code(entry >> 24)?;
+        Some((char::from_u32(entry & OFFSET_MASK)?, class))
+    }
+}
+
+fn tables() -> Result<&'static Tables, TextError> {
+    static TABLES: OnceLock<Result<Tables, TextError>> = OnceLock::new();
+    TABLES
+        .get_or_init(Tables::build)
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::{prop_assert_eq, TestCaseError};
 
     fn norm() -> Normaliser {
         Normaliser::with_lookalikes(&[
@@ -1030,6 +1310,167 @@ mod tests {
                 key: " . ".into()
             }
         );
+    }
+
+    /// The straightforward definition: every character through [`Normaliser::slow_char`], no
+    /// runs, no tables, and the look-alike automaton always run.
+    fn reference(n: &Normaliser, text: &str) -> NormalisedText {
+        let mut out = NormalisedText::new();
+        let mut gate = Gate::default();
+        for (i, c) in text.char_indices() {
+            n.slow_char(c, src(i, c.len_utf8()), &mut out, &mut gate);
+        }
+        out.finish();
+        if let Some(l) = &n.lookalikes {
+            l.apply(&mut out);
+        }
+        out
+    }
+
+    /// Asserts that the fast path and the definition give the same text and the same map back to
+    /// the original at every pair of character boundaries.
+    fn assert_same_as_reference(n: &Normaliser, text: &str) -> Result<(), TestCaseError> {
+        let mut fast = NormalisedText::new();
+        n.normalise_into(text, &mut fast);
+        let slow = reference(n, text);
+        prop_assert_eq!(fast.as_str(), slow.as_str(), "text of {:?}", text);
+        prop_assert_eq!(fast.map.len(), fast.len());
+        let bounds: Vec<usize> = fast
+            .as_str()
+            .char_indices()
+            .map(|(p, _)| p)
+            .chain([fast.len()])
+            .collect();
+        for (k, &start) in bounds.iter().enumerate() {
+            prop_assert_eq!(
+                fast.original_offset(start),
+                slow.original_offset(start),
+                "offset {} of {:?}",
+                start,
+                text
+            );
+            for &end in bounds.iter().skip(k + 1) {
+                prop_assert_eq!(
+                    fast.original_range(text, start, end),
+                    reference_range(&slow, text, start, end),
+                    "range {}..{} of {:?}",
+                    start,
+                    end,
+                    text
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// `original_range` as first written: decode the last character in the original.
+    fn reference_range(
+        n: &NormalisedText,
+        original: &str,
+        start: usize,
+        end: usize,
+    ) -> Option<Range<usize>> {
+        if start >= end || !n.text.is_char_boundary(start) || !n.text.is_char_boundary(end) {
+            return None;
+        }
+        let last = n.text.get(start..end)?.char_indices().next_back()?.0 + start;
+        let from = n.original_offset(start)?;
+        let last_from = n.original_offset(last)?;
+        let last_len = original.get(last_from..)?.chars().next()?.len_utf8();
+        let to = last_from.checked_add(last_len)?;
+        (from < to && to <= original.len()).then_some(from..to)
+    }
+
+    /// The look-alike table of the default rule pack (`rules/lookalikes.txt`), as pairs.
+    fn pack_lookalikes() -> Vec<(String, String)> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules/lookalikes.txt");
+        let text = std::fs::read_to_string(path).unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn fast_path_matches_definition_on_examples() {
+        let pack = Normaliser::with_lookalikes(&pack_lookalikes()).unwrap();
+        let bare = Normaliser::new().unwrap();
+        let texts = [
+            "【工商银行】您的验证码为482913，5分钟内有效，请勿告诉他人。",
+            "兼职刷 单，日结佣金三百，先垫付后返利，加徽信 kf8866 详聊",
+            "Your parcel is waiting at the locker, code 4471. Thanks for shopping with us.",
+            "安全帳戶 涉嫌洗錢，請加ＶＸ：kf8866 或 V信 ①②③ cafe\u{301} 刷🔥单 刷\u{200b}单",
+            "zhuan账 ZFB yhk 微x 扣扣 wei信 shua单, SHUA单 刷dan",
+            "\u{430}\u{440}\u{440} ﬁle ＡＢＣ ｶﾀｶﾅ ㈱ ㎏ \u{2f00}\u{f900}",
+        ];
+        for n in [&pack, &bare, &norm()] {
+            for t in texts {
+                assert_same_as_reference(n, t).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn three_byte_table_agrees_with_definition_for_every_character() {
+        let n = Normaliser::with_lookalikes(&pack_lookalikes()).unwrap();
+        let mut s = String::new();
+        for cp in 0x800u32..0x10000 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            // Between CJK characters and between letters, so both separator cases are seen.
+            s.clear();
+            s.push('中');
+            s.push(c);
+            s.push('文');
+            s.push(' ');
+            s.push('a');
+            s.push(c);
+            s.push('b');
+            assert_same_as_reference(&n, &s).unwrap();
+        }
+    }
+
+    /// Characters that exercise every path: CJK (plain, traditional, look-alike key characters),
+    /// full-width forms, separators of each kind, emoji, invisible characters, combining marks,
+    /// capitals and look-alike keys.
+    const MIXED: &str = "[刷单您的快递账户帳戶詐騙錢微信徽薇威扣蔻鹅转贷佣菠菜x中文一二\
+        ＡＢＶＸｖｘ１２，。：【】、·\u{3000} ,.:/@\\-\u{200b}\u{feff}🔥👍❤\u{fe0f}\u{301}①ﬁ\
+        aAbBvVwWxXzZsShHdDyYqQ0-9\u{430}\u{440}éÉ\u{2f00}\u{f900}𠀀]{0,40}";
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        #[test]
+        fn fast_path_matches_definition_on_mixed_text(s in MIXED) {
+            let n = Normaliser::with_lookalikes(&pack_lookalikes()).unwrap();
+            assert_same_as_reference(&n, &s)?;
+            assert_same_as_reference(&norm(), &s)?;
+        }
+
+        #[test]
+        fn fast_path_matches_definition_on_keys_and_words(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(pack_lookalikes().into_iter().map(|(k, _)| k).collect::<Vec<_>>()),
+                    "[a-zA-Z0-9 .,/]{1,6}",
+                    "[刷单账户帳戶微信中文，。 ]{1,4}",
+                ],
+                0..8,
+            )
+        ) {
+            let s: String = parts.concat();
+            let n = Normaliser::with_lookalikes(&pack_lookalikes()).unwrap();
+            assert_same_as_reference(&n, &s)?;
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        #[test]
+        fn fast_path_matches_definition_on_arbitrary_text(s in "\\PC{0,48}") {
+            assert_same_as_reference(&norm(), &s)?;
+        }
     }
 
     proptest::proptest! {
