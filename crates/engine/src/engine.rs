@@ -427,9 +427,70 @@ fn text_evidence(
     }
 }
 
+/// Most evidence items `build` can produce for this context: the vector is allocated once.
+fn evidence_bound(ctx: &Context<'_, '_>, caller: &PartyFacts, callee: &PartyFacts) -> usize {
+    let contacts = ctx.contacts.map_or(0, Contacts::len);
+    let contact_hits: usize = ctx
+        .contact_hits
+        .iter()
+        .flatten()
+        .map(|c| c.hits.len())
+        .sum();
+    let text = ctx.facts.text.map_or(0, |h| h.hits().len());
+    2 + caller.hits.len()
+        + callee.hits.len()
+        + contact_hits
+        + contacts
+        + ctx.flags.iter().count()
+        + text
+}
+
+/// Categories to report, in order, without duplicates; inline up to 16, then on the heap.
+struct CategoryList {
+    inline: [CategoryId; 16],
+    len: usize,
+    spill: Vec<CategoryId>,
+}
+
+impl CategoryList {
+    fn new() -> CategoryList {
+        CategoryList {
+            inline: [CategoryId(0); 16],
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+
+    fn as_slice(&self) -> &[CategoryId] {
+        if self.spill.is_empty() {
+            self.inline.get(..self.len).unwrap_or(&[])
+        } else {
+            &self.spill
+        }
+    }
+
+    fn push_new(&mut self, c: CategoryId) {
+        if self.as_slice().contains(&c) {
+            return;
+        }
+        if !self.spill.is_empty() {
+            self.spill.push(c);
+        } else if let Some(slot) = self.inline.get_mut(self.len) {
+            *slot = c;
+            self.len += 1;
+        } else {
+            self.spill.extend_from_slice(&self.inline);
+            self.spill.push(c);
+        }
+    }
+}
+
 fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: PartyFacts, callee: PartyFacts) -> Decision {
     let (snap, ev) = (ctx.snap, ctx.ev);
-    let mut out = Out::default();
+    let mut out = Out {
+        evidence: Vec::with_capacity(evidence_bound(ctx, &caller, &callee)),
+        cats: Vec::with_capacity(4),
+    };
     let w = &rule.when;
     if w.ingress == Some(Ingress::International) && w.caller_domestic == Some(true) {
         if let Some(n) = caller.party.normalised {
@@ -508,22 +569,20 @@ fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: PartyFacts, callee: PartyFa
         });
     }
     if let (Some(t), Some(hits)) = (ctx.text, ctx.facts.text) {
-        let mut reported: Vec<CategoryId> = Vec::new();
+        let mut reported = CategoryList::new();
         for g in &w.text {
             for c in g.reached(hits) {
-                if !reported.contains(&c) {
-                    reported.push(c);
-                }
+                reported.push_new(c);
             }
         }
         if rule.verdict != crate::decision::Verdict::Pass {
             for &c in snap.fraud_categories.iter() {
-                if hits.score(c) >= REPORT_SCORE && !reported.contains(&c) {
-                    reported.push(c);
+                if hits.score(c) >= REPORT_SCORE {
+                    reported.push_new(c);
                 }
             }
         }
-        text_evidence(snap, t, hits, &reported, &mut out);
+        text_evidence(snap, t, hits, reported.as_slice(), &mut out);
     }
     Decision {
         verdict: rule.verdict,
