@@ -207,29 +207,66 @@ impl KeyStarts {
 
 /// Tracks, over the normalised characters, whether a key's first character was followed by a
 /// key's second character (separators in between are ignored, which only errs towards running
-/// the automaton).
-#[derive(Debug, Default)]
+/// the automaton), and where the earliest such first character is: no key can match before it,
+/// so the automaton starts there.
+#[derive(Debug)]
 struct Gate {
     after_first: bool,
-    open: bool,
+    /// Normalised position (at most) of the last first character seen.
+    first_at: usize,
+    /// Where the automaton must start; `usize::MAX` while the gate is closed.
+    open_at: usize,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self {
+            after_first: false,
+            first_at: 0,
+            open_at: usize::MAX,
+        }
+    }
 }
 
 impl Gate {
+    /// Opens the gate from the start of the text (a case the gate cannot judge).
     #[inline]
-    fn ascii(&mut self, starts: Option<&KeyStarts>, b: u8) {
-        if let Some(s) = starts {
-            self.open |= self.after_first && s.second.ascii(b);
-            self.after_first = s.first.ascii(b);
-            self.open |= self.after_first && s.single;
+    fn open_all(&mut self) {
+        self.open_at = 0;
+    }
+
+    /// Whether the automaton must run.
+    fn is_open(&self) -> bool {
+        self.open_at != usize::MAX
+    }
+
+    /// A letter or CJK character at normalised position `pos` (at most) that is a key's first
+    /// character or not (`first`), a key's second character or not (`second`).
+    #[inline]
+    fn char_at(&mut self, pos: usize, first: bool, second: bool, single: bool) {
+        if self.after_first && second {
+            self.open_at = self.open_at.min(self.first_at);
+        }
+        self.after_first = first;
+        if first {
+            self.first_at = pos;
+            if single {
+                self.open_at = self.open_at.min(pos);
+            }
         }
     }
 
     #[inline]
-    fn cjk(&mut self, starts: Option<&KeyStarts>, cp: u32) {
+    fn ascii(&mut self, starts: Option<&KeyStarts>, b: u8, pos: usize) {
         if let Some(s) = starts {
-            self.open |= self.after_first && s.second.cjk(cp);
-            self.after_first = s.first.cjk(cp);
-            self.open |= self.after_first && s.single;
+            self.char_at(pos, s.first.ascii(b), s.second.ascii(b), s.single);
+        }
+    }
+
+    #[inline]
+    fn cjk(&mut self, starts: Option<&KeyStarts>, cp: u32, pos: usize) {
+        if let Some(s) = starts {
+            self.char_at(pos, s.first.cjk(cp), s.second.cjk(cp), s.single);
         }
     }
 }
@@ -298,12 +335,19 @@ impl NormalisedText {
         if start >= end || !self.text.is_char_boundary(start) || !self.text.is_char_boundary(end) {
             return None;
         }
-        // The last character starts at most three continuation bytes before `end`.
+        // The last character starts one to four bytes before `end`; its lead byte says which
+        // (`start` is a boundary, so the last character never starts before it).
         let bytes = self.text.as_bytes();
-        let mut last = end.checked_sub(1)?;
-        while last > start && bytes.get(last).is_some_and(|&b| b & 0xC0 == 0x80) {
-            last -= 1;
-        }
+        let lead_at = |back: usize| end.checked_sub(back).and_then(|p| bytes.get(p).copied());
+        let last = if lead_at(1)? < 0x80 {
+            end - 1
+        } else if lead_at(3).is_some_and(|b| b & 0xF0 == 0xE0) {
+            end - 3
+        } else if lead_at(2).is_some_and(|b| b & 0xE0 == 0xC0) {
+            end - 2
+        } else {
+            end.checked_sub(4)?
+        };
         let first = *self.map.get(start)?;
         let last_src = *self.map.get(last)?;
         let from = (first & OFFSET_MASK) as usize;
@@ -737,8 +781,10 @@ impl Normaliser {
         }
         out.finish();
         if let Some(lookalikes) = &self.lookalikes {
-            if gate.open || lookalikes.starts.always() {
-                lookalikes.apply(out);
+            if lookalikes.starts.always() {
+                lookalikes.apply(out, 0);
+            } else if gate.is_open() {
+                lookalikes.apply(out, gate.open_at);
             }
         }
     }
@@ -798,26 +844,33 @@ impl Normaliser {
                 return start;
             }
         }
-        // From here every byte is copied: a letter or digit first (which ends `last_cjk`), or
-        // separators that follow no CJK character.
+        // From here every byte is copied: a letter or digit first (which ends `last_cjk`, so
+        // separators held back are written first), or separators that follow no CJK character.
+        out.finish();
+        let written = out.text.len();
         let mut i = start;
-        let mut after_first = u8::from(gate.after_first);
-        let mut open = 0u8;
         let mut seen = 0u8;
         while let Some(&b) = bytes.get(i) {
             if b >= 0x80 {
                 break;
             }
             let flags = self.ascii.get(usize::from(b)).copied().unwrap_or(0);
-            open |= (after_first & (flags >> 1)) | (flags >> 2);
-            after_first = (after_first & (flags >> 3)) | flags;
-            after_first &= 1;
+            if flags & ASCII_KEEP == 0 {
+                let first = flags & ASCII_FIRST != 0;
+                if gate.after_first && flags & ASCII_SECOND != 0 {
+                    gate.open_at = gate.open_at.min(gate.first_at);
+                }
+                gate.after_first = first;
+                if first {
+                    gate.first_at = written + (i - start);
+                    if flags & ASCII_OPENS != 0 {
+                        gate.open_at = gate.open_at.min(gate.first_at);
+                    }
+                }
+            }
             seen |= flags;
             i += 1;
         }
-        gate.after_first = after_first & 1 == 1;
-        gate.open |= open & 1 == 1;
-        let written = out.text.len();
         out.emit_run(text, (start, i), 1, false, false);
         if seen & ASCII_UPPER != 0 {
             if let Some(run) = out.text.get_mut(written..) {
@@ -839,7 +892,7 @@ impl Normaliser {
     fn slow_char(&self, c: char, from: Src, out: &mut NormalisedText, gate: &mut Gate) {
         fold_steps(c, |step| match step {
             Step::Mark(d) => {
-                gate.open = true;
+                gate.open_all();
                 out.combining(d, from);
             }
             Step::Char(d) => {
@@ -866,16 +919,18 @@ impl Normaliser {
         gate: &mut Gate,
     ) {
         let starts = self.lookalikes.as_ref().map(|l| &l.starts);
+        // Where `c` lands (or later, when held-back separators are written first).
+        let pos = out.text.len();
         match class {
             Class::Cjk => {
-                gate.cjk(starts, c as u32);
+                gate.cjk(starts, c as u32, pos);
                 out.emit(c, from, true);
             }
             Class::Other => {
                 match u8::try_from(c) {
-                    Ok(b) if b.is_ascii() => gate.ascii(starts, b),
+                    Ok(b) if b.is_ascii() => gate.ascii(starts, b, pos),
                     // Letters of other scripts: be conservative.
-                    _ => gate.open = true,
+                    _ => gate.open_all(),
                 }
                 out.emit(c, from, false);
             }
@@ -891,13 +946,16 @@ fn is_word_byte(b: u8) -> bool {
 }
 
 impl Lookalikes {
-    /// Replaces look-alike keys in `out`, rebuilding its map.
-    fn apply(&self, out: &mut NormalisedText) {
+    /// Replaces look-alike keys starting at or after normalised position `from` in `out`,
+    /// rebuilding its map.
+    fn apply(&self, out: &mut NormalisedText, from: usize) {
         let mut last = 0usize;
         let mut replaced = false;
         out.alt_text.clear();
         out.alt_map.clear();
-        for m in self.automaton.find_iter(out.text.as_str()) {
+        let input =
+            aho_corasick::Input::new(out.text.as_str()).span(from.min(out.len())..out.len());
+        for m in self.automaton.find_iter(input) {
             let (start, end) = (m.start(), m.end());
             let (left_edge, right_edge) = self
                 .ascii_edges
@@ -1322,7 +1380,7 @@ mod tests {
         }
         out.finish();
         if let Some(l) = &n.lookalikes {
-            l.apply(&mut out);
+            l.apply(&mut out, 0);
         }
         out
     }
@@ -1484,7 +1542,7 @@ mod tests {
             n.normalise_into(&s, &mut out);
             let before = out.as_str().to_owned();
             if let Some(l) = &n.lookalikes {
-                l.apply(&mut out);
+                l.apply(&mut out, 0);
             }
             proptest::prop_assert_eq!(before, out.as_str());
         }
