@@ -143,15 +143,17 @@ fn behaviour_for(snapshot: &Snapshot) -> Option<Arc<Behaviour>> {
 
 fn party(snap: &Snapshot, raw: &str, at_ms: u64) -> PartyFacts {
     let normalised = normalise(raw, &snap.numbers).ok();
-    let hits = normalised
-        .as_ref()
-        .map(|n| snap.lists.lookup(n, at_ms))
-        .unwrap_or_default();
-    PartyFacts {
+    // Built in place: the list hits are written into the result, not copied into it.
+    let mut facts = PartyFacts {
         party: Party::new(raw, normalised),
-        mask: list_mask(&hits),
-        hits,
+        hits: ListHits::default(),
+        mask: 0,
+    };
+    if let Some(n) = &facts.party.normalised {
+        snap.lists.lookup_into(n, at_ms, &mut facts.hits);
+        facts.mask = list_mask(&facts.hits);
     }
+    facts
 }
 
 /// A phone contact of the text that is on some list.

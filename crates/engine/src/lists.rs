@@ -681,6 +681,11 @@ struct PrefixIndex {
     /// `prefix_key` → range of `entries`.
     slots: FxHashMap<u64, (u32, u32)>,
     entries: Vec<PrefixEntry>,
+    /// One bit per hashed `prefix_key` of `slots` (16 bits per key): a clear bit means the
+    /// prefix is absent, so most probes of a number on no list skip the hash map.
+    filter: Vec<u64>,
+    /// `64 - log2(bits of filter)`: the top bits of the mixed key pick the bit.
+    filter_shift: u32,
 }
 
 /// Kind index (0 E.164, 1 service), length and value of a prefix in one `u64`: 10^16 < 2^54.
@@ -731,7 +736,37 @@ impl PrefixIndex {
                 previous = Some(key);
             }
         }
+        let bits = (index.slots.len().saturating_mul(16))
+            .next_power_of_two()
+            .max(64);
+        index.filter = vec![0u64; bits / 64];
+        index.filter_shift = 64 - bits.trailing_zeros();
+        let keys: Vec<u64> = index.slots.keys().copied().collect();
+        for key in keys {
+            let bit = index.filter_bit(key);
+            if let Some(word) = index.filter.get_mut(bit / 64) {
+                *word |= 1u64 << (bit % 64);
+            }
+        }
         index
+    }
+
+    /// The bit of `key` in the filter.
+    #[inline]
+    fn filter_bit(&self, key: u64) -> usize {
+        (mix(key) >> self.filter_shift) as usize
+    }
+
+    /// Whether `key` may be in `slots` (false: certainly not).
+    #[inline]
+    fn may_hold(&self, key: u64) -> bool {
+        if self.filter.is_empty() {
+            return true;
+        }
+        let bit = self.filter_bit(key);
+        self.filter
+            .get(bit / 64)
+            .is_none_or(|w| w & (1u64 << (bit % 64)) != 0)
     }
 
     /// Calls `f(length, entry)` for every prefix of `digits` in the set, longest first.
@@ -763,7 +798,11 @@ impl PrefixIndex {
                 .checked_sub(len)
                 .and_then(|k| POW10.get(k))
                 .map_or(0, |p| full / p);
-            if let Some(&(from, count)) = self.slots.get(&prefix_key(k, len, value)) {
+            let key = prefix_key(k, len, value);
+            if !self.may_hold(key) {
+                continue;
+            }
+            if let Some(&(from, count)) = self.slots.get(&key) {
                 let (from, to) = (from as usize, from as usize + count as usize);
                 for e in self.entries.get(from..to).unwrap_or(&[]) {
                     f(len as u8, e);
@@ -801,6 +840,16 @@ impl NumberLists {
     #[inline]
     pub fn lookup(&self, n: &Normalised, now_ms: u64) -> ListHits {
         let mut hits = ListHits::default();
+        self.lookup_into(n, now_ms, &mut hits);
+        hits
+    }
+
+    /// [`NumberLists::lookup`] into `hits` (cleared first), for a caller that keeps the hits
+    /// in a larger structure: no copy of the result.
+    #[inline]
+    pub fn lookup_into(&self, n: &Normalised, now_ms: u64, hits: &mut ListHits) {
+        hits.len = 0;
+        hits.overflowed = 0;
         let key = n.key().raw();
         let over = if self.overlay.is_empty() {
             None
@@ -846,7 +895,6 @@ impl NumberLists {
                     }
                 });
         }
-        hits
     }
 
     /// Evidence for a hit returned by [`NumberLists::lookup`] on the same `n` and `now_ms`.
@@ -1275,6 +1323,54 @@ mod tests {
             })
         );
         assert!(NumberLists::empty().lookup(&n("110"), 0).is_empty());
+    }
+
+    /// The prefix filter never hides a listed prefix: every one of several thousand prefixes
+    /// of mixed lengths is found, and numbers under none of them are not.
+    #[test]
+    fn prefix_filter_keeps_every_listed_prefix() {
+        let mut b = NumberListsBuilder::new();
+        let list = b
+            .add_list(ListMeta::new(
+                "ranges",
+                "reported_fraud",
+                Action::Block,
+                Source::file("ranges.txt", 0),
+            ))
+            .unwrap();
+        // Synthetic 170/171 ranges: +86170NNNN (9 digits) and +86171NNNNN (10 digits).
+        for i in 0..3000u32 {
+            b.add_prefix_str(
+                list,
+                &format!("+86170{i:04}"),
+                Source::file("ranges.txt", 1),
+            )
+            .unwrap();
+            b.add_prefix_str(
+                list,
+                &format!("+86171{i:05}"),
+                Source::file("ranges.txt", 2),
+            )
+            .unwrap();
+        }
+        let lists = b.build();
+        for i in 0..3000u32 {
+            let h = lists.lookup(&n(&format!("+86170{i:04}0001")), 0);
+            assert_eq!(
+                h.on_list(list).map(|h| h.matched),
+                Some(Matched::Prefix { len: 9 }),
+                "170 {i}"
+            );
+            let h = lists.lookup(&n(&format!("+86171{i:05}001")), 0);
+            assert_eq!(
+                h.on_list(list).map(|h| h.matched),
+                Some(Matched::Prefix { len: 10 }),
+                "171 {i}"
+            );
+            assert!(lists
+                .lookup(&n(&format!("+86170{:04}0001", 5000 + i)), 0)
+                .is_empty());
+        }
     }
 
     #[test]
