@@ -420,12 +420,24 @@ fn domain_at(
     original: &str,
     out: &mut Contacts,
 ) -> Option<usize> {
-    let host_len = host_length(text.get(i..)?);
-    let host = text.get(i..i + host_len)?;
-    // A word without a dot (the common case) is no domain.
-    if !host.as_bytes().contains(&b'.') {
+    // A word without a dot (the common case) is no domain: one pass finds the token's end and
+    // whether it has a dot before the host is measured.
+    let rest = text.get(i..)?.as_bytes();
+    let mut dot = false;
+    for &c in rest {
+        if c == b'.' {
+            dot = true;
+            break;
+        }
+        if !(c.is_ascii_alphanumeric() || c == b'-') {
+            break;
+        }
+    }
+    if !dot {
         return None;
     }
+    let host_len = host_length(text.get(i..)?);
+    let host = text.get(i..i + host_len)?;
     // Not the domain of an e-mail address.
     if text.as_bytes().get(i + host_len) == Some(&b'@') {
         return None;
@@ -461,6 +473,44 @@ const MAX_PHONE_DIGITS: usize = 17;
 /// A phone number at `i`: digit groups joined by single separators, the longest prefix of whole
 /// groups that is a plausible number.
 fn phone_at(
+    text: &str,
+    i: usize,
+    normalised: &NormalisedText,
+    original: &str,
+    out: &mut Contacts,
+) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let plus = bytes.get(i) == Some(&b'+');
+    let mut at = if plus { i + 1 } else { i };
+    if !bytes.get(at).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    // The common case, one group of digits (`482913`, `17000000001`): they are contiguous in the
+    // text, so no copy is needed.
+    let run = bytes
+        .get(at..)
+        .map_or(0, |r| r.iter().take_while(|d| d.is_ascii_digit()).count());
+    let end = at + run;
+    let joined = bytes
+        .get(end)
+        .is_some_and(|&c| matches!(c, b' ' | b'-' | b'.'))
+        && bytes.get(end + 1).is_some_and(u8::is_ascii_digit);
+    if !joined {
+        let glued = bytes
+            .get(end)
+            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_');
+        if run > MAX_PHONE_DIGITS || glued || !is_phone(bytes.get(at..end)?, plus) {
+            return None;
+        }
+        let range = original_range(normalised, original, i, end)?;
+        out.push(ContactKind::Phone, text.get(i..end)?, None, range);
+        return Some(end);
+    }
+    phone_groups(text, i, normalised, original, out)
+}
+
+/// [`phone_at`] for any number of groups (digits copied out of the text, group by group).
+fn phone_groups(
     text: &str,
     i: usize,
     normalised: &NormalisedText,
@@ -818,6 +868,23 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+        #[test]
+        fn one_group_fast_path_equals_the_group_reader(
+            s in "\\+?(1[3-9]|0|00|86|400|95|9)?[0-9]{0,19}([ .\\-][0-9]{1,4})?[a-z_ ]?"
+        ) {
+            let n = Normaliser::new().unwrap();
+            let mut norm = NormalisedText::new();
+            n.normalise_into(&s, &mut norm);
+            let text = norm.as_str();
+            let (mut fast, mut slow) = (Contacts::new(), Contacts::new());
+            let a = phone_at(text, 0, &norm, &s, &mut fast);
+            let b = phone_groups(text, 0, &norm, &s, &mut slow);
+            proptest::prop_assert_eq!(a, b);
+            let fast: Vec<_> = fast.iter().collect();
+            let slow: Vec<_> = slow.iter().collect();
+            proptest::prop_assert_eq!(fast, slow);
+        }
+
         #[test]
         fn skipping_walk_finds_what_the_full_walk_finds(
             s in "([0-9a-z+\\-. :/@_]|https://|http://|\\.top|\\.com|qq|wx|vx|微信|扣扣|企鹅|号|你好|请|冻结|账户|１|ｗ|17000000001|95000|kf8866){0,30}"
