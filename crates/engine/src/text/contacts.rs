@@ -481,7 +481,7 @@ fn phone_at(
 ) -> Option<usize> {
     let bytes = text.as_bytes();
     let plus = bytes.get(i) == Some(&b'+');
-    let mut at = if plus { i + 1 } else { i };
+    let at = if plus { i + 1 } else { i };
     if !bytes.get(at).is_some_and(u8::is_ascii_digit) {
         return None;
     }
