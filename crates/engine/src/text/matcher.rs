@@ -183,6 +183,9 @@ pub struct TextMatcher {
     /// per category).
     literal_slots: Vec<(u32, u32)>,
     literal_phrases: Vec<u32>,
+    /// Per Hyperscan literal id of a phrase: the gate literal with the same text, if any (that
+    /// gate is not in the database on its own).
+    phrase_gates: Vec<Option<u32>>,
     /// Per pattern: the pattern alone, reporting its first match once (does it match, where
     /// does the first match end).
     match_dbs: Vec<BlockDatabase>,
@@ -209,6 +212,11 @@ impl fmt::Debug for TextMatcher {
             .field("id", &self.id)
             .field("phrases", &self.phrases.len())
             .field("literals", &self.literal_lens.len())
+            .field("gate_literals", &self.gate_slots.len())
+            .field(
+                "gates_shared_with_phrases",
+                &self.phrase_gates.iter().flatten().count(),
+            )
             .field("patterns", &self.patterns.len())
             .finish()
     }
@@ -423,6 +431,21 @@ impl TextMatcher {
             gate_patterns.extend_from_slice(m);
         }
 
+        // A gate literal that is also a phrase is found by the phrase's literal: one literal
+        // fewer for Hyperscan to confirm. (Normalised text is lower case, so the phrase's exact
+        // match and the gate's caseless one find the same places.)
+        let mut phrase_gates: Vec<Option<u32>> = vec![None; literal_texts.len()];
+        let mut gate_in_db = vec![true; gate_texts.len()];
+        for (gate, text) in gate_texts.iter().enumerate() {
+            let (Some(&lit), Some(in_db)) = (by_text.get(text), gate_in_db.get_mut(gate)) else {
+                continue;
+            };
+            if let Some(slot) = phrase_gates.get_mut(lit) {
+                *slot = Some(gate as u32);
+                *in_db = false;
+            }
+        }
+
         let literal_db = if literal_texts.is_empty() && gate_texts.is_empty() {
             None
         } else {
@@ -432,12 +455,16 @@ impl TextMatcher {
                 id: Some(i),
                 som: None,
             });
-            let gate_literals = gate_texts.iter().enumerate().map(|(i, t)| Literal {
-                expression: t.clone(),
-                flags: LiteralFlags::SINGLEMATCH | LiteralFlags::CASELESS,
-                id: Some(gate_base as usize + i),
-                som: None,
-            });
+            let gate_literals = gate_texts
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| gate_in_db.get(i) == Some(&true))
+                .map(|(i, t)| Literal {
+                    expression: t.clone(),
+                    flags: LiteralFlags::SINGLEMATCH | LiteralFlags::CASELESS,
+                    id: Some(gate_base as usize + i),
+                    som: None,
+                });
             let literals: Literals = phrase_literals.chain(gate_literals).collect();
             let db: Result<BlockDatabase, _> = literals.build();
             Some(db.map_err(|e| {
@@ -493,6 +520,7 @@ impl TextMatcher {
             literal_lens,
             literal_slots,
             literal_phrases,
+            phrase_gates,
             match_dbs,
             locators,
             som_dbs,
@@ -648,7 +676,12 @@ impl TextMatcher {
                         self.on_gate(gate as usize, gates, candidates);
                         Matching::Continue
                     }
-                    None => self.on_literal(&mut sink, id, to),
+                    None => {
+                        if let Some(&Some(gate)) = self.phrase_gates.get(id as usize) {
+                            self.on_gate(gate as usize, gates, candidates);
+                        }
+                        self.on_literal(&mut sink, id, to)
+                    }
                 },
             );
             scan_result(result)?;
