@@ -447,46 +447,6 @@ fn evidence_bound(ctx: &Context<'_, '_>, caller: &PartyFacts, callee: &PartyFact
         + text
 }
 
-/// Categories to report, in order, without duplicates; inline up to 16, then on the heap.
-struct CategoryList {
-    inline: [CategoryId; 16],
-    len: usize,
-    spill: Vec<CategoryId>,
-}
-
-impl CategoryList {
-    fn new() -> CategoryList {
-        CategoryList {
-            inline: [CategoryId(0); 16],
-            len: 0,
-            spill: Vec::new(),
-        }
-    }
-
-    fn as_slice(&self) -> &[CategoryId] {
-        if self.spill.is_empty() {
-            self.inline.get(..self.len).unwrap_or(&[])
-        } else {
-            &self.spill
-        }
-    }
-
-    fn push_new(&mut self, c: CategoryId) {
-        if self.as_slice().contains(&c) {
-            return;
-        }
-        if !self.spill.is_empty() {
-            self.spill.push(c);
-        } else if let Some(slot) = self.inline.get_mut(self.len) {
-            *slot = c;
-            self.len += 1;
-        } else {
-            self.spill.extend_from_slice(&self.inline);
-            self.spill.push(c);
-        }
-    }
-}
-
 fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: PartyFacts, callee: PartyFacts) -> Decision {
     let (snap, ev) = (ctx.snap, ctx.ev);
     let mut out = Out {
@@ -571,20 +531,23 @@ fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: PartyFacts, callee: PartyFa
         });
     }
     if let (Some(t), Some(hits)) = (ctx.text, ctx.facts.text) {
-        let mut reported = CategoryList::new();
+        // Categories to report, in order, without duplicates.
+        let mut reported: Vec<CategoryId> = Vec::with_capacity(hits.scores().len());
         for g in &w.text {
             for c in g.reached(hits) {
-                reported.push_new(c);
+                if !reported.contains(&c) {
+                    reported.push(c);
+                }
             }
         }
         if rule.verdict != crate::decision::Verdict::Pass {
             for &c in snap.fraud_categories.iter() {
-                if hits.score(c) >= REPORT_SCORE {
-                    reported.push_new(c);
+                if hits.score(c) >= REPORT_SCORE && !reported.contains(&c) {
+                    reported.push(c);
                 }
             }
         }
-        text_evidence(snap, t, hits, reported.as_slice(), &mut out);
+        text_evidence(snap, t, hits, &reported, &mut out);
     }
     Decision {
         verdict: rule.verdict,
