@@ -435,14 +435,9 @@ impl TextMatcher {
         // fewer for Hyperscan to confirm. (Normalised text is lower case, so the phrase's exact
         // match and the gate's caseless one find the same places.)
         let mut phrase_gates: Vec<Option<u32>> = vec![None; literal_texts.len()];
-        let mut gate_in_db = vec![true; gate_texts.len()];
         for (gate, text) in gate_texts.iter().enumerate() {
-            let (Some(&lit), Some(in_db)) = (by_text.get(text), gate_in_db.get_mut(gate)) else {
-                continue;
-            };
-            if let Some(slot) = phrase_gates.get_mut(lit) {
+            if let Some(slot) = by_text.get(text).and_then(|&lit| phrase_gates.get_mut(lit)) {
                 *slot = Some(gate as u32);
-                *in_db = false;
             }
         }
 
@@ -458,7 +453,7 @@ impl TextMatcher {
             let gate_literals = gate_texts
                 .iter()
                 .enumerate()
-                .filter(|&(i, _)| gate_in_db.get(i) == Some(&true))
+                .filter(|(_, t)| !by_text.contains_key(*t))
                 .map(|(i, t)| Literal {
                     expression: t.clone(),
                     flags: LiteralFlags::SINGLEMATCH | LiteralFlags::CASELESS,
