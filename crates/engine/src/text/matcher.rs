@@ -2,8 +2,11 @@
 //! databases once per snapshot and scanned over normalised text.
 //!
 //! - Phrases go through Hyperscan's literal API (`hs_compile_lit_multi`), one literal per distinct
-//!   normalised phrase, with `SINGLEMATCH` (a phrase is reported once per message). The start of a
-//!   literal match is its end minus the literal's length, so no start-of-match tracking is needed.
+//!   normalised phrase. A phrase is reported once per message, at its first occurrence: a bitset
+//!   of the literals seen drops Hyperscan's later reports. (Hyperscan's own `SINGLEMATCH` does
+//!   the same but doubles the cost of scanning a short message: 376 ns against 178 ns for the
+//!   default pack's phrases on a 76-byte message.) The start of a literal match is its end minus
+//!   the literal's length, so no start-of-match tracking is needed.
 //! - Regular expressions are compiled one per database with `UTF8 | CASELESS | SINGLEMATCH`.
 //!   Scanning every pattern on every message would be slow (one database of the default pack's
 //!   patterns costs about 0.9 µs on a 100-byte Chinese message, whether anything matches or not), so
@@ -111,6 +114,8 @@ pub struct TextHits {
     truncated: bool,
     /// Bitset of the gate literals found in this message.
     gates: Vec<u64>,
+    /// Bitset of the phrase literals found in this message (each is reported once).
+    literals_seen: Vec<u64>,
     /// Bitset of the patterns worth a start-of-match scan.
     candidates: Vec<u64>,
     /// Patterns found: (end of first match in normalised text, pattern, start, end in original).
@@ -446,7 +451,7 @@ impl TextMatcher {
         } else {
             let phrase_literals = literal_texts.iter().enumerate().map(|(i, t)| Literal {
                 expression: t.clone(),
-                flags: LiteralFlags::SINGLEMATCH,
+                flags: LiteralFlags::empty(),
                 id: Some(i),
                 som: None,
             });
@@ -456,7 +461,7 @@ impl TextMatcher {
                 .filter(|(_, t)| !by_text.contains_key(*t))
                 .map(|(i, t)| Literal {
                     expression: t.clone(),
-                    flags: LiteralFlags::SINGLEMATCH | LiteralFlags::CASELESS,
+                    flags: LiteralFlags::CASELESS,
                     id: Some(gate_base as usize + i),
                     som: None,
                 });
@@ -647,10 +652,12 @@ impl TextMatcher {
             scores,
             truncated,
             gates,
+            literals_seen,
             candidates,
             found,
         } = out;
         reset_bits(gates, self.gate_slots.len());
+        reset_bits(literals_seen, self.literal_lens.len());
         reset_bits(candidates, self.match_dbs.len());
         found.clear();
         let mut sink = Sink {
@@ -671,7 +678,10 @@ impl TextMatcher {
                         self.on_gate(gate as usize, gates, candidates);
                         Matching::Continue
                     }
+                    // Only a literal's first occurrence counts.
+                    None if bit(literals_seen, id as usize) => Matching::Continue,
                     None => {
+                        set_bit(literals_seen, id as usize);
                         if let Some(&Some(gate)) = self.phrase_gates.get(id as usize) {
                             self.on_gate(gate as usize, gates, candidates);
                         }
@@ -790,6 +800,9 @@ impl TextMatcher {
 
     /// A gate literal was found: the patterns it triggers become candidates.
     fn on_gate(&self, gate: usize, gates: &mut [u64], candidates: &mut [u64]) {
+        if bit(gates, gate) {
+            return;
+        }
         set_bit(gates, gate);
         let Some(&(first, count)) = self.gate_slots.get(gate) else {
             return;
@@ -1047,6 +1060,10 @@ mod tests {
         assert_eq!(hits.score(BRUSHING), 3);
         assert_eq!(hits.distinct(BRUSHING), 2);
         assert_eq!(hits.score(POLICE), 0);
+        // Each phrase is reported once, where it first occurs.
+        let ranges: Vec<(usize, usize)> = hits.hits().iter().map(|h| (h.start, h.end)).collect();
+        assert_eq!(ranges.len(), 2, "{ranges:?}");
+        assert!(ranges.contains(&(0, "刷单".len())), "{ranges:?}");
     }
 
     #[test]
