@@ -131,12 +131,13 @@ fn raw_sip_and_smpp_files_are_decided() {
             "tests/samples/smpp/submit-sm-ucs2-scam.hex",
             "tests/samples/smpp/submit-sm-gsm-notice.hex",
             "tests/samples/does-not-exist.sip",
+            "tests/samples/smpp/submit-sm-gbk-scam.hex",
         ],
         None,
     );
     assert_eq!(out.status.code(), Some(1), "the missing file is an error");
     let got = lines(&out);
-    assert_eq!(got.len(), 6);
+    assert_eq!(got.len(), 7);
     assert_eq!(verdict(&got[0]), "block", "{}", got[0]);
     assert_eq!(verdict(&got[1]), "pass", "{}", got[1]);
     assert_ne!(verdict(&got[2]), "pass", "{}", got[2]);
@@ -148,6 +149,14 @@ fn raw_sip_and_smpp_files_are_decided() {
         got[3]["evidence"].to_string().contains("安全账户"),
         "{}",
         got[3]
+    );
+    // The same kind of script in GBK (data_coding 0x0F, as Chinese SMSCs send it) is read too;
+    // the file after the missing one is still decided.
+    assert_eq!(verdict(&got[6]), "block", "{}", got[6]);
+    assert!(
+        got[6]["evidence"].to_string().contains("安全账户"),
+        "{}",
+        got[6]
     );
 }
 

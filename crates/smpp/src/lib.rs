@@ -6,8 +6,8 @@
 //! * [`Sm::message`] gives the message view: data_coding, UDH, text octets
 //!   (message_payload in place of short_message) and concatenation info
 //!   ([`Concat`], from UDH IEI 0x00/0x08 or the SAR TLVs).
-//! * [`text::decode`] turns a message into text (GSM 03.38, IA5, Latin-1, UCS-2),
-//!   flagging anything guessed or replaced; [`Reassembler`] joins the parts of
+//! * [`text::decode`] turns a message into text (GSM 03.38, IA5, Latin-1, UCS-2, and GBK
+//!   under data_coding 0x0F as Chinese SMSCs send it), flagging anything guessed or replaced; [`Reassembler`] joins the parts of
 //!   concatenated messages within bounded memory.
 //! * [`encode`] writes responses (`generic_nack`, `submit_sm_resp`, ...), any PDU,
 //!   rewritten messages ([`rewrite::prefix_text`]) and patches sequence numbers in place.

@@ -32,7 +32,7 @@ pub const MAX_SHORT_MESSAGE: usize = 254;
 ///
 /// Only the first part of a concatenated message gets the prefix; other parts
 /// are re-encoded unchanged. The text keeps its coding when the prefix can be
-/// written in it (GSM unpacked, IA5, Latin-1, UCS-2); otherwise it becomes UCS-2
+/// written in it (GSM unpacked, IA5, Latin-1, UCS-2, GBK); otherwise it becomes UCS-2
 /// (data_coding 8). The UDH is kept. When the new user data exceeds
 /// [`MAX_SHORT_MESSAGE`] octets (or the original used message_payload) it goes
 /// into message_payload. sm_length, TLV lengths and command_length are recomputed.
@@ -71,6 +71,11 @@ pub fn prefix_text(
             let mut v = Vec::new();
             ucs2::encode(&new_text, &mut v);
             Some(v)
+        }
+        Alphabet::Gbk => {
+            // A character GBK cannot hold sends the text to UCS-2 instead.
+            let (octets, _, unmappable) = encoding_rs::GBK.encode(&new_text);
+            (!unmappable).then(|| octets.into_owned())
         }
         Alphabet::Binary | Alphabet::Unsupported(_) => {
             return Err(RewriteError::NotText(sm.data_coding))

@@ -198,6 +198,47 @@ fn warn_prefix_on_gsm_switches_to_ucs2() {
 }
 
 #[test]
+fn warn_prefix_on_gbk_keeps_gbk_unless_a_character_needs_ucs2() {
+    // 刷单加微信 in GBK under data_coding 0x0F.
+    let body = [0xcb, 0xa2, 0xb5, 0xa5, 0xbc, 0xd3, 0xce, 0xa2, 0xd0, 0xc5];
+    let wire = Pdu {
+        command_status: 0,
+        sequence_number: 5,
+        body: Body::SubmitSm(sm(0x0F, 0, &body, Tlvs::EMPTY)),
+    }
+    .to_vec()
+    .unwrap();
+    let mut out = Vec::new();
+    prefix_text(
+        &mut out,
+        &Pdu::decode(&wire).unwrap(),
+        WARN,
+        &TextOptions::default(),
+    )
+    .unwrap();
+    let (pdu, text, flags) = rewritten_text(&out);
+    assert_eq!(text, format!("{WARN}刷单加微信"));
+    assert!(flags.is_empty(), "{flags:?}");
+    let sm_out = pdu.as_sm().unwrap();
+    assert_eq!(sm_out.data_coding, 0x0F);
+    // Two octets per character, the prefix's six included.
+    assert_eq!(sm_out.short_message.len(), 2 * (6 + 5));
+
+    // A prefix GBK cannot hold (an emoji) turns the text into UCS-2.
+    out.clear();
+    prefix_text(
+        &mut out,
+        &Pdu::decode(&wire).unwrap(),
+        "\u{26a0}\u{fe0f}",
+        &TextOptions::default(),
+    )
+    .unwrap();
+    let (pdu, text, _) = rewritten_text(&out);
+    assert_eq!(pdu.as_sm().unwrap().data_coding, 8);
+    assert_eq!(text, "\u{26a0}\u{fe0f}刷单加微信");
+}
+
+#[test]
 fn long_or_payload_messages_go_to_message_payload() {
     let body = ucs2(&"稳赚不赔".repeat(31)); // 248 octets: with the prefix over 254
     let original = Pdu {

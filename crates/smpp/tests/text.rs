@@ -525,3 +525,34 @@ fn corpus_pdus_carry_the_recorded_text() {
         "@Maidenman664 was it sappy? &Romantic?"
     );
 }
+
+#[test]
+fn gbk_data_coding_0x0f_decodes() {
+    // 【公安局】您涉嫌洗钱，请将资金转入安全账户。 in GBK, as Chinese SMSCs send it under the
+    // reserved data_coding 0x0F (CMPP's msg_fmt 15); written out by hand.
+    let octets = [
+        0xa1, 0xbe, 0xb9, 0xab, 0xb0, 0xb2, 0xbe, 0xd6, 0xa1, 0xbf, 0xc4, 0xfa, 0xc9, 0xe6, 0xcf,
+        0xd3, 0xcf, 0xb4, 0xc7, 0xae, 0xa3, 0xac, 0xc7, 0xeb, 0xbd, 0xab, 0xd7, 0xca, 0xbd, 0xf0,
+        0xd7, 0xaa, 0xc8, 0xeb, 0xb0, 0xb2, 0xc8, 0xab, 0xd5, 0xcb, 0xbb, 0xa7, 0xa1, 0xa3,
+    ];
+    let wire = submit_sm(0, 0x0F, &octets, &[]);
+    let text = decode_text(&wire, &TextOptions::default());
+    assert_eq!(text.text, "【公安局】您涉嫌洗钱，请将资金转入安全账户。");
+    assert_eq!(text.alphabet, Alphabet::Gbk);
+    assert!(text.flags.is_empty(), "{:?}", text.flags);
+    // GB18030's four-byte form (U+20000) and ASCII mixed in.
+    let wire = submit_sm(0, 0x0F, &[b'V', 0xce, 0xa2, 0x95, 0x32, 0x82, 0x36], &[]);
+    assert_eq!(
+        decode_text(&wire, &TextOptions::default()).text,
+        "V微\u{20000}"
+    );
+}
+
+#[test]
+fn malformed_gbk_is_replaced_and_flagged() {
+    // 刷 (CB A2), then a lead byte cut off at the end of the message.
+    let wire = submit_sm(0, 0x0F, &[0xcb, 0xa2, 0xb5], &[]);
+    let text = decode_text(&wire, &TextOptions::default());
+    assert_eq!(text.text, "刷\u{FFFD}");
+    assert!(text.flags.contains(TextFlags::REPLACED));
+}

@@ -41,6 +41,9 @@ pub enum Alphabet {
     Ucs2,
     /// UTF-8: never declared by SMPP, only guessed (octets above 0x7F under data_coding 0).
     Utf8,
+    /// GBK (read as GB18030, its superset), the Chinese national coding: data_coding 0x0F, which
+    /// SMPP leaves reserved and Chinese SMSCs use as CMPP's `msg_fmt` 15 ("含GB汉字").
+    Gbk,
     /// 8-bit binary data: no text.
     Binary,
     /// A coding this crate does not decode (JIS, Cyrillic, KS C 5601, compressed, reserved).
@@ -59,7 +62,8 @@ pub fn alphabet(data_coding: u8, options: &TextOptions) -> Alphabet {
         0x02 | 0x04 => Alphabet::Binary,
         0x03 => Alphabet::Latin1,
         0x08 => Alphabet::Ucs2,
-        0x05..=0x07 | 0x09..=0x0F => Alphabet::Unsupported(data_coding),
+        0x0F => Alphabet::Gbk,
+        0x05..=0x07 | 0x09..=0x0E => Alphabet::Unsupported(data_coding),
         // General data coding and automatic deletion groups (00xx / 01xx).
         0x10..=0x7F => {
             if data_coding & 0x20 != 0 {
@@ -232,6 +236,15 @@ pub fn decode(message: &Message<'_>, options: &TextOptions) -> Text {
         Alphabet::Utf8 => {
             text.push_str(&String::from_utf8_lossy(message.payload));
             Alphabet::Utf8
+        }
+        Alphabet::Gbk => {
+            // Malformed sequences become U+FFFD (the WHATWG decoder never fails).
+            let (decoded, replaced) = encoding_rs::GBK.decode_without_bom_handling(message.payload);
+            if replaced {
+                flags.insert(TextFlags::REPLACED);
+            }
+            text.push_str(&decoded);
+            Alphabet::Gbk
         }
         Alphabet::Binary => {
             flags.insert(TextFlags::BINARY);
