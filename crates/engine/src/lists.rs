@@ -1105,6 +1105,12 @@ impl NumberListsBuilder {
         }
     }
 
+    /// Makes room for `additional` more exact numbers (the pack loader calls it with a list
+    /// file's line count, so a 10-million-number file never regrows the table being filled).
+    pub fn reserve(&mut self, additional: usize) {
+        self.exact.reserve(additional);
+    }
+
     /// Declares a list; its id is its position.
     pub fn add_list(&mut self, meta: ListMeta) -> Result<ListId, ListError> {
         if self.meta.iter().any(|m| m.name == meta.name) {

@@ -476,6 +476,8 @@ pub fn read_pack(dir: &Path, errors: &mut Vec<PackError>) -> Option<PackSource> 
         };
         if let (Some(id), Some(text)) = (id, r.read(&l.file, &at)) {
             let list_bits = id.index() as u16;
+            // At most one number per line.
+            builder.reserve(text.bytes().filter(|&b| b == b'\n').count() + 1);
             for (n, content) in content_lines(&text) {
                 let n32 = u32::try_from(n).unwrap_or(u32::MAX);
                 match parse_list_entry(content, &number_config) {
