@@ -1,7 +1,7 @@
 //! Decision engine benchmark: whole decisions on SMS events with the default pack plus
 //! 10 million exact numbers and 10,000 prefixes, and each stage alone (number lookup, number
-//! normaliser, text normaliser), Hyperscan against the `regex` crate's RegexSet on the same
-//! patterns and texts, a batch of 1,000 pushed number changes made visible on the 10 M list,
+//! normaliser, text normaliser), the pack's phrases in Hyperscan and aho-corasick, Hyperscan
+//! against the `regex` crate's RegexSet on the same patterns and texts, a batch of 1,000 pushed number changes made visible on the 10 M list,
 //! and compiling a pack with 10 million numbers.
 //!
 //! Run: `cargo bench --bench engine -- --warm-up-time 1 --measurement-time 3`
@@ -219,6 +219,72 @@ fn bench_text(c: &mut Criterion) {
     g.finish();
 }
 
+/// The pack's phrases alone, one literal per distinct normalised phrase, on the same normalised
+/// texts: Hyperscan's literal API as the engine compiles it (no `SINGLEMATCH`, which doubles
+/// the cost of a short message), with `SINGLEMATCH`, and aho-corasick's DFA, the fastest
+/// alternative. The cost per message is the floor of any decision that reads the text.
+fn bench_phrases(c: &mut Criterion) {
+    use hyperscan::{BlockDatabase, Builder, Literal, LiteralFlags, Literals, Matching};
+    let snap = big_snapshot();
+    let matcher = snap.matcher();
+    let normaliser = matcher.normaliser();
+    let mut phrases: Vec<String> = (0..matcher.phrase_count())
+        .filter_map(|i| matcher.phrase(i))
+        .map(|p| normaliser.normalise(&p.text))
+        .collect();
+    phrases.sort();
+    phrases.dedup();
+    let texts: Vec<String> = texts().iter().map(|t| normaliser.normalise(t)).collect();
+    let bytes: usize = texts.iter().map(String::len).sum();
+    let database = |flags: LiteralFlags| -> BlockDatabase {
+        let literals: Literals = phrases
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Literal {
+                expression: p.clone(),
+                flags,
+                id: Some(i),
+                som: None,
+            })
+            .collect();
+        literals.build().unwrap()
+    };
+    let mut g = c.benchmark_group(format!("engine/phrases_{}", phrases.len()));
+    g.throughput(Throughput::Bytes(bytes as u64));
+    for (name, flags) in [
+        ("hyperscan_literals", LiteralFlags::empty()),
+        ("hyperscan_literals_singlematch", LiteralFlags::SINGLEMATCH),
+    ] {
+        let db = database(flags);
+        let scratch = db.alloc_scratch().unwrap();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut n = 0usize;
+                for t in &texts {
+                    let _ = db.scan(black_box(t.as_bytes()), &scratch, |_, _, _, _| {
+                        n += 1;
+                        Matching::Continue
+                    });
+                }
+                n
+            })
+        });
+    }
+    let ac = aho_corasick::AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(&phrases)
+        .unwrap();
+    g.bench_function("aho_corasick_dfa", |b| {
+        b.iter(|| {
+            texts
+                .iter()
+                .map(|t| ac.find_overlapping_iter(black_box(t.as_str())).count())
+                .sum::<usize>()
+        })
+    });
+    g.finish();
+}
+
 /// The pack's regexes, read from patterns.txt.
 fn pack_patterns() -> Vec<PatternDef> {
     let text = std::fs::read_to_string(rules_dir().join("patterns.txt")).unwrap();
@@ -361,6 +427,7 @@ criterion_group!(
     bench_decide,
     bench_numbers,
     bench_text,
+    bench_phrases,
     bench_regex_engines,
     bench_push,
     bench_compile

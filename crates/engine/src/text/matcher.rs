@@ -4,8 +4,8 @@
 //! - Phrases go through Hyperscan's literal API (`hs_compile_lit_multi`), one literal per distinct
 //!   normalised phrase. A phrase is reported once per message, at its first occurrence: a bitset
 //!   of the literals seen drops Hyperscan's later reports. (Hyperscan's own `SINGLEMATCH` does
-//!   the same but doubles the cost of scanning a short message: 376 ns against 178 ns for the
-//!   default pack's phrases on a 76-byte message.) The start of a literal match is its end minus
+//!   the same but costs more on a short message, 10-30 % more on the default pack's phrases:
+//!   `engine/phrases_*` in `benches/engine.rs`.) The start of a literal match is its end minus
 //!   the literal's length, so no start-of-match tracking is needed.
 //! - Regular expressions are compiled one per database with `UTF8 | CASELESS | SINGLEMATCH`.
 //!   Scanning every pattern on every message would be slow (one database of the default pack's
