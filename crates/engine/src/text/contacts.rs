@@ -137,9 +137,11 @@ impl Contacts {
     }
 }
 
-/// Keywords (normalised) introducing a QQ number.
+/// Keywords (normalised) introducing a QQ number (the list `keyword_at` dispatches by first byte).
+#[cfg(test)]
 const QQ_KEYWORDS: &[&str] = &["qq", "扣扣", "企鹅"];
-/// Keywords (normalised) introducing a WeChat id.
+/// Keywords (normalised) introducing a WeChat id (the list `keyword_at` dispatches by first byte).
+#[cfg(test)]
 const WECHAT_KEYWORDS: &[&str] = &["微信", "weixin", "wx", "vx", "v信"];
 /// Characters allowed between a keyword and the id (after normalisation).
 const FILLERS: &[&str] = &[":", " ", "-", "号", "群", "加", "搜", "是", "为", "=", "id"];
@@ -159,38 +161,26 @@ const TLDS: &[&str] = &[
 /// `normalised` must be the normalisation of `original` (e.g. `TextHits::normalised()` after a
 /// scan); results go to `out` (cleared first, at most [`MAX_CONTACTS`]).
 ///
-/// One pass: bytes that cannot start a contact (most of a Chinese text: continuation bytes and
-/// characters other than the lead of 微/扣/企) are skipped by a table test, and each ASCII token
-/// is tried once at its start, then skipped whole.
+/// One pass: characters that cannot start a contact (most of a Chinese text) are skipped whole
+/// by [`next_start`], and each ASCII token is tried once at its start, then skipped whole.
 pub fn extract(normalised: &NormalisedText, original: &str, out: &mut Contacts) {
     out.clear();
     let text = normalised.as_str();
     let bytes = text.as_bytes();
     let mut i = 0usize;
     while out.len() < MAX_CONTACTS {
-        let Some(skip) = bytes
-            .get(i..)
-            .and_then(|rest| rest.iter().position(|&b| can_start(b)))
-        else {
+        let Some(at) = next_start(bytes, i) else {
             break;
         };
-        i += skip;
+        i = at;
         let Some(&b) = bytes.get(i) else { break };
         if b >= 0x80 {
-            // 微 E5 BE AE, 扣 E6 89 A3, 企 E4 BC 81: the second byte tells them from the
-            // other characters sharing their lead byte.
-            let keyword_lead = matches!(
-                (b, bytes.get(i + 1)),
-                (0xE5, Some(0xBE)) | (0xE6, Some(0x89)) | (0xE4, Some(0xBC))
-            );
-            if keyword_lead {
-                if let Some(next) = keyword_contact(text, i, true, normalised, original, out) {
-                    i = next;
-                    continue;
-                }
+            // `next_start` stops at a non-ASCII byte only for the first two bytes of 微, 扣 or 企.
+            if let Some(next) = keyword_contact(text, i, true, normalised, original, out) {
+                i = next;
+                continue;
             }
-            // Its continuation bytes are skipped by the search above.
-            i += 1;
+            i += 3;
             continue;
         }
         let boundary = i == 0 || bytes.get(i - 1).is_some_and(|&p| !is_token_byte(p));
@@ -200,6 +190,8 @@ pub fn extract(normalised: &NormalisedText, original: &str, out: &mut Contacts) 
                 continue;
             }
         }
+        // End of the run of letters, digits and `-` starting here: a domain needs a dot there.
+        let mut word_end = i + 1;
         if boundary {
             if b == b'h' {
                 if let Some(next) = url_at(text, i, normalised, original, out) {
@@ -214,37 +206,89 @@ pub fn extract(normalised: &NormalisedText, original: &str, out: &mut Contacts) 
                 }
             }
             if b != b'+' {
-                if let Some(next) = domain_at(text, i, normalised, original, out) {
-                    i = next;
-                    continue;
+                word_end = i + word_length(bytes.get(i..).unwrap_or_default());
+                if bytes.get(word_end) == Some(&b'.') {
+                    if let Some(next) = domain_at(text, i, normalised, original, out) {
+                        i = next;
+                        continue;
+                    }
                 }
             }
         }
-        // Skip the rest of this token so nothing is found inside it (`kf8866`, `a@b.com`).
-        i += 1;
+        // Skip the rest of this token so nothing is found inside it (`kf8866`, `a@b.com`); the
+        // bytes up to `word_end` are token bytes.
+        i = word_end;
         while bytes.get(i).is_some_and(|&c| is_token_byte(c)) {
             i += 1;
         }
     }
 }
 
-/// Bytes where a contact may start: ASCII letters and digits, `+`, and the lead byte shared by
-/// the keywords 微 (E5), 扣 (E6) and 企 (E4).
+/// Per byte, what [`next_start`] does: [`START_HERE`] where a contact may start (ASCII letters
+/// and digits, `+`); for the lead bytes E4, E5 and E6 the second byte of the keyword character
+/// with that lead (企 E4 BC 81, 微 E5 BE AE, 扣 E6 89 A3); otherwise the number of bytes to
+/// skip (the length of the character this byte leads; 1 for other ASCII and for continuation
+/// bytes).
 // Evaluated at compile time: an out-of-range index would fail the build, not panic.
 #[allow(clippy::indexing_slicing)]
-const START: [bool; 256] = {
-    let mut t = [false; 256];
+const SKIP: [u8; 256] = {
+    let mut t = [0u8; 256];
     let mut b = 0usize;
     while b < 256 {
         let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric() || c == b'+' || (c >= 0xE4 && c <= 0xE6);
+        t[b] = if c.is_ascii_alphanumeric() || c == b'+' {
+            START_HERE
+        } else if c == 0xE4 {
+            0xBC
+        } else if c == 0xE5 {
+            0xBE
+        } else if c == 0xE6 {
+            0x89
+        } else if c >= 0xF0 {
+            4
+        } else if c >= 0xE0 {
+            3
+        } else if c >= 0xC0 {
+            2
+        } else {
+            1
+        };
         b += 1;
     }
     t
 };
 
-fn can_start(b: u8) -> bool {
-    START.get(usize::from(b)).copied().unwrap_or(false)
+/// [`SKIP`] value of bytes where a contact may start.
+const START_HERE: u8 = 0;
+
+/// The first position at or after `i` where a contact may start: an ASCII letter or digit, `+`,
+/// or the first byte of 微, 扣 or 企 (the only characters starting a keyword); every other
+/// character is skipped whole (`bytes` is UTF-8, so a lead byte gives its character's length).
+fn next_start(bytes: &[u8], mut i: usize) -> Option<usize> {
+    while let Some(&b) = bytes.get(i) {
+        let step = SKIP.get(usize::from(b)).copied().unwrap_or(1);
+        if step == START_HERE {
+            return Some(i);
+        }
+        if step >= 0x80 {
+            // E4, E5 or E6: `step` is the keyword character's second byte.
+            if bytes.get(i + 1) == Some(&step) {
+                return Some(i);
+            }
+            i += 3;
+        } else {
+            i += usize::from(step);
+        }
+    }
+    None
+}
+
+/// Length of the run of ASCII letters, digits and `-` at the start of `bytes`.
+fn word_length(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || c == b'-'))
+        .unwrap_or(bytes.len())
 }
 
 #[cfg(test)]
@@ -280,25 +324,7 @@ fn keyword_contact(
     original: &str,
     out: &mut Contacts,
 ) -> Option<usize> {
-    let rest = text.get(i..)?;
-    let lead = rest.as_bytes().get(..3).unwrap_or(rest.as_bytes());
-    // Cheap filter on the first character: q, w, v, 微, 扣, 企.
-    let candidate = match lead.first()? {
-        b'q' | b'w' | b'v' => true,
-        0xE4..=0xE6 => matches!(
-            lead,
-            [0xE5, 0xBE, 0xAE] | [0xE6, 0x89, 0xA3] | [0xE4, 0xBC, 0x81]
-        ),
-        _ => false,
-    };
-    if !candidate {
-        return None;
-    }
-    let (kind, keyword) = QQ_KEYWORDS
-        .iter()
-        .map(|k| (ContactKind::Qq, *k))
-        .chain(WECHAT_KEYWORDS.iter().map(|k| (ContactKind::WeChat, *k)))
-        .find(|(_, k)| rest.starts_with(k))?;
+    let (kind, keyword) = keyword_at(text.get(i..)?.as_bytes())?;
     if keyword
         .as_bytes()
         .first()
@@ -343,6 +369,25 @@ fn keyword_contact(
         phone_at(text, at, normalised, original, out);
     }
     Some(at + id_len)
+}
+
+/// The QQ or WeChat keyword `rest` starts with, if any: the first of `qq`, `扣扣`, `企鹅`, `微信`,
+/// `weixin`, `wx`, `vx`, `v信` that is a prefix, found by the first byte (keywords sharing a first byte
+/// differ in their second, so at most one matches).
+fn keyword_at(rest: &[u8]) -> Option<(ContactKind, &'static str)> {
+    let (kind, keyword) = match rest.first()? {
+        b'q' => (ContactKind::Qq, "qq"),
+        0xE6 => (ContactKind::Qq, "扣扣"),
+        0xE4 => (ContactKind::Qq, "企鹅"),
+        0xE5 => (ContactKind::WeChat, "微信"),
+        b'w' if rest.get(1) == Some(&b'e') => (ContactKind::WeChat, "weixin"),
+        b'w' => (ContactKind::WeChat, "wx"),
+        b'v' if rest.get(1) == Some(&b'x') => (ContactKind::WeChat, "vx"),
+        b'v' => (ContactKind::WeChat, "v信"),
+        _ => return None,
+    };
+    rest.starts_with(keyword.as_bytes())
+        .then_some((kind, keyword))
 }
 
 /// A URL with an explicit scheme at `i`.
@@ -452,7 +497,8 @@ fn domain_at(
         count += 1;
         last = label;
     }
-    if count < 2 || !TLDS.contains(&last) {
+    // Every top-level domain is lower-case letters: anything else is rejected before the list.
+    if count < 2 || !last.bytes().all(|c| c.is_ascii_lowercase()) || !TLDS.contains(&last) {
         return None;
     }
     let end = url_end(text, i + host_len);
@@ -887,7 +933,7 @@ mod tests {
 
         #[test]
         fn skipping_walk_finds_what_the_full_walk_finds(
-            s in "([0-9a-z+\\-. :/@_]|https://|http://|\\.top|\\.com|qq|wx|vx|微信|扣扣|企鹅|号|你好|请|冻结|账户|１|ｗ|17000000001|95000|kf8866){0,30}"
+            s in "([0-9a-z+\\-. :/@_]|https://|http://|\\.top|\\.com|\\.00|qq|wx|vx|v信|weixin|微信|扣扣|企鹅|号|你好|请|冻结|账户|德|徽|扫|伙|中|é|😀|１|ｗ|17000000001|95000|kf8866){0,30}"
         ) {
             let n = Normaliser::with_lookalikes(&[("VX", "微信"), ("徽信", "微信")]).unwrap();
             let mut norm = NormalisedText::new();
@@ -898,6 +944,53 @@ mod tests {
             let fast: Vec<_> = fast.iter().collect();
             let slow: Vec<_> = slow.iter().collect();
             proptest::prop_assert_eq!(fast, slow);
+        }
+    }
+
+    /// The keyword list scan `keyword_at` replaced.
+    fn keyword_reference(rest: &str) -> Option<(ContactKind, &'static str)> {
+        QQ_KEYWORDS
+            .iter()
+            .map(|k| (ContactKind::Qq, *k))
+            .chain(WECHAT_KEYWORDS.iter().map(|k| (ContactKind::WeChat, *k)))
+            .find(|(_, k)| rest.starts_with(k))
+    }
+
+    #[test]
+    fn next_start_stops_at_starts_and_keyword_leads_only() {
+        let text = "您好德徽扫伙中é😀，微信x扣扣企鹅+1";
+        let bytes = text.as_bytes();
+        let mut stops = Vec::new();
+        let mut i = 0;
+        while let Some(at) = next_start(bytes, i) {
+            stops.push(&text[at..]);
+            i = at + 1;
+            while !text.is_char_boundary(i) {
+                i += 1;
+            }
+        }
+        // 德 徽 (E5 BE), 扫 (E6 89) and 伙 (E4 BC) share their first two bytes with 微, 扣
+        // and 企: the keyword test rejects them; 您 好 中 é 😀 ， are skipped whole.
+        let after = |from: &str| {
+            let at = text.find(from).unwrap();
+            &text[at..]
+        };
+        let want: Vec<&str> = [
+            "德", "徽", "扫", "伙", "微", "x", "扣扣", "扣企", "企", "+", "1",
+        ]
+        .into_iter()
+        .map(after)
+        .collect();
+        assert_eq!(stops, want);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        #[test]
+        fn keyword_dispatch_equals_the_list_scan(
+            s in "(q|w|v|x|e|i|n|信|微|扣|企|鹅|德|伙|扫){0,7}"
+        ) {
+            proptest::prop_assert_eq!(keyword_at(s.as_bytes()), keyword_reference(&s));
         }
     }
 
