@@ -760,17 +760,24 @@ impl Behaviour {
     /// shard lock, one hash lookup, fixed-size counters.
     pub fn observe(&self, ev: &BehaviourEvent<'_>) -> BehaviourFlags {
         let mut flags = BehaviourFlags::default();
+        self.observe_into(ev, &mut flags);
+        flags
+    }
+
+    /// [`Behaviour::observe`] raising the flags in `flags` (expected empty), so the engine's
+    /// decision keeps them in place instead of copying the ~170-byte result.
+    pub(crate) fn observe_into(&self, ev: &BehaviourEvent<'_>, flags: &mut BehaviourFlags) {
         let caller = ev.caller.raw();
         let shard_index = (mix(caller) % self.shards.len() as u64) as usize;
         let Some(shard) = self.shards.get(shard_index) else {
-            return flags;
+            return;
         };
         let thresholds = self.thresholds_for(ev);
         let cfg = &self.config;
         let t = ev.at_ms;
         let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(s) = shard.entry(caller, t, self.per_shard, cfg.idle_expiry_ms) else {
-            return flags;
+            return;
         };
         match ev.kind {
             BehaviourKind::CallOffer => {
@@ -794,8 +801,7 @@ impl Behaviour {
                 }
             }
         }
-        evaluate(s, t, cfg, &thresholds, &mut flags);
-        flags
+        evaluate(s, t, cfg, &thresholds, flags);
     }
 
     /// Tracked callers, capacity, evictions and expiries so far.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 
-use crate::behaviour::{Behaviour, BehaviourEvent, BehaviourKind};
+use crate::behaviour::{Behaviour, BehaviourEvent, BehaviourFlags, BehaviourKind};
 use crate::decision::{Decision, Evidence, Party, PartyKind, Role};
 use crate::event::EventKind;
 use crate::event::{Event, Ingress};
@@ -143,17 +143,19 @@ fn behaviour_for(snapshot: &Snapshot) -> Option<Arc<Behaviour>> {
 
 fn party(snap: &Snapshot, raw: &str, at_ms: u64) -> PartyFacts {
     let normalised = normalise(raw, &snap.numbers).ok();
-    // Built in place: the list hits are written into the result, not copied into it.
-    let mut facts = PartyFacts {
-        party: Party::new(raw, normalised),
-        hits: ListHits::default(),
-        mask: 0,
-    };
-    if let Some(n) = &facts.party.normalised {
-        snap.lists.lookup_into(n, at_ms, &mut facts.hits);
-        facts.mask = list_mask(&facts.hits);
+    let mut hits = ListHits::default();
+    let mut mask = 0;
+    if let Some(n) = &normalised {
+        snap.lists.lookup_into(n, at_ms, &mut hits);
+        mask = list_mask(&hits);
     }
-    facts
+    // One struct expression, written straight into the caller's slot (a local `PartyFacts`
+    // returned by name was copied out whole).
+    PartyFacts {
+        party: Party::new(raw, normalised),
+        hits,
+        mask,
+    }
 }
 
 /// A phone contact of the text that is on some list.
@@ -177,26 +179,22 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
         .is_some_and(|n| n.is_domestic(&snap.numbers));
     let allowlisted =
         ev.ingress == Ingress::Domestic && (caller.mask | callee.mask) & snap.allow_mask != 0;
-    let flags = match (behaviour, caller.party.normalised.as_ref()) {
-        (Some(b), Some(from)) => {
-            let kind = match ev.kind {
-                EventKind::CallOffer => BehaviourKind::CallOffer,
-                EventKind::CallAnswered => BehaviourKind::CallAnswered,
-                EventKind::CallEnded { duration_ms } => BehaviourKind::CallEnded { duration_ms },
-                EventKind::Sms => BehaviourKind::Sms,
-            };
-            b.observe(&BehaviourEvent::new(
-                kind,
-                from,
-                callee.party.normalised.as_ref(),
-                ev.at_ms,
-            ))
-        }
-        _ => Default::default(),
-    };
+    let mut flags = BehaviourFlags::default();
+    if let (Some(b), Some(from)) = (behaviour, caller.party.normalised.as_ref()) {
+        let kind = match ev.kind {
+            EventKind::CallOffer => BehaviourKind::CallOffer,
+            EventKind::CallAnswered => BehaviourKind::CallAnswered,
+            EventKind::CallEnded { duration_ms } => BehaviourKind::CallEnded { duration_ms },
+            EventKind::Sms => BehaviourKind::Sms,
+        };
+        let event = BehaviourEvent::new(kind, from, callee.party.normalised.as_ref(), ev.at_ms);
+        b.observe_into(&event, &mut flags);
+    }
     let text = ev.text.map(|t| cut(t, snap.max_text_bytes));
+    let (caller_ref, callee_ref) = (&caller, &callee);
 
-    SCRATCH.with(|cell| {
+    let outcome = SCRATCH.with(|cell| {
+        let (caller, callee) = (caller_ref, callee_ref);
         let mut own = None;
         let mut borrowed = cell.try_borrow_mut().ok();
         let scratch: &mut Scratch = match borrowed.as_deref_mut() {
@@ -282,12 +280,42 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
                     Some(r) if r.verdict != crate::decision::Verdict::Pass => {
                         allowlisted_pass(snap, ev, caller, callee)
                     }
-                    _ => Decision::pass(caller.party, callee.party),
+                    _ => Outcome::pass(),
                 }
             }
-            None => Decision::pass(caller.party, callee.party),
+            None => Outcome::pass(),
         }
-    })
+    });
+    // The parties are moved in last: the closure above only borrows them (capturing them by
+    // value copied both).
+    Decision {
+        verdict: outcome.verdict,
+        rule: outcome.rule,
+        categories: outcome.categories,
+        evidence: outcome.evidence,
+        caller: caller.party,
+        callee: callee.party,
+    }
+}
+
+/// A decision but its parties.
+struct Outcome {
+    verdict: crate::decision::Verdict,
+    rule: Option<Arc<str>>,
+    categories: Vec<Arc<str>>,
+    evidence: Vec<Evidence>,
+}
+
+impl Outcome {
+    /// What [`Decision::pass`] holds: no rule, no evidence, nothing allocated.
+    fn pass() -> Outcome {
+        Outcome {
+            verdict: crate::decision::Verdict::Pass,
+            rule: None,
+            categories: Vec::new(),
+            evidence: Vec::new(),
+        }
+    }
 }
 
 /// Everything the evidence of a decision is collected from.
@@ -447,10 +475,10 @@ fn evidence_bound(ctx: &Context<'_, '_>, caller: &PartyFacts, callee: &PartyFact
         + text
 }
 
-fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: PartyFacts, callee: PartyFacts) -> Decision {
+fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: &PartyFacts, callee: &PartyFacts) -> Outcome {
     let (snap, ev) = (ctx.snap, ctx.ev);
     let mut out = Out {
-        evidence: Vec::with_capacity(evidence_bound(ctx, &caller, &callee)),
+        evidence: Vec::with_capacity(evidence_bound(ctx, caller, callee)),
         cats: Vec::with_capacity(4),
     };
     let w = &rule.when;
@@ -549,22 +577,20 @@ fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: PartyFacts, callee: PartyFa
         }
         text_evidence(snap, t, hits, &reported, &mut out);
     }
-    Decision {
+    Outcome {
         verdict: rule.verdict,
         rule: Some(rule.id.clone()),
         categories: out.cats,
         evidence: out.evidence,
-        caller: caller.party,
-        callee: callee.party,
     }
 }
 
 fn allowlisted_pass(
     snap: &Snapshot,
     ev: &Event<'_>,
-    caller: PartyFacts,
-    callee: PartyFacts,
-) -> Decision {
+    caller: &PartyFacts,
+    callee: &PartyFacts,
+) -> Outcome {
     let mut out = Out::default();
     if let Some(n) = &caller.party.normalised {
         list_evidence(
@@ -588,12 +614,10 @@ fn allowlisted_pass(
             &mut out,
         );
     }
-    Decision {
+    Outcome {
         verdict: crate::decision::Verdict::Pass,
         rule: Some(snap.policy.allowlist_rule()),
         categories: out.cats,
         evidence: out.evidence,
-        caller: caller.party,
-        callee: callee.party,
     }
 }
