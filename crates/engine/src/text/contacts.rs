@@ -528,7 +528,15 @@ fn phone_at(
     let bytes = text.as_bytes();
     let plus = bytes.get(i) == Some(&b'+');
     let at = if plus { i + 1 } else { i };
-    if !bytes.get(at).is_some_and(u8::is_ascii_digit) {
+    // Without `+`, a phone starts with 0 (trunk or 00), 1 (mobile), 4 (400), 8 (86, 800) or 9
+    // (95xxx, 96xxx): `is_phone` refuses every other first digit, so amounts and dates
+    // (`500.00`, `2024-01-15`) stop here.
+    let first_ok = match bytes.get(at) {
+        Some(b'0' | b'1' | b'4' | b'8' | b'9') => true,
+        Some(d) => plus && d.is_ascii_digit(),
+        None => false,
+    };
+    if !first_ok {
         return None;
     }
     // The common case, one group of digits (`482913`, `17000000001`): they are contiguous in the
