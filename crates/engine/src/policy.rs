@@ -214,6 +214,8 @@ const FACT_CALLER_LISTED: u32 = 1 << 6;
 const FACT_CALLEE_LISTED: u32 = 1 << 7;
 const FACT_CONTACT_LISTED: u32 = 1 << 8;
 const FACT_BEHAVIOUR: u32 = 1 << 9;
+/// An allowlisted party: rules that do not override the allowlist need it clear.
+const FACT_ALLOWLISTED: u32 = 1 << 10;
 
 /// The yes/no facts of `f` as bits, tested against [`FastRule::must_set`] and `must_clear`.
 #[inline]
@@ -234,11 +236,13 @@ fn fact_word(f: &Facts<'_>) -> u32 {
     set(f.callee_lists != 0, FACT_CALLEE_LISTED);
     set(f.contact_lists != 0, FACT_CONTACT_LISTED);
     set(f.behaviour != 0, FACT_BEHAVIOUR);
+    set(f.allowlisted, FACT_ALLOWLISTED);
     w
 }
 
 impl FastRule {
-    fn new(w: &Conditions) -> FastRule {
+    fn new(r: &Rule) -> FastRule {
+        let w = &r.when;
         let text: Vec<FastGroup> = w.text.iter().map(FastGroup::new).collect();
         let mut must_set = 0;
         let mut must_clear = 0;
@@ -271,6 +275,9 @@ impl FastRule {
         }
         if w.caller_domestic == Some(false) {
             must_clear |= FACT_DOMESTIC_CALLER;
+        }
+        if !r.overrides_allowlist {
+            must_clear |= FACT_ALLOWLISTED;
         }
         FastRule {
             must_set,
@@ -324,7 +331,7 @@ impl Policy {
     /// A policy from compiled rules (sorted here; equal priorities keep their order).
     pub fn new(mut rules: Vec<Rule>) -> Policy {
         rules.sort_by_key(|r| std::cmp::Reverse(r.priority));
-        let fast = rules.iter().map(|r| FastRule::new(&r.when)).collect();
+        let fast = rules.iter().map(FastRule::new).collect();
         Policy {
             rules,
             fast,
@@ -340,10 +347,10 @@ impl Policy {
     /// The rule that decides `f`, if any fires.
     pub fn evaluate(&self, f: &Facts<'_>) -> Option<&Rule> {
         let word = fact_word(f);
+        // The allowlist is a bit of the word (`FACT_ALLOWLISTED`): no separate filter.
         self.rules
             .iter()
             .zip(&self.fast)
-            .filter(|(r, _)| !f.allowlisted || r.overrides_allowlist)
             .find(|(r, fast)| holds(&r.when, fast, word, f))
             .map(|(r, _)| r)
     }
@@ -449,6 +456,86 @@ mod tests {
         assert!(p.evaluate(&f).is_none());
         f.ingress = Ingress::International;
         assert_eq!(p.evaluate(&f).map(|r| &*r.id), Some("spoof"));
+    }
+
+    fn kind_of(i: u8) -> PartyKind {
+        [
+            PartyKind::E164,
+            PartyKind::Service,
+            PartyKind::Alphanumeric,
+            PartyKind::Unparseable,
+        ][usize::from(i % 4)]
+    }
+
+    /// Conditions from a few random small numbers (each 0 = no condition most of the time).
+    fn conditions(c: [u8; 8]) -> Conditions {
+        let tri = |v: u8| match v % 3 {
+            0 => None,
+            1 => Some(true),
+            _ => Some(false),
+        };
+        Conditions {
+            caller_in: u64::from(c[0] % 4),
+            callee_in: u64::from(c[1] % 4),
+            contact_in: u64::from(c[2] % 4),
+            contact_lure_domain: c[3] % 4 == 0,
+            ingress: tri(c[4]).map(|i| {
+                if i {
+                    Ingress::International
+                } else {
+                    Ingress::Domestic
+                }
+            }),
+            channel: tri(c[5]).map(|i| if i { Channel::Call } else { Channel::Sms }),
+            caller_kind: c[6] % 16,
+            caller_domestic: tri(c[7]),
+            behaviour: c[7] / 3 % 4,
+            ..Default::default()
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// The fast evaluation (fact word with the allowlist bit, then the conditions) picks
+        /// the rule the plain one does: the first rule by priority, not silenced by the
+        /// allowlist, whose conditions hold.
+        #[test]
+        fn evaluate_equals_the_plain_scan(
+            rules in proptest::collection::vec((proptest::prelude::any::<[u8; 8]>(), proptest::prelude::any::<bool>()), 0..12),
+            fact in proptest::prelude::any::<[u8; 8]>(),
+            allowlisted in proptest::prelude::any::<bool>(),
+        ) {
+            let rules: Vec<Rule> = rules
+                .iter()
+                .enumerate()
+                .map(|(i, (c, overrides))| {
+                    let mut r = rule(&format!("r{i}"), Verdict::Block, (i % 3) as i32, conditions(*c));
+                    r.overrides_allowlist = *overrides;
+                    r
+                })
+                .collect();
+            let p = Policy::new(rules);
+            let f = Facts {
+                channel: if fact[0] % 2 == 0 { Channel::Call } else { Channel::Sms },
+                ingress: if fact[1] % 2 == 0 { Ingress::Domestic } else { Ingress::International },
+                caller_kind: kind_of(fact[2]),
+                caller_domestic: fact[3] % 2 == 0,
+                caller_lists: u64::from(fact[4] % 4),
+                callee_lists: u64::from(fact[5] % 4),
+                contact_lists: u64::from(fact[6] % 4),
+                lure_domain: fact[7] % 2 == 0,
+                text: None,
+                behaviour: fact[7] / 2 % 4,
+                allowlisted,
+            };
+            let plain = p
+                .rules()
+                .iter()
+                .filter(|r| !f.allowlisted || r.overrides_allowlist)
+                .find(|r| r.when.hold(&f))
+                .map(|r| r.id.clone());
+            proptest::prop_assert_eq!(p.evaluate(&f).map(|r| r.id.clone()), plain);
+        }
     }
 
     #[test]
