@@ -478,7 +478,7 @@ mod tests {
             caller_in: u64::from(c[0] % 4),
             callee_in: u64::from(c[1] % 4),
             contact_in: u64::from(c[2] % 4),
-            contact_lure_domain: c[3] % 4 == 0,
+            contact_lure_domain: c[3].is_multiple_of(4),
             ingress: tri(c[4]).map(|i| {
                 if i {
                     Ingress::International
@@ -516,14 +516,14 @@ mod tests {
                 .collect();
             let p = Policy::new(rules);
             let f = Facts {
-                channel: if fact[0] % 2 == 0 { Channel::Call } else { Channel::Sms },
-                ingress: if fact[1] % 2 == 0 { Ingress::Domestic } else { Ingress::International },
+                channel: if fact[0].is_multiple_of(2) { Channel::Call } else { Channel::Sms },
+                ingress: if fact[1].is_multiple_of(2) { Ingress::Domestic } else { Ingress::International },
                 caller_kind: kind_of(fact[2]),
-                caller_domestic: fact[3] % 2 == 0,
+                caller_domestic: fact[3].is_multiple_of(2),
                 caller_lists: u64::from(fact[4] % 4),
                 callee_lists: u64::from(fact[5] % 4),
                 contact_lists: u64::from(fact[6] % 4),
-                lure_domain: fact[7] % 2 == 0,
+                lure_domain: fact[7].is_multiple_of(2),
                 text: None,
                 behaviour: fact[7] / 2 % 4,
                 allowlisted,
