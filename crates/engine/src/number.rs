@@ -238,7 +238,12 @@ impl Normalised {
         match self.kind {
             NumberKind::Service => true,
             NumberKind::Alphanumeric => false,
-            NumberKind::E164 => self.digits().starts_with(CountryCode::new(cfg).as_slice()),
+            NumberKind::E164 => {
+                // `starts_with` without its `memcmp` call, for a code of 1 to 5 digits.
+                let cc = CountryCode::new(cfg);
+                let (digits, cc) = (self.digits(), cc.as_slice());
+                digits.len() >= cc.len() && digits.iter().zip(cc).all(|(d, c)| d == c)
+            }
         }
     }
 
@@ -1132,6 +1137,24 @@ mod tests {
                 }
             }
             proptest::prop_assert_eq!(normalise(&raw, &cfg()), general);
+        }
+
+        /// Whether a number is domestic is whether its digits start with the country code, for
+        /// the default and for other codes (1 to 5 digits).
+        #[test]
+        fn domestic_is_a_country_code_prefix(
+            raw in "\\+?[1-9][0-9]{5,14}",
+            code in proptest::prop_oneof![proptest::strategy::Just(86u16), 1u16..=u16::MAX],
+        ) {
+            let cfg = NumberConfig { country_code: code };
+            if let Ok(v) = normalise(&raw, &cfg) {
+                let want = match v.kind() {
+                    NumberKind::Service => true,
+                    NumberKind::Alphanumeric => false,
+                    NumberKind::E164 => v.digits().starts_with(code.to_string().as_bytes()),
+                };
+                proptest::prop_assert_eq!(v.is_domestic(&cfg), want);
+            }
         }
 
         /// Any input is either an error or a number whose canonical form reads back to itself.
