@@ -143,6 +143,53 @@ fn bench_decide(c: &mut Criterion) {
             })
         });
     }
+    // The same ordinary traffic decided by two threads sharing the engine (one snapshot, the
+    // behaviour state's sharded locks, scratch space per thread), each taking half of the
+    // events: how throughput grows with cores. Threads are started and warmed up (their
+    // Hyperscan scratch and lazy-DFA caches built) before the clock starts.
+    g.throughput(Throughput::Elements(ordinary.len() as u64));
+    g.bench_function("ordinary_traffic_two_threads", |b| {
+        b.iter_custom(|iters| {
+            let start = std::sync::Barrier::new(3);
+            std::thread::scope(|s| {
+                let workers: Vec<_> = ordinary
+                    .chunks(ordinary.len().div_ceil(2))
+                    .enumerate()
+                    .map(|(k, half)| {
+                        let (engine, callers, texts, start) = (&engine, &callers, &texts, &start);
+                        s.spawn(move || {
+                            // Thread k's clock: 1 s per decision, interleaved with the other's.
+                            let mut t = t + k as u64 * 1_000;
+                            let mut decide = |&(ci, ti): &(usize, usize)| {
+                                t += 2_000;
+                                let ev = Event::sms(&callers[ci], "13800000001", texts[ti], t);
+                                engine.decide(black_box(&ev)).verdict
+                                    == interdict_engine::Verdict::Block
+                            };
+                            half.iter().for_each(|e| {
+                                decide(e);
+                            });
+                            start.wait();
+                            for _ in 0..iters {
+                                half.iter().for_each(|e| {
+                                    black_box(decide(e));
+                                });
+                            }
+                            std::time::Instant::now()
+                        })
+                    })
+                    .collect();
+                start.wait();
+                let began = std::time::Instant::now();
+                let ended = workers
+                    .into_iter()
+                    .map(|w| w.join().unwrap())
+                    .max()
+                    .unwrap();
+                ended - began
+            })
+        })
+    });
     g.finish();
 }
 
