@@ -1,5 +1,6 @@
 //! Decision engine benchmark: whole decisions on SMS events with the default pack plus
-//! 10 million exact numbers and 10,000 prefixes, and each stage alone (number lookup, number
+//! 10 million exact numbers and 10,000 prefixes (on one thread, and on two sharing the engine),
+//! and each stage alone (number lookup, number
 //! normaliser, text normaliser), the pack's phrases in Hyperscan and aho-corasick, Hyperscan
 //! against the `regex` crate's RegexSet on the same patterns and texts, a batch of 1,000 pushed number changes made visible on the 10 M list,
 //! and compiling a pack with 10 million numbers.
