@@ -118,6 +118,19 @@ fn patch_sequence_changes_only_the_sequence_number() {
     );
 }
 
+/// `wire` with `prefix` put before its text, by the warn-path rewrite.
+fn prefixed(wire: &[u8], prefix: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    prefix_text(
+        &mut out,
+        &Pdu::decode(wire).unwrap(),
+        prefix,
+        &TextOptions::default(),
+    )
+    .unwrap();
+    out
+}
+
 fn rewritten_text(wire: &[u8]) -> (Pdu<'_>, String, TextFlags) {
     let pdu = Pdu::decode(wire).unwrap();
     let message = pdu.as_sm().unwrap().message().unwrap();
@@ -135,14 +148,7 @@ fn warn_prefix_on_ucs2_keeps_everything_else() {
         body: Body::SubmitSm(sm(8, 0, &body, Tlvs::parse(&tlv_bytes).unwrap())),
     };
     let wire = original.to_vec().unwrap();
-    let mut out = Vec::new();
-    prefix_text(
-        &mut out,
-        &Pdu::decode(&wire).unwrap(),
-        WARN,
-        &TextOptions::default(),
-    )
-    .unwrap();
+    let out = prefixed(&wire, WARN);
     assert_eq!(
         u32::from_be_bytes(out[..4].try_into().unwrap()) as usize,
         out.len()
@@ -168,28 +174,14 @@ fn warn_prefix_on_gsm_switches_to_ucs2() {
         body: Body::DeliverSm(sm(0, 0, b"Call 95588 now", Tlvs::EMPTY)),
     };
     let wire = original.to_vec().unwrap();
-    let mut out = Vec::new();
-    prefix_text(
-        &mut out,
-        &Pdu::decode(&wire).unwrap(),
-        WARN,
-        &TextOptions::default(),
-    )
-    .unwrap();
+    let mut out = prefixed(&wire, WARN);
     let (pdu, text, _) = rewritten_text(&out);
     assert_eq!(pdu.command_id(), CommandId::DeliverSm);
     assert_eq!(pdu.as_sm().unwrap().data_coding, 8);
     assert_eq!(text, format!("{WARN}Call 95588 now"));
 
     // A GSM-representable prefix keeps the GSM coding.
-    out.clear();
-    prefix_text(
-        &mut out,
-        &Pdu::decode(&wire).unwrap(),
-        "[WARN] ",
-        &TextOptions::default(),
-    )
-    .unwrap();
+    out = prefixed(&wire, "[WARN] ");
     let (pdu, text, _) = rewritten_text(&out);
     assert_eq!(
         (pdu.as_sm().unwrap().data_coding, text.as_str()),
@@ -208,14 +200,7 @@ fn warn_prefix_on_gbk_keeps_gbk_unless_a_character_needs_ucs2() {
     }
     .to_vec()
     .unwrap();
-    let mut out = Vec::new();
-    prefix_text(
-        &mut out,
-        &Pdu::decode(&wire).unwrap(),
-        WARN,
-        &TextOptions::default(),
-    )
-    .unwrap();
+    let mut out = prefixed(&wire, WARN);
     let (pdu, text, flags) = rewritten_text(&out);
     assert_eq!(text, format!("{WARN}刷单加微信"));
     assert!(flags.is_empty(), "{flags:?}");
@@ -225,14 +210,7 @@ fn warn_prefix_on_gbk_keeps_gbk_unless_a_character_needs_ucs2() {
     assert_eq!(sm_out.short_message.len(), 2 * (6 + 5));
 
     // A prefix GBK cannot hold (an emoji) turns the text into UCS-2.
-    out.clear();
-    prefix_text(
-        &mut out,
-        &Pdu::decode(&wire).unwrap(),
-        "\u{26a0}\u{fe0f}",
-        &TextOptions::default(),
-    )
-    .unwrap();
+    out = prefixed(&wire, "\u{26a0}\u{fe0f}");
     let (pdu, text, _) = rewritten_text(&out);
     assert_eq!(pdu.as_sm().unwrap().data_coding, 8);
     assert_eq!(text, "\u{26a0}\u{fe0f}刷单加微信");
@@ -247,14 +225,7 @@ fn long_or_payload_messages_go_to_message_payload() {
         body: Body::SubmitSm(sm(8, 0, &body, Tlvs::EMPTY)),
     };
     let wire = original.to_vec().unwrap();
-    let mut out = Vec::new();
-    prefix_text(
-        &mut out,
-        &Pdu::decode(&wire).unwrap(),
-        WARN,
-        &TextOptions::default(),
-    )
-    .unwrap();
+    let mut out = prefixed(&wire, WARN);
     let (pdu, text, _) = rewritten_text(&out);
     let sm_out = pdu.as_sm().unwrap();
     assert!(sm_out.short_message.is_empty());
@@ -269,14 +240,7 @@ fn long_or_payload_messages_go_to_message_payload() {
         body: Body::DeliverSm(sm(8, 0, &[], Tlvs::parse(&payload_tlv).unwrap())),
     };
     let wire = original.to_vec().unwrap();
-    out.clear();
-    prefix_text(
-        &mut out,
-        &Pdu::decode(&wire).unwrap(),
-        WARN,
-        &TextOptions::default(),
-    )
-    .unwrap();
+    out = prefixed(&wire, WARN);
     let (pdu, text, _) = rewritten_text(&out);
     assert_eq!(text, format!("{WARN}刷单"));
     assert_eq!(
@@ -311,26 +275,12 @@ fn only_the_first_part_of_a_concatenated_message_is_prefixed() {
     }
     .to_vec()
     .unwrap();
-    let mut out = Vec::new();
-    prefix_text(
-        &mut out,
-        &Pdu::decode(&wire1).unwrap(),
-        WARN,
-        &TextOptions::default(),
-    )
-    .unwrap();
+    let mut out = prefixed(&wire1, WARN);
     let (pdu, text, _) = rewritten_text(&out);
     assert_eq!(text, format!("{WARN}转入安"));
     let message = pdu.as_sm().unwrap().message().unwrap();
     assert_eq!(message.concat.unwrap().seq, 1, "UDH kept");
-    out.clear();
-    prefix_text(
-        &mut out,
-        &Pdu::decode(&wire2).unwrap(),
-        WARN,
-        &TextOptions::default(),
-    )
-    .unwrap();
+    out = prefixed(&wire2, WARN);
     assert_eq!(out, wire2, "later parts are forwarded unchanged");
 }
 
