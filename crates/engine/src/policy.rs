@@ -131,6 +131,15 @@ pub struct Facts<'a> {
 impl Conditions {
     /// Whether every condition holds for `f`.
     pub fn hold(&self, f: &Facts<'_>) -> bool {
+        self.non_text_hold(f)
+            && self.text.iter().all(|g| g.met(f.text))
+            && !self.unless.iter().any(|g| g.met(f.text))
+    }
+
+    /// Whether every condition but the text groups holds for `f` (lists, contacts, ingress,
+    /// channel, caller kind, behaviour).
+    #[inline]
+    fn non_text_hold(&self, f: &Facts<'_>) -> bool {
         (self.caller_in == 0 || self.caller_in & f.caller_lists != 0)
             && (self.callee_in == 0 || self.callee_in & f.callee_lists != 0)
             && (self.contact_in == 0 || self.contact_in & f.contact_lists != 0)
@@ -140,8 +149,6 @@ impl Conditions {
             && (self.caller_kind == 0 || self.caller_kind & kind_bit(f.caller_kind) != 0)
             && self.caller_domestic.is_none_or(|d| d == f.caller_domestic)
             && (self.behaviour == 0 || self.behaviour & f.behaviour != 0)
-            && self.text.iter().all(|g| g.met(f.text))
-            && !self.unless.iter().any(|g| g.met(f.text))
     }
 }
 
@@ -303,15 +310,7 @@ pub struct Policy {
 fn holds(w: &Conditions, fast: &FastRule, word: u32, f: &Facts<'_>) -> bool {
     word & fast.must_set == fast.must_set
         && word & fast.must_clear == 0
-        && (w.caller_in == 0 || w.caller_in & f.caller_lists != 0)
-        && (w.callee_in == 0 || w.callee_in & f.callee_lists != 0)
-        && (w.contact_in == 0 || w.contact_in & f.contact_lists != 0)
-        && (!w.contact_lure_domain || f.lure_domain)
-        && w.ingress.is_none_or(|i| i == f.ingress)
-        && w.channel.is_none_or(|c| c == f.channel)
-        && (w.caller_kind == 0 || w.caller_kind & kind_bit(f.caller_kind) != 0)
-        && w.caller_domestic.is_none_or(|d| d == f.caller_domestic)
-        && (w.behaviour == 0 || w.behaviour & f.behaviour != 0)
+        && w.non_text_hold(f)
         && fast
             .text
             .iter()
