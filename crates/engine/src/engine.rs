@@ -191,10 +191,8 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
         b.observe_into(&event, &mut flags);
     }
     let text = ev.text.map(|t| cut(t, snap.max_text_bytes));
-    let (caller_ref, callee_ref) = (&caller, &callee);
 
     let outcome = SCRATCH.with(|cell| {
-        let (caller, callee) = (caller_ref, callee_ref);
         let mut own = None;
         let mut borrowed = cell.try_borrow_mut().ok();
         let scratch: &mut Scratch = match borrowed.as_deref_mut() {
@@ -269,7 +267,7 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
             contact_hits: &contact_hits,
         };
         match snap.policy.evaluate(&facts) {
-            Some(rule) => build(&ctx, rule, caller, callee),
+            Some(rule) => build(&ctx, rule, &caller, &callee),
             None if allowlisted => {
                 // Report the allowlist only when it changed the outcome.
                 let unguarded = Facts {
@@ -278,7 +276,7 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
                 };
                 match snap.policy.evaluate(&unguarded) {
                     Some(r) if r.verdict != crate::decision::Verdict::Pass => {
-                        allowlisted_pass(snap, ev, caller, callee)
+                        allowlisted_pass(snap, ev, &caller, &callee)
                     }
                     _ => Outcome::pass(),
                 }
@@ -286,8 +284,8 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
             None => Outcome::pass(),
         }
     });
-    // The parties are moved in last: the closure above only borrows them (capturing them by
-    // value copied both).
+    // The parties are moved in last: the closure above only borrows them (when it moved them
+    // into the decision, capturing them by value copied both).
     Decision {
         verdict: outcome.verdict,
         rule: outcome.rule,
