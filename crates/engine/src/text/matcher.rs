@@ -116,7 +116,8 @@ pub struct TextHits {
     gates: Vec<u64>,
     /// Bitset of the phrase literals found in this message (each is reported once).
     literals_seen: Vec<u64>,
-    /// Bitset of the patterns worth a start-of-match scan.
+    /// Bitset of the candidate patterns: those a gate literal opened (confirmed by their own
+    /// database before they are located).
     candidates: Vec<u64>,
     /// Patterns found: (end of first match in normalised text, pattern, start, end in original).
     found: Vec<(usize, usize, usize, usize)>,
@@ -1312,32 +1313,34 @@ mod tests {
         // start comes from the start-of-match database.
         let regex = r"\Q安全账户\E.{0,4}转";
         assert!(Locator::new(regex).is_none());
-        let m = TextMatcher::compile::<&str, &str>(
-            vec![],
-            vec![pattern("quoted", POLICE, regex, 3)],
-            &[],
-        )
-        .unwrap();
-        let text = "请把钱存进安全 账户然后转过来";
-        let mut hits = TextHits::new();
-        m.scan(text, &mut hits).unwrap();
-        let found: Vec<&str> = hits.hits().iter().map(|h| m.found(text, h)).collect();
-        assert_eq!(found, vec!["安全 账户然后转"]);
+        assert_eq!(
+            quoted_by_one_pattern(regex, "请把钱存进安全 账户然后转过来"),
+            vec!["安全 账户然后转"]
+        );
     }
 
     #[test]
     fn the_locator_quotes_a_repeat_at_the_end_whole() {
+        assert_eq!(
+            quoted_by_one_pattern(r"账号\d{5,}", "收款账号6222020200112233，尽快"),
+            vec!["账号6222020200112233"]
+        );
+    }
+
+    /// What a matcher of the one pattern `regex` quotes from `text`, as found.
+    fn quoted_by_one_pattern(regex: &str, text: &str) -> Vec<String> {
         let m = TextMatcher::compile::<&str, &str>(
             vec![],
-            vec![pattern("digits", POLICE, r"账号\d{5,}", 3)],
+            vec![pattern("only", POLICE, regex, 3)],
             &[],
         )
         .unwrap();
-        let text = "收款账号6222020200112233，尽快";
         let mut hits = TextHits::new();
         m.scan(text, &mut hits).unwrap();
-        let found: Vec<&str> = hits.hits().iter().map(|h| m.found(text, h)).collect();
-        assert_eq!(found, vec!["账号6222020200112233"]);
+        hits.hits()
+            .iter()
+            .map(|h| m.found(text, h).to_owned())
+            .collect()
     }
 
     #[test]
