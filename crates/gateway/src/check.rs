@@ -9,6 +9,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use interdict_engine::{load_pack, Decision, Engine, Ingress};
 use serde::Serialize;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::decide::Decider;
+use crate::metrics::Metrics;
 use crate::{jsonl, raw};
 
 /// Ingress class given on the command line for raw files.
@@ -94,16 +99,24 @@ fn load_engine(rules: &Path) -> Result<Engine, ExitCode> {
 /// some input could not be, 2 when the rule pack itself is unusable.
 pub fn run(rules: &Path, jsonl: Option<&str>, files: &[PathBuf], ingress: Ingress) -> ExitCode {
     let engine = match load_engine(rules) {
-        Ok(engine) => engine,
+        Ok(engine) => Arc::new(engine),
         Err(code) => return code,
     };
+    // The same decider as the inline proxies (every identity, one policy); offline there is
+    // no deadline to fail open on.
+    let decider = Decider::new(
+        engine.clone(),
+        Duration::from_secs(3600),
+        false,
+        Arc::new(Metrics::new()),
+    );
     let mut output = Output {
         out: BufWriter::new(io::stdout().lock()),
         errors: 0,
     };
     let result = match jsonl {
         Some(source) => jsonl::check(&engine, source, &mut output),
-        None => raw::check(&engine, files, ingress, &mut output),
+        None => raw::check(&decider, files, ingress, &mut output),
     };
     let flushed = result.and_then(|()| output.out.flush());
     if let Err(e) = flushed {

@@ -1,19 +1,10 @@
-#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
-//! `interdict`: the Interdict gateway's command-line entry point.
-//!
-//! Today it offers `check` (decide events, raw SIP messages or SMPP PDUs with a
-//! rule pack and print one JSON decision per input) and `rules validate`
-//! (report every problem of a rule pack with its file and line). The inline
-//! proxies (`serve`), `load`, `tail` and `demo` follow in later issues.
-
-mod check;
-mod jsonl;
-mod raw;
+//! `interdict`: the Interdict gateway's command line (a thin shell over the library).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use interdict::{check, config::Config, serve};
 
 /// Interdict: an inline anti-fraud gateway for SIP calls and SMS.
 #[derive(Parser)]
@@ -25,11 +16,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the inline gateway (the SIP proxy) with a configuration file.
+    ///
+    /// Without --config every key has its default (loopback listeners, rules in ./rules).
+    /// SIGHUP reloads the rule pack, SIGUSR2 promotes the shadow pack, SIGTERM drains.
+    Serve {
+        /// TOML configuration (see interdict.example.toml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// Decide events with a rule pack and print one JSON decision per input.
     ///
     /// With --jsonl, each input line is an event object
     /// {"kind":"sms"|"call","caller":…,"callee":…,"text":…,"ingress":"domestic"|"international","ts":RFC 3339};
-    /// otherwise each FILE holds one raw SIP message or one SMPP PDU (binary or hex).
+    /// otherwise each FILE holds one raw SIP message or one SMPP PDU (binary or hex), read
+    /// by the same ingest layer as the inline proxies.
     Check {
         /// Rule pack directory.
         #[arg(long, default_value = "rules")]
@@ -64,6 +65,19 @@ enum RulesCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve { config } => {
+            let cfg = match config {
+                Some(path) => match Config::load(&path) {
+                    Ok(cfg) => cfg,
+                    Err(e) => {
+                        eprintln!("interdict serve: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+                None => Config::default(),
+            };
+            serve::run(cfg)
+        }
         Command::Check {
             rules,
             jsonl,

@@ -81,6 +81,6 @@ pub use uri::{Host, Scheme, Uri};
 pub use values::{CSeq, Contact, MediaType};
 pub use via::{Via, MAGIC_COOKIE};
 pub use writer::{
-    forward_request, forward_response, stateless_branch, write_response, ExtraHeader,
-    ForwardOptions, Transport,
+    forward_request, forward_response, proxy_request, stateless_branch, write_response,
+    ExtraHeader, ForwardOptions, ProxyEdits, Transport,
 };

@@ -381,6 +381,46 @@ fn mark_address(
     Ok(())
 }
 
+/// The proxy edits [`proxy_request`] makes beyond [`forward_request`]'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProxyEdits<'o> {
+    /// Add `Record-Route: <uri>` above any existing Record-Route (RFC 3261 §16.6 step 4), so
+    /// the dialog's later requests come through this proxy. The URI is written as given
+    /// (e.g. `sip:192.0.2.1:5060;transport=udp;lr`).
+    pub record_route: Option<&'o str>,
+    /// Remove the first Route value (the caller has checked it names this proxy, §16.4).
+    pub remove_top_route: bool,
+    /// The address the request came from, written into the sender's top Via as `received`
+    /// (and `rport=<port>` when the Via asks for it with an empty `rport`, RFC 3581).
+    pub received: Option<(std::net::IpAddr, u16)>,
+}
+
+/// Writes the top Via value with `received` and, when asked for, `rport` filled in.
+fn write_received_via(out: &mut Vec<u8>, via: &str, ip: std::net::IpAddr, port: u16) {
+    let mut parts = via.split(';');
+    let sent_by = parts.next().unwrap_or("");
+    out.extend_from_slice(sent_by.trim_end().as_bytes());
+    let mut wants_rport = false;
+    for p in parts {
+        let name = p.split('=').next().unwrap_or("").trim();
+        if name.eq_ignore_ascii_case("received") {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("rport") {
+            wants_rport = true;
+            continue;
+        }
+        out.push(b';');
+        out.extend_from_slice(p.as_bytes());
+    }
+    // io::Write into a Vec cannot fail.
+    let _ = write!(out, ";received={ip}");
+    if wants_rport {
+        out.extend_from_slice(b";rport=");
+        let _ = write!(out, "{port}");
+    }
+}
+
 /// Forwards a request statelessly (RFC 3261 §16.6, §16.11) into `out` (appended): a new top
 /// Via (`SIP/2.0/<transport> <host>[:<port>];branch=<derived>`), Max-Forwards decremented
 /// (added as 70 when absent), and with `mark` set the display names of From and every
@@ -391,6 +431,18 @@ fn mark_address(
 pub fn forward_request(
     req: &Message<'_>,
     opts: &ForwardOptions<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    proxy_request(req, opts, &ProxyEdits::default(), out)
+}
+
+/// [`forward_request`] with the edits of a record-routing proxy ([`ProxyEdits`]): its
+/// Record-Route added, its own Route removed, `received`/`rport` written into the sender's
+/// Via. Everything else is copied byte for byte.
+pub fn proxy_request(
+    req: &Message<'_>,
+    opts: &ForwardOptions<'_>,
+    edits: &ProxyEdits<'_>,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
     if !req.is_request() {
@@ -425,12 +477,50 @@ pub fn forward_request(
         out.extend_from_slice(b";branch=");
         stateless_branch(req, opts.via_host, out)?;
         out.extend_from_slice(b"\r\n");
+        if let Some(rr) = edits.record_route {
+            out.extend_from_slice(b"Record-Route: <");
+            out.extend_from_slice(rr.as_bytes());
+            out.extend_from_slice(b">\r\n");
+        }
         if max_forwards.is_none() {
             out.extend_from_slice(b"Max-Forwards: 70\r\n");
         }
         let mut cursor = start_line_end;
+        let mut first_via = true;
+        let mut first_route = true;
         for h in req.headers() {
             match h.kind() {
+                HeaderKind::Via if first_via => {
+                    first_via = false;
+                    let Some((ip, port)) = edits.received else { continue };
+                    let text = h.value_str().ok_or(out_err("Via not UTF-8"))?;
+                    let Some(top) = CommaSplit::new(text).next() else { continue };
+                    let top = crate::lex::trim_start(top).trim_end();
+                    let start = offset_in(bytes, top.as_bytes()).ok_or(out_err("header outside message"))?;
+                    copy(out, bytes, cursor, start)?;
+                    write_received_via(out, top, ip, port);
+                    cursor = start + top.len();
+                }
+                HeaderKind::Route if first_route && edits.remove_top_route => {
+                    first_route = false;
+                    let text = h.value_str().ok_or(out_err("Route not UTF-8"))?;
+                    let mut elems = CommaSplit::new(text);
+                    elems.next();
+                    match elems.next() {
+                        None => {
+                            let (s, e) = line_range(req, h)?;
+                            copy(out, bytes, cursor, s)?;
+                            cursor = e;
+                        }
+                        Some(second) => {
+                            let value_start = offset_in(bytes, h.value()).ok_or(out_err("header outside message"))?;
+                            let second_start = offset_in(bytes, crate::lex::trim_start(second).as_bytes())
+                                .ok_or(out_err("header outside message"))?;
+                            copy(out, bytes, cursor, value_start)?;
+                            cursor = second_start;
+                        }
+                    }
+                }
                 HeaderKind::MaxForwards => {
                     let v = offset_in(bytes, h.value()).ok_or(out_err("header outside message"))?;
                     copy(out, bytes, cursor, v)?;

@@ -1,0 +1,346 @@
+//! The gateway's configuration: a TOML file (see `interdict.example.toml`), every key with a
+//! default, and the defaults listen on loopback only.
+//!
+//! The configuration is read once at start; the rule pack it names is what SIGHUP reloads.
+//! Unknown keys are refused (a misspelt key must not silently fall back to its default).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use interdict_engine::Ingress;
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// Everything `interdict serve` reads from its configuration file.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Process-wide settings: rule pack, logging, deadlines, failure policy.
+    pub gateway: GatewayConfig,
+    /// The inline SIP proxy.
+    pub sip: SipConfig,
+    /// Prometheus metrics and health endpoints.
+    pub metrics: MetricsConfig,
+    /// Where decision records go.
+    pub records: RecordsConfig,
+}
+
+/// Process-wide settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// This gateway's id in decision records (a carrier runs many).
+    pub id: String,
+    /// Rule pack directory, loaded at start and reloaded on SIGHUP.
+    pub rules: PathBuf,
+    /// Also reload when a file in the rule pack directory changes (polled every second).
+    pub watch_rules: bool,
+    /// A candidate pack decided beside the enforced one, enforcing nothing (shadow mode).
+    pub shadow_rules: Option<PathBuf>,
+    /// `human` or `json` logs on standard error.
+    pub log_format: LogFormat,
+    /// A decision slower than this (microseconds) is not acted on: the message fails open
+    /// (or closed, see `fail_closed`), counted and logged. 0 fails every decision open.
+    pub decision_deadline_us: u64,
+    /// On an internal failure (engine error, deadline passed) refuse instead of forwarding.
+    pub fail_closed: bool,
+    /// A message whose body cannot be decoded is refused (otherwise decided on everything
+    /// else and marked degraded).
+    pub refuse_undecodable: bool,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            id: "interdict-1".into(),
+            rules: PathBuf::from("rules"),
+            watch_rules: false,
+            shadow_rules: None,
+            log_format: LogFormat::Human,
+            decision_deadline_us: 2_000,
+            fail_closed: false,
+            refuse_undecodable: false,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Human,
+    /// One JSON object per event.
+    Json,
+}
+
+/// What a blocked call is answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u16")]
+pub struct BlockCode(u16);
+
+impl BlockCode {
+    /// The status code: 608, 603 or 607.
+    pub fn code(self) -> u16 {
+        self.0
+    }
+
+    /// The reason phrase that goes with the code.
+    pub fn reason(self) -> &'static str {
+        match self.0 {
+            603 => "Decline",
+            607 => "Unwanted",
+            _ => "Rejected",
+        }
+    }
+}
+
+impl TryFrom<u16> for BlockCode {
+    type Error = String;
+    fn try_from(code: u16) -> Result<Self, String> {
+        match code {
+            603 | 607 | 608 => Ok(BlockCode(code)),
+            other => Err(format!("block_code {other}: must be 608, 603 or 607")),
+        }
+    }
+}
+
+/// Transport towards the next hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum HopTransport {
+    /// UDP datagrams.
+    #[default]
+    Udp,
+    /// One TCP connection, opened on demand.
+    Tcp,
+}
+
+/// An address range with the ingress class and trunk name of the traffic from it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngressRange {
+    /// Source addresses this applies to, e.g. `10.20.0.0/16`.
+    pub range: IpNet,
+    /// `domestic` or `international`.
+    pub class: Ingress,
+    /// The trunk's name in decision records.
+    #[serde(default)]
+    pub trunk: Option<String>,
+}
+
+/// The inline SIP proxy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipConfig {
+    /// UDP listener (None: no UDP).
+    pub listen_udp: Option<SocketAddr>,
+    /// TCP listener (None: no TCP).
+    pub listen_tcp: Option<SocketAddr>,
+    /// Host written in this proxy's Via and Record-Route (default: the listener's address).
+    pub advertise: Option<String>,
+    /// Where requests from the border go (the core: an IMS, a softswitch).
+    pub next_hop: SocketAddr,
+    /// Transport towards the next hop.
+    pub next_hop_transport: HopTransport,
+    /// Peers whose identity headers (P-Asserted-Identity …) are believed (RFC 3325 trust
+    /// domain). The next hop is always trusted. Identities from others are still checked
+    /// against the block lists, never believed.
+    pub trusted_peers: Vec<IpNet>,
+    /// Ingress class and trunk by source range; the first match wins.
+    pub ingress: Vec<IngressRange>,
+    /// Ingress class of traffic matching no range.
+    pub default_ingress: Ingress,
+    /// 608 (RFC 8688, the default), 603 or 607 for a blocked call.
+    pub block_code: BlockCode,
+    /// Where the Call-Info of a 608 points (the remediation contact, RFC 8688).
+    pub call_info: String,
+    /// Prefix for the From/PAI display name of a warned call (None: not marked).
+    pub warn_mark: Option<String>,
+    /// UDP worker threads, each with its own socket (`SO_REUSEPORT`); 0: one per core.
+    pub workers: usize,
+    /// Largest message accepted (bytes); larger is refused with 513.
+    pub max_message_bytes: usize,
+    /// Most header lines accepted in one message.
+    pub max_headers: usize,
+    /// Most TCP connections at once; more are refused at accept.
+    pub max_tcp_connections: usize,
+    /// A TCP connection idle this long (seconds) is closed.
+    pub tcp_idle_timeout_s: u64,
+    /// Most calls followed at once (the dialog table); beyond it the oldest are dropped, counted.
+    pub max_live_calls: usize,
+    /// A call with no news for this long (seconds) is dropped from the table.
+    pub call_timeout_s: u64,
+    /// A warned call answered and lasting this long (seconds) is a victim at risk.
+    pub victim_after_s: u64,
+    /// An INVITE with no answer from the next hop within this long (milliseconds) is sent
+    /// again (doubling), and after `upstream_attempts` tries answered 503 to the border.
+    pub upstream_timeout_ms: u64,
+    /// How often an unanswered INVITE is sent to the next hop before the border gets 503.
+    pub upstream_attempts: u32,
+    /// On SIGTERM, how long (milliseconds) in-flight work may take before the process exits.
+    pub drain_ms: u64,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            listen_udp: Some(SocketAddr::from(([127, 0, 0, 1], 5060))),
+            listen_tcp: Some(SocketAddr::from(([127, 0, 0, 1], 5060))),
+            advertise: None,
+            next_hop: SocketAddr::from(([127, 0, 0, 1], 5070)),
+            next_hop_transport: HopTransport::Udp,
+            trusted_peers: Vec::new(),
+            ingress: Vec::new(),
+            default_ingress: Ingress::Domestic,
+            block_code: BlockCode(608),
+            call_info: "https://interdict.invalid/remediation".into(),
+            warn_mark: Some("[疑似诈骗]".into()),
+            workers: 0,
+            max_message_bytes: 65_535,
+            max_headers: 256,
+            max_tcp_connections: 1_024,
+            tcp_idle_timeout_s: 300,
+            max_live_calls: 200_000,
+            call_timeout_s: 4 * 3600,
+            victim_after_s: 120,
+            upstream_timeout_ms: 500,
+            upstream_attempts: 3,
+            drain_ms: 2_000,
+        }
+    }
+}
+
+impl SipConfig {
+    /// Ingress class and trunk of traffic from `ip`.
+    pub fn ingress_of(&self, ip: IpAddr) -> (Ingress, Option<&str>) {
+        self.ingress
+            .iter()
+            .find(|r| r.range.contains(&ip))
+            .map_or((self.default_ingress, None), |r| {
+                (r.class, r.trunk.as_deref())
+            })
+    }
+
+    /// Whether identity headers from `peer` are believed: the next hop, and the configured
+    /// trusted ranges.
+    pub fn is_trusted(&self, peer: SocketAddr) -> bool {
+        peer == self.next_hop || self.trusted_peers.iter().any(|r| r.contains(&peer.ip()))
+    }
+}
+
+/// Prometheus metrics and health endpoints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address of the HTTP server for `/metrics`, `/healthz`, `/readyz` (None: off).
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 9460))),
+        }
+    }
+}
+
+/// Where decision records go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordsConfig {
+    /// Records waiting to be written; when full, new records are dropped and counted (the
+    /// inline path never waits).
+    pub queue: usize,
+    /// A JSON-lines file every block, warn, victim-at-risk and shadow difference is appended to.
+    pub path: Option<PathBuf>,
+    /// Put the message text in block and warn records (never for passed messages).
+    pub include_text: bool,
+}
+
+impl Default for RecordsConfig {
+    fn default() -> Self {
+        RecordsConfig {
+            queue: 65_536,
+            path: None,
+            include_text: false,
+        }
+    }
+}
+
+/// A configuration that could not be read, naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has a bad key or value (the message names line and key).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What and where.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads a configuration file; keys it does not set keep their defaults.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses configuration text.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_listen_on_loopback_only() {
+        let c = Config::default();
+        assert!(c.sip.listen_udp.is_some_and(|a| a.ip().is_loopback()));
+        assert!(c.sip.listen_tcp.is_some_and(|a| a.ip().is_loopback()));
+        assert!(c.metrics.listen.is_some_and(|a| a.ip().is_loopback()));
+        assert_eq!(c.sip.block_code.code(), 608);
+    }
+
+    #[test]
+    fn example_file_parses_and_bad_keys_are_refused() {
+        let example = include_str!("../../../interdict.example.toml");
+        let c = Config::parse(example).unwrap();
+        assert_eq!(c.sip.block_code.code(), 608);
+        assert!(Config::parse("[sip]\nblok_code = 603\n").is_err());
+        let err = Config::parse("[sip]\nblock_code = 404\n").unwrap_err();
+        assert!(err.contains("608, 603 or 607"), "{err}");
+        let c = Config::parse(
+            "[sip]\nblock_code = 607\ningress = [{ range = \"10.0.0.0/8\", class = \"international\", trunk = \"intl-1\" }]\n",
+        )
+        .unwrap();
+        assert_eq!(c.sip.block_code.reason(), "Unwanted");
+        let (class, trunk) = c.sip.ingress_of("10.1.2.3".parse().unwrap());
+        assert_eq!(class, Ingress::International);
+        assert_eq!(trunk, Some("intl-1"));
+        assert_eq!(
+            c.sip.ingress_of("192.0.2.1".parse().unwrap()).0,
+            Ingress::Domestic
+        );
+    }
+}

@@ -1,0 +1,257 @@
+//! One decision for one ingested message, shared by every proxy: every identity checked,
+//! the deadline and internal failures handled by the fail-open policy, the shadow pack run
+//! beside the enforced one.
+//!
+//! * The primary caller and callee are decided with the message text by the engine (this is
+//!   what the behaviour detectors count). Every other identity is decided against the lists
+//!   only (no text, no behaviour); the strongest verdict wins, so an identity header that
+//!   happens to be allowlisted can never cancel a block found on another one.
+//! * A decision that panics in the engine, or takes longer than the deadline, is not acted
+//!   on: the message passes unmarked (fail-open) or is refused (fail-closed), counted in
+//!   `interdict_fail_open_total`, logged, and its record marked degraded.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use interdict_engine::{decide_with, Decision, Engine, Event, Ingress, Snapshot, Verdict};
+
+use crate::ingest::Ingested;
+use crate::metrics::{KindLabel, Metrics, RuleLabel};
+use crate::record::Degraded;
+
+/// What was decided on one message and what the gateway does about it.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The engine's decision (the strongest over every identity).
+    pub decision: Decision,
+    /// What the gateway acts on: the decision's verdict, or the fail-open (pass) or
+    /// fail-closed (block) verdict when the decision could not be used.
+    pub acted: Verdict,
+    /// Stages that could not run.
+    pub degraded: Degraded,
+    /// Nanoseconds the decision took.
+    pub latency_ns: u64,
+    /// The shadow pack's decision when it differs from the enforced one.
+    pub shadow: Option<Decision>,
+    /// Version of the enforced pack.
+    pub pack_version: Arc<str>,
+}
+
+/// A test hook standing for an engine failure on some events.
+pub type FaultHook = fn(&Event<'_>) -> bool;
+
+/// Decides ingested messages; shared by every worker thread (the engine's snapshot is read
+/// lock-free).
+pub struct Decider {
+    engine: Arc<Engine>,
+    shadow: ArcSwapOption<Snapshot>,
+    deadline: Duration,
+    fail_closed: bool,
+    metrics: Arc<Metrics>,
+    fault: Option<FaultHook>,
+}
+
+impl Decider {
+    /// A decider over `engine` with a decision deadline and failure policy.
+    pub fn new(
+        engine: Arc<Engine>,
+        deadline: Duration,
+        fail_closed: bool,
+        metrics: Arc<Metrics>,
+    ) -> Decider {
+        Decider {
+            engine,
+            shadow: ArcSwapOption::empty(),
+            deadline,
+            fail_closed,
+            metrics,
+            fault: None,
+        }
+    }
+
+    /// Makes the engine "fail" (panic) on the events `hook` selects: for tests of the
+    /// fail-open path.
+    pub fn with_fault(mut self, hook: FaultHook) -> Decider {
+        self.fault = Some(hook);
+        self
+    }
+
+    /// The enforced engine.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Sets (or clears) the shadow pack.
+    pub fn set_shadow(&self, snapshot: Option<Snapshot>) {
+        self.shadow.store(snapshot.map(Arc::new));
+    }
+
+    /// Makes the shadow pack the enforced one (one atomic swap); the shadow slot empties.
+    /// Returns whether there was a shadow pack.
+    pub fn promote_shadow(&self) -> bool {
+        match self.shadow.swap(None) {
+            Some(snap) => {
+                let snap = Arc::try_unwrap(snap).unwrap_or_else(|arc| (*arc).clone());
+                self.engine.swap(snap);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Decides one ingested message arriving at `at_ms` on `ingress`.
+    pub fn decide(
+        &self,
+        ing: &Ingested<'_>,
+        ingress: Ingress,
+        trunk: Option<&str>,
+        at_ms: u64,
+    ) -> Outcome {
+        let started = Instant::now();
+        let snapshot = self.engine.snapshot();
+        let pack_version: Arc<str> = Arc::from(snapshot.version());
+        let caller = ing.callers.first().map_or("", |c| c.value.as_ref());
+        let callee = ing.callees.first().map_or("", |c| c.value.as_ref());
+        let event = Event {
+            kind: ing.kind,
+            caller,
+            callee,
+            text: ing.text.as_deref(),
+            ingress,
+            trunk,
+            at_ms,
+        };
+        let mut degraded = ing.degraded;
+        let fault = self.fault;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            if fault.is_some_and(|f| f(&event)) {
+                // Stands for a bug in the engine: the same path a real panic takes.
+                return None;
+            }
+            let mut best = self.engine.decide(&event);
+            let others = ing
+                .callers
+                .iter()
+                .skip(1)
+                .map(|c| (c.value.as_ref(), callee))
+                .chain(
+                    ing.callees
+                        .iter()
+                        .skip(1)
+                        .map(|c| (caller, c.value.as_ref())),
+                );
+            for (caller, callee) in others {
+                let alt = decide_with(
+                    &snapshot,
+                    None,
+                    &Event {
+                        caller,
+                        callee,
+                        text: None,
+                        ..event
+                    },
+                );
+                if alt.verdict > best.verdict {
+                    best = alt;
+                }
+            }
+            Some(best)
+        }));
+        let decision = match result {
+            Ok(Some(d)) => Some(d),
+            Ok(None) | Err(_) => None,
+        };
+        let latency = started.elapsed();
+        let latency_ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+        self.metrics.decision_latency.observe(latency.as_secs_f64());
+        let failed_verdict = if self.fail_closed {
+            Verdict::Block
+        } else {
+            Verdict::Pass
+        };
+        let (decision, acted) = match decision {
+            None => {
+                degraded.engine_error = true;
+                self.metrics
+                    .fail_open
+                    .get_or_create(&KindLabel {
+                        protocol: "any",
+                        kind: "engine_error",
+                    })
+                    .inc();
+                tracing::error!(
+                    caller,
+                    callee,
+                    "engine failed on a message; fail-open policy applied"
+                );
+                let d = Decision::pass(
+                    interdict_engine::Party::new(caller, None),
+                    interdict_engine::Party::new(callee, None),
+                );
+                (d, failed_verdict)
+            }
+            Some(d) if latency > self.deadline => {
+                degraded.deadline = true;
+                self.metrics
+                    .fail_open
+                    .get_or_create(&KindLabel {
+                        protocol: "any",
+                        kind: "deadline",
+                    })
+                    .inc();
+                tracing::warn!(
+                    latency_us = latency.as_micros() as u64,
+                    deadline_us = self.deadline.as_micros() as u64,
+                    verdict = d.verdict.as_str(),
+                    "decision passed its deadline; fail-open policy applied"
+                );
+                (d, failed_verdict)
+            }
+            Some(d) => {
+                let v = d.verdict;
+                (d, v)
+            }
+        };
+        if acted != Verdict::Pass {
+            if let Some(rule) = decision.rule.as_deref() {
+                self.metrics
+                    .rule_hits
+                    .get_or_create(&RuleLabel {
+                        rule: rule.to_string(),
+                    })
+                    .inc();
+            }
+        }
+        let shadow = self.shadow.load_full().and_then(|shadow| {
+            // Both packs decided without behaviour, so only the packs' differences show.
+            let (d, base) = catch_unwind(AssertUnwindSafe(|| {
+                (
+                    decide_with(&shadow, None, &event),
+                    decide_with(&snapshot, None, &event),
+                )
+            }))
+            .ok()?;
+            if d.verdict != base.verdict || d.rule != base.rule {
+                self.metrics
+                    .shadow_differences
+                    .get_or_create(&RuleLabel {
+                        rule: d.rule.as_deref().unwrap_or("none").to_string(),
+                    })
+                    .inc();
+                Some(d)
+            } else {
+                None
+            }
+        });
+        Outcome {
+            decision,
+            acted,
+            degraded,
+            latency_ns,
+            shadow,
+            pack_version,
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The one place where protocol bytes become what the engine decides.
+//!
+//! [`sip::read`] and [`smpp::read`] turn a parsed message into an [`Ingested`]: the kind of
+//! event, every identity a core or handset may act on (callers and callees, the primary one
+//! first), the text the handset will render, and the stages that could not run. The inline
+//! proxies and `interdict check` both go through here, so the offline tool and the inline
+//! path cannot read a message differently.
+
+pub mod sip;
+pub mod smpp;
+
+use std::borrow::Cow;
+
+use interdict_engine::EventKind;
+use serde::Serialize;
+
+use crate::record::Degraded;
+
+/// Where an identity was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentitySource {
+    /// SIP From.
+    From,
+    /// A SIP P-Asserted-Identity value.
+    PAssertedIdentity,
+    /// SIP P-Preferred-Identity.
+    PPreferredIdentity,
+    /// SIP Remote-Party-ID.
+    RemotePartyId,
+    /// The SIP Request-URI (who the core routes the call to).
+    RequestUri,
+    /// SIP To.
+    To,
+    /// A SIP Diversion entry (a party the call was forwarded from).
+    Diversion,
+    /// A SIP History-Info entry.
+    HistoryInfo,
+    /// SMPP source address.
+    SmppSource,
+    /// SMPP destination address.
+    SmppDestination,
+}
+
+/// One identity to check, as the engine reads numbers (a user part, a dialled string or an
+/// alphanumeric sender id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity<'a> {
+    /// Where it was read from.
+    pub source: IdentitySource,
+    /// The number or id.
+    pub value: Cow<'a, str>,
+}
+
+/// A message read for the engine.
+#[derive(Debug, Clone)]
+pub struct Ingested<'a> {
+    /// Call offer or message.
+    pub kind: EventKind,
+    /// Every calling identity; the first is the one behaviour is counted on and the only one
+    /// that may earn trust (the allowlist). The others are checked against the block lists.
+    pub callers: Vec<Identity<'a>>,
+    /// Every called identity, the routed one first.
+    pub callees: Vec<Identity<'a>>,
+    /// The text the handset will render, every part of it.
+    pub text: Option<Cow<'a, str>>,
+    /// Stages that could not run.
+    pub degraded: Degraded,
+    /// Call-ID or message id.
+    pub id: Cow<'a, str>,
+}
+
+/// Why a message could not be read for a decision. Each names what and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    /// Not a message the gateway decides (a response, a BYE, an enquire_link …).
+    #[error("{0} is not decided")]
+    NotDecided(String),
+    /// The message is malformed.
+    #[error("{protocol}: {message}")]
+    Malformed {
+        /// SIP or SMPP.
+        protocol: &'static str,
+        /// What and where.
+        message: String,
+    },
+    /// The body could not be decoded and the configuration refuses such messages.
+    #[error("body not decodable: {0}")]
+    Undecodable(String),
+    /// The text is larger than the configured bound.
+    #[error("text of {len} bytes exceeds the limit of {max}")]
+    TooLarge {
+        /// Decoded length.
+        len: usize,
+        /// The bound.
+        max: usize,
+    },
+}
+
+/// Bounds and choices of the ingest layer.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestOptions {
+    /// Refuse a message whose body cannot be decoded (otherwise: degraded).
+    pub refuse_undecodable: bool,
+    /// Largest decoded text decided; beyond it the message is refused.
+    pub max_text_bytes: usize,
+    /// Whether the sender is a trusted peer: its identity headers are believed.
+    pub trusted: bool,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            refuse_undecodable: false,
+            max_text_bytes: interdict_engine::text::MAX_TEXT_BYTES,
+            trusted: false,
+        }
+    }
+}

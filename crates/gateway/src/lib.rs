@@ -1,0 +1,27 @@
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+//! The Interdict gateway: the inline SIP proxy (`interdict serve`), the offline
+//! `interdict check`, and the parts every proxy and the police feed share.
+//!
+//! - [`config`]: the TOML configuration, every key with a default (loopback only).
+//! - [`ingest`]: protocol bytes → what the engine decides (the one place both the proxies
+//!   and `check` read messages, so they cannot disagree).
+//! - [`decide`]: one decision per message over every identity, with the deadline, the
+//!   fail-open policy and the shadow pack.
+//! - [`record`]: decision records and the bounded queue that never blocks the inline path.
+//! - [`metrics`]: Prometheus metrics, `/healthz`, `/readyz`.
+//! - [`reload`]: rule pack reloads (SIGHUP, a watched directory).
+//! - [`sip`]: the stateless SIP proxy and its sockets.
+//! - [`serve`]: the process: listeners, signals, drain.
+//! - [`check`]: the offline tool.
+
+pub mod check;
+pub mod config;
+pub mod decide;
+pub mod ingest;
+mod jsonl;
+pub mod metrics;
+mod raw;
+pub mod record;
+pub mod reload;
+pub mod serve;
+pub mod sip;

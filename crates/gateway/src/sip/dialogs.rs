@@ -1,0 +1,157 @@
+//! The live calls a stateless proxy still follows: offered, answered, ended.
+//!
+//! The proxy keeps no transaction state, but a carrier's detectors need a call's outcome:
+//! the concurrency and short-call detectors learn when calls are answered and how long they
+//! last, and a warned call that is answered and goes on is a victim at risk. The table is
+//! bounded (`max_live_calls`): when full, the oldest call is dropped and counted; a call with
+//! no news for `call_timeout` is dropped by [`Dialogs::sweep`].
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use interdict_engine::Decision;
+use rustc_hash::FxHashMap;
+
+/// One followed call.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The Call-ID.
+    pub call_id: String,
+    /// The primary caller as the engine read it.
+    pub caller: String,
+    /// The primary callee.
+    pub callee: String,
+    /// When the INVITE arrived (ms since the epoch).
+    pub offered_ms: u64,
+    /// When a 2xx answered it.
+    pub answered_ms: Option<u64>,
+    /// The warn decision, for a warned call (a victim-at-risk record repeats it).
+    pub warned: Option<Box<Decision>>,
+    /// Whether its victim-at-risk record was made.
+    pub victim_reported: bool,
+    /// Ingress and trunk of the INVITE, for the records.
+    pub ingress: interdict_engine::Ingress,
+    /// The peer the INVITE came from.
+    pub peer: std::net::SocketAddr,
+}
+
+/// What happened to a call, for the engine's `CallAnswered` / `CallEnded` events.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// The call was answered.
+    Answered(Call),
+    /// The call ended after `duration_ms` of conversation (0 if never answered).
+    Ended(Call, u64),
+}
+
+/// The bounded table of live calls, keyed by Call-ID.
+pub struct Dialogs {
+    inner: Mutex<Inner>,
+    max: usize,
+}
+
+struct Inner {
+    calls: FxHashMap<String, Call>,
+    order: VecDeque<(u64, String)>,
+}
+
+impl Dialogs {
+    /// A table of at most `max` calls.
+    pub fn new(max: usize) -> Dialogs {
+        Dialogs {
+            inner: Mutex::new(Inner {
+                calls: FxHashMap::default(),
+                order: VecDeque::new(),
+            }),
+            max: max.max(1),
+        }
+    }
+
+    /// Number of calls followed.
+    pub fn len(&self) -> usize {
+        self.inner.lock().map_or(0, |i| i.calls.len())
+    }
+
+    /// Whether no call is followed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Follows a new call; returns how many old calls were dropped to make room.
+    pub fn offer(&self, call: Call) -> u64 {
+        let Ok(mut inner) = self.inner.lock() else {
+            return 0;
+        };
+        if inner.calls.contains_key(&call.call_id) {
+            return 0;
+        }
+        let mut evicted = 0;
+        while inner.calls.len() >= self.max {
+            let Some((_, id)) = inner.order.pop_front() else {
+                break;
+            };
+            if inner.calls.remove(&id).is_some() {
+                evicted += 1;
+            }
+        }
+        inner
+            .order
+            .push_back((call.offered_ms, call.call_id.clone()));
+        inner.calls.insert(call.call_id.clone(), call);
+        evicted
+    }
+
+    /// A 2xx to the call's INVITE passed: the call is answered (once).
+    pub fn answered(&self, call_id: &str, at_ms: u64) -> Option<Change> {
+        let mut inner = self.inner.lock().ok()?;
+        let call = inner.calls.get_mut(call_id)?;
+        if call.answered_ms.is_some() {
+            return None;
+        }
+        call.answered_ms = Some(at_ms);
+        Some(Change::Answered(call.clone()))
+    }
+
+    /// A BYE, a CANCEL or a final non-2xx answer ended the call.
+    pub fn ended(&self, call_id: &str, at_ms: u64) -> Option<Change> {
+        let mut inner = self.inner.lock().ok()?;
+        let call = inner.calls.remove(call_id)?;
+        let duration = call
+            .answered_ms
+            .map_or(0, |answered| at_ms.saturating_sub(answered));
+        Some(Change::Ended(call, duration))
+    }
+
+    /// Drops calls with no news for `timeout_ms` and returns the warned, answered calls that
+    /// have lasted `victim_after_ms` and were not yet reported (marking them reported).
+    pub fn sweep(&self, now_ms: u64, timeout_ms: u64, victim_after_ms: u64) -> Vec<Call> {
+        let Ok(mut inner) = self.inner.lock() else {
+            return Vec::new();
+        };
+        while let Some((offered, id)) = inner.order.front().cloned() {
+            if now_ms.saturating_sub(offered) < timeout_ms {
+                break;
+            }
+            inner.order.pop_front();
+            inner.calls.remove(&id);
+        }
+        // The order queue may hold ids of calls already ended; bound it too.
+        if inner.order.len() > inner.calls.len().saturating_mul(2) + 1024 {
+            let Inner { calls, order } = &mut *inner;
+            order.retain(|(_, id)| calls.contains_key(id));
+        }
+        let mut victims = Vec::new();
+        for call in inner.calls.values_mut() {
+            if call.victim_reported || call.warned.is_none() {
+                continue;
+            }
+            if let Some(answered) = call.answered_ms {
+                if now_ms.saturating_sub(answered) >= victim_after_ms {
+                    call.victim_reported = true;
+                    victims.push(call.clone());
+                }
+            }
+        }
+        victims
+    }
+}

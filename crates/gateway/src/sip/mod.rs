@@ -1,0 +1,11 @@
+//! The inline SIP gateway: a stateless proxy (RFC 3261 §16.11) on UDP and TCP that decides
+//! every call and SIP MESSAGE on its way from the border to the core.
+//!
+//! [`proxy`] holds the logic (one message in, at most one out), [`transport`] the sockets,
+//! [`dialogs`] the bounded table of live calls.
+
+pub mod dialogs;
+pub mod proxy;
+pub mod transport;
+
+pub use proxy::{Action, Dest, Local, SipProxy, Wire};

@@ -1,0 +1,974 @@
+//! The stateless SIP proxy's logic (RFC 3261 §16.11), independent of sockets: one message
+//! in, at most one message out.
+//!
+//! * Requests: validated (a malformed one is answered 400, 505, 513, never forwarded),
+//!   Max-Forwards (483 at zero), loop detection (482), this proxy's own Route removed
+//!   (§16.4), `received`/`rport` written into the sender's Via (RFC 3581), Record-Route
+//!   added to dialog-forming requests so ACK, BYE and re-INVITEs come back through.
+//! * INVITE and MESSAGE (any letter case) are decided. block: answered by the gateway itself
+//!   (608 with Call-Info by default, 603/607 by configuration, with a Reason naming the
+//!   category), never forwarded; a retransmission gets the identical answer (the To-tag is
+//!   derived from the transaction) and the ACK to that answer is absorbed. warn: forwarded
+//!   with the display names marked. pass: forwarded with only the Via, Record-Route,
+//!   Route and Max-Forwards changes.
+//! * Requests from the border go to the next hop; requests from the core follow their
+//!   Route, else their Request-URI. Responses return by the Via below this proxy's own.
+//! * Calls are followed (see [`super::dialogs`]) so the engine hears when they are
+//!   answered and end.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use interdict_engine::{Event, EventKind, Evidence, Verdict};
+use interdict_sip::{
+    proxy_request, write_response, Error as SipError, ExtraHeader, ForwardOptions, Host, Message,
+    Method, NameAddr, ProxyEdits, Transport, Uri,
+};
+use rustc_hash::FxHashMap;
+
+use super::dialogs::{Call, Change, Dialogs};
+use crate::config::SipConfig;
+use crate::decide::Decider;
+use crate::ingest::sip::{decided, Decided};
+use crate::ingest::{IngestError, IngestOptions};
+use crate::metrics::{sip_method_label, KindLabel, Metrics};
+use crate::record::{DecisionRecord, Degraded, Direction, Protocol, RecordKind, RecordSink};
+
+/// The transport a message came in or goes out on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Wire {
+    /// UDP datagrams.
+    Udp,
+    /// A TCP connection.
+    Tcp,
+}
+
+/// Where the bytes written by [`SipProxy::handle`] go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dest {
+    /// The address.
+    pub addr: SocketAddr,
+    /// The transport.
+    pub wire: Wire,
+}
+
+/// What to do after [`SipProxy::handle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing to send (absorbed, dropped, or a keep-alive).
+    None,
+    /// Send the bytes written to the output buffer.
+    Send(Dest),
+}
+
+/// The gateway's own identity on the wire.
+#[derive(Debug, Clone)]
+pub struct Local {
+    /// Host written in Via and Record-Route.
+    pub host: String,
+    /// Port written in Via and Record-Route.
+    pub port: u16,
+}
+
+/// A recent INVITE or MESSAGE transaction's outcome, so a retransmission gets the same
+/// treatment without a second decision (behaviour is counted once).
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    at_ms: u64,
+    acted: Verdict,
+    answer: u16,
+}
+
+/// How long a transaction's outcome is remembered (RFC 3261 Timer B: 64 × T1 = 32 s).
+const SEEN_MS: u64 = 32_000;
+/// Most transactions remembered.
+const SEEN_MAX: usize = 262_144;
+
+/// What a [`SipProxy`] is built from.
+pub struct ProxyParts {
+    /// The SIP configuration.
+    pub cfg: Arc<SipConfig>,
+    /// Host and port written in Via and Record-Route.
+    pub local: Local,
+    /// The shared decider.
+    pub decider: Arc<Decider>,
+    /// The metrics.
+    pub metrics: Arc<Metrics>,
+    /// Where decision records go.
+    pub records: RecordSink,
+    /// This gateway's id in records.
+    pub gateway_id: Arc<str>,
+    /// Put the text of block and warn decisions in records.
+    pub include_text: bool,
+    /// Ingest bounds and choices.
+    pub ingest: IngestOptions,
+}
+
+/// The proxy: configuration, decider, dialog table, counters. Shared by every worker.
+pub struct SipProxy {
+    cfg: Arc<SipConfig>,
+    local: Local,
+    record_route_udp: String,
+    record_route_tcp: String,
+    decider: Arc<Decider>,
+    metrics: Arc<Metrics>,
+    records: RecordSink,
+    dialogs: Dialogs,
+    seen: Mutex<FxHashMap<u64, Seen>>,
+    secret: u64,
+    gateway_id: Arc<str>,
+    include_text: bool,
+    ingest: IngestOptions,
+    /// Messages handled.
+    pub handled: AtomicU64,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// 64-bit FNV-1a over fields (with a separator), for tags and transaction keys.
+fn fnv(seed: u64, parts: &[&[u8]]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ seed;
+    for p in parts {
+        for &b in *p {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+fn sip_error_kind(e: &SipError) -> &'static str {
+    match e {
+        SipError::Empty => "empty",
+        SipError::Truncated { .. } => "truncated",
+        SipError::BareLineEnd { .. } => "bare_line_end",
+        SipError::InvalidStartLine { .. } => "start_line",
+        SipError::InvalidRequestUri { .. } => "request_uri",
+        SipError::InvalidStatusCode { .. } => "status_code",
+        SipError::InvalidHeaderName { .. } => "header_name",
+        SipError::TooManyHeaders { .. } => "too_many_headers",
+        SipError::DuplicateHeader { .. } => "duplicate_header",
+        SipError::InvalidContentLength { .. } => "content_length",
+        SipError::BodyTruncated { .. } => "body_truncated",
+        SipError::MissingContentLength { .. } => "missing_content_length",
+        SipError::TooLarge { .. } => "too_large",
+        SipError::MissingHeader { .. } => "missing_header",
+        SipError::InvalidHeader { .. } => "invalid_header",
+        SipError::UnsupportedVersion { .. } => "version",
+        SipError::CSeqMethodMismatch { .. } => "cseq_method",
+        _ => "other",
+    }
+}
+
+fn host_ip(host: Host<'_>) -> Option<IpAddr> {
+    match host {
+        Host::Ipv4(a) => Some(IpAddr::V4(a)),
+        Host::Ipv6(_, a) => Some(IpAddr::V6(a)),
+        Host::Name(n) => n.parse().ok(),
+    }
+}
+
+fn uri_wire(uri: &Uri<'_>) -> Wire {
+    match uri.params().get("transport").flatten() {
+        Some(t) if t.eq_ignore_ascii_case("tcp") => Wire::Tcp,
+        _ => Wire::Udp,
+    }
+}
+
+impl SipProxy {
+    /// A proxy built from its parts.
+    pub fn new(parts: ProxyParts) -> SipProxy {
+        let ProxyParts {
+            cfg,
+            local,
+            decider,
+            metrics,
+            records,
+            gateway_id,
+            include_text,
+            ingest,
+        } = parts;
+        let secret = fnv(
+            0,
+            &[
+                &now_ms().to_be_bytes(),
+                &std::process::id().to_be_bytes(),
+                local.host.as_bytes(),
+            ],
+        );
+        let hostport = format!("{}:{}", local.host, local.port);
+        SipProxy {
+            record_route_udp: format!("sip:{hostport};lr"),
+            record_route_tcp: format!("sip:{hostport};transport=tcp;lr"),
+            dialogs: Dialogs::new(cfg.max_live_calls),
+            cfg,
+            local,
+            decider,
+            metrics,
+            records,
+            seen: Mutex::new(FxHashMap::default()),
+            secret,
+            gateway_id,
+            include_text,
+            ingest,
+            handled: AtomicU64::new(0),
+        }
+    }
+
+    /// The proxy's decider (reload, shadow promotion).
+    pub fn decider(&self) -> &Arc<Decider> {
+        &self.decider
+    }
+
+    /// Counts a TCP stream closed because it could not be framed.
+    pub fn count_stream_error(&self, e: &SipError) {
+        self.metrics.parse_error("sip", sip_error_kind(e));
+    }
+
+    /// The live-call table.
+    pub fn dialogs(&self) -> &Dialogs {
+        &self.dialogs
+    }
+
+    /// Handles one message that arrived from `peer` on `wire`, writing what to send into
+    /// `out` (cleared first). Never panics on any input.
+    pub fn handle(&self, bytes: &[u8], peer: SocketAddr, wire: Wire, out: &mut Vec<u8>) -> Action {
+        out.clear();
+        self.handled.fetch_add(1, Ordering::Relaxed);
+        if interdict_sip::is_keepalive(bytes) {
+            return Action::None;
+        }
+        let parsed = match wire {
+            Wire::Udp => Message::parse_datagram(bytes),
+            Wire::Tcp => Message::parse_stream(bytes),
+        };
+        let msg = match parsed {
+            Ok(m) => m,
+            Err(e) => {
+                self.metrics.parse_error("sip", sip_error_kind(&e));
+                tracing::debug!(%peer, error = %e, "unparseable SIP message dropped");
+                return Action::None;
+            }
+        };
+        if msg.is_request() {
+            self.request(&msg, bytes, peer, wire, out)
+        } else {
+            self.response(&msg, peer, out)
+        }
+    }
+
+    fn direction(&self, peer: SocketAddr) -> Direction {
+        if peer == self.cfg.next_hop {
+            Direction::ToBorder
+        } else {
+            Direction::ToCore
+        }
+    }
+
+    /// Answers `req` with `code` into `out`, to the peer it came from.
+    fn answer(
+        &self,
+        req: &Message<'_>,
+        code: u16,
+        reason: &str,
+        extra: &[ExtraHeader<'_>],
+        to: Dest,
+        out: &mut Vec<u8>,
+    ) -> Action {
+        let peer = to.addr;
+        if matches!(req.method(), Some(Method::Ack)) {
+            return Action::None;
+        }
+        let tag = self.to_tag(req);
+        match write_response(req, code, reason, &tag, extra, out) {
+            Ok(()) => Action::Send(to),
+            Err(e) => {
+                tracing::debug!(%peer, code, error = %e, "cannot answer; dropped");
+                out.clear();
+                Action::None
+            }
+        }
+    }
+
+    /// The To-tag of this proxy's answers to a transaction: derived from Call-ID, From tag
+    /// and the top Via branch, so a retransmission gets the same tag and the ACK to the
+    /// answer is recognised.
+    fn to_tag(&self, req: &Message<'_>) -> String {
+        let call_id = req.call_id().unwrap_or("");
+        let from_tag = req.from().ok().and_then(|f| f.tag()).unwrap_or("");
+        let branch = req.top_via().ok().and_then(|v| v.branch()).unwrap_or("");
+        let h = fnv(
+            self.secret,
+            &[call_id.as_bytes(), from_tag.as_bytes(), branch.as_bytes()],
+        );
+        format!("idt{h:016x}")
+    }
+
+    fn transaction_key(&self, req: &Message<'_>) -> u64 {
+        let call_id = req.call_id().unwrap_or("");
+        let seq = req.cseq().map_or(0, |c| c.seq);
+        let branch = req.top_via().ok().and_then(|v| v.branch()).unwrap_or("");
+        fnv(
+            self.secret ^ 0x5a5a,
+            &[call_id.as_bytes(), &seq.to_be_bytes(), branch.as_bytes()],
+        )
+    }
+
+    fn request(
+        &self,
+        msg: &Message<'_>,
+        bytes: &[u8],
+        peer: SocketAddr,
+        wire: Wire,
+        out: &mut Vec<u8>,
+    ) -> Action {
+        let method = msg.method().map_or("", |m| m.as_str());
+        let label = sip_method_label(method);
+        let direction = self.direction(peer);
+        let dir_label = match direction {
+            Direction::ToCore => "to_core",
+            Direction::ToBorder => "to_border",
+        };
+        // Framing and size first: the gateway forwards exactly the bytes it examined.
+        if bytes.len() > self.cfg.max_message_bytes {
+            self.metrics.parse_error("sip", "too_large");
+            return self.answer(
+                msg,
+                513,
+                "Message Too Large",
+                &[],
+                Dest { addr: peer, wire },
+                out,
+            );
+        }
+        if wire == Wire::Udp && msg.trailing_len(bytes) > 0 {
+            self.metrics.parse_error("sip", "bytes_after_body");
+            return self.answer(
+                msg,
+                400,
+                "Bytes After Content-Length",
+                &[],
+                Dest { addr: peer, wire },
+                out,
+            );
+        }
+        if msg.headers().len() > self.cfg.max_headers {
+            self.metrics.parse_error("sip", "too_many_headers");
+            return self.answer(
+                msg,
+                400,
+                "Too Many Headers",
+                &[],
+                Dest { addr: peer, wire },
+                out,
+            );
+        }
+        if let Err(e) = msg.validate() {
+            self.metrics.parse_error("sip", sip_error_kind(&e));
+            let code = e.status_code();
+            let reason = if code == 505 {
+                "Version Not Supported"
+            } else {
+                "Bad Request"
+            };
+            return self.answer(msg, code, reason, &[], Dest { addr: peer, wire }, out);
+        }
+        let is_ack = matches!(msg.method(), Some(Method::Ack));
+        if is_ack {
+            if let Ok(to) = msg.to() {
+                if to.tag().is_some_and(|t| t == self.to_tag(msg)) {
+                    self.metrics
+                        .absorbed
+                        .get_or_create(&KindLabel {
+                            protocol: "sip",
+                            kind: "ack",
+                        })
+                        .inc();
+                    self.metrics.message("sip", label, dir_label, "none");
+                    return Action::None;
+                }
+            }
+        }
+        match msg.max_forwards() {
+            Ok(Some(0)) => {
+                self.metrics.message("sip", label, dir_label, "none");
+                return self.answer(
+                    msg,
+                    483,
+                    "Too Many Hops",
+                    &[],
+                    Dest { addr: peer, wire },
+                    out,
+                );
+            }
+            Ok(_) => {}
+            Err(_) => {
+                self.metrics.parse_error("sip", "max_forwards");
+                return self.answer(msg, 400, "Bad Request", &[], Dest { addr: peer, wire }, out);
+            }
+        }
+        if self.is_loop(msg) {
+            self.metrics.parse_error("sip", "loop");
+            return self.answer(
+                msg,
+                482,
+                "Loop Detected",
+                &[],
+                Dest { addr: peer, wire },
+                out,
+            );
+        }
+
+        let at_ms = now_ms();
+        let kind = decided(method);
+        let mut mark = None;
+        if kind != Decided::NotDecided {
+            let key = self.transaction_key(msg);
+            let seen = self.seen.lock().ok().and_then(|s| s.get(&key).copied());
+            let (acted, answer) = match seen {
+                Some(s) if at_ms.saturating_sub(s.at_ms) < SEEN_MS => {
+                    self.metrics
+                        .absorbed
+                        .get_or_create(&KindLabel {
+                            protocol: "sip",
+                            kind: "retransmission",
+                        })
+                        .inc();
+                    (s.acted, s.answer)
+                }
+                _ => {
+                    let (acted, answer) = self.decide(msg, kind, peer, direction, at_ms);
+                    self.remember(key, at_ms, acted, answer);
+                    (acted, answer)
+                }
+            };
+            self.metrics
+                .message("sip", label, dir_label, acted.as_str());
+            match acted {
+                Verdict::Block => return self.block_answer(msg, answer, peer, wire, out),
+                Verdict::Warn => mark = self.cfg.warn_mark.as_deref(),
+                Verdict::Pass => {}
+            }
+            if answer != 0 {
+                // Refused before a decision (malformed, too large, undecodable).
+                return self.block_answer(msg, answer, peer, wire, out);
+            }
+        } else {
+            self.metrics.message("sip", label, dir_label, "none");
+            match msg.method() {
+                Some(Method::Bye) => self.call_changed(msg, at_ms, false),
+                Some(Method::Cancel) => self.call_changed(msg, at_ms, false),
+                _ => {}
+            }
+        }
+        self.forward(msg, peer, direction, mark, out)
+    }
+
+    fn remember(&self, key: u64, at_ms: u64, acted: Verdict, answer: u16) {
+        if let Ok(mut seen) = self.seen.lock() {
+            if seen.len() >= SEEN_MAX {
+                seen.retain(|_, s| at_ms.saturating_sub(s.at_ms) < SEEN_MS);
+                if seen.len() >= SEEN_MAX {
+                    seen.clear();
+                }
+            }
+            seen.insert(
+                key,
+                Seen {
+                    at_ms,
+                    acted,
+                    answer,
+                },
+            );
+        }
+    }
+
+    /// Drops remembered transactions older than Timer B.
+    pub fn sweep_seen(&self, now_ms: u64) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.retain(|_, s| now_ms.saturating_sub(s.at_ms) < SEEN_MS);
+        }
+    }
+
+    /// A request is looping when one of its Vias is this proxy's with the branch this proxy
+    /// would give it now (§16.3 step 4).
+    fn is_loop(&self, msg: &Message<'_>) -> bool {
+        let mut branch = Vec::with_capacity(40);
+        if interdict_sip::stateless_branch(msg, &self.local.host, &mut branch).is_err() {
+            return false;
+        }
+        let Ok(branch) = std::str::from_utf8(&branch) else {
+            return false;
+        };
+        msg.vias()
+            .skip(1)
+            .flatten()
+            .any(|v| v.branch() == Some(branch) && self.is_own_sent_by(v.host(), v.port()))
+    }
+
+    fn is_own_sent_by(&self, host: Host<'_>, port: Option<u16>) -> bool {
+        let port_ok = port.unwrap_or(5060) == self.local.port;
+        let host_ok = match host {
+            Host::Name(n) => n.eq_ignore_ascii_case(&self.local.host),
+            Host::Ipv4(a) => self.local.host.parse::<IpAddr>().ok() == Some(IpAddr::V4(a)),
+            Host::Ipv6(_, a) => {
+                self.local
+                    .host
+                    .trim_matches(['[', ']'])
+                    .parse::<IpAddr>()
+                    .ok()
+                    == Some(IpAddr::V6(a))
+            }
+        };
+        host_ok && port_ok
+    }
+
+    /// Decides a call or message; returns the verdict acted on and, when the gateway must
+    /// answer without a decision (malformed, too large, undecodable), that answer's code.
+    fn decide(
+        &self,
+        msg: &Message<'_>,
+        kind: Decided,
+        peer: SocketAddr,
+        direction: Direction,
+        at_ms: u64,
+    ) -> (Verdict, u16) {
+        let (ingress, trunk) = self.cfg.ingress_of(peer.ip());
+        let opts = IngestOptions {
+            trusted: self.cfg.is_trusted(peer),
+            ..self.ingest
+        };
+        let ing = match crate::ingest::sip::read(msg, &opts) {
+            Ok(ing) => ing,
+            Err(e) => {
+                let (kind, code) = match &e {
+                    IngestError::TooLarge { .. } => ("text_too_large", 513),
+                    IngestError::Undecodable(_) => ("undecodable", 415),
+                    _ => ("identity", 400),
+                };
+                self.metrics.parse_error("sip", kind);
+                tracing::debug!(%peer, error = %e, "SIP request refused");
+                return (Verdict::Pass, code);
+            }
+        };
+        let outcome = self.decider.decide(&ing, ingress, trunk, at_ms);
+        let method = msg.method().map_or("", |m| m.as_str()).to_string();
+        if outcome.acted != Verdict::Pass || outcome.degraded.any() {
+            let text = if self.include_text && outcome.acted != Verdict::Pass {
+                ing.text.as_deref().map(str::to_string)
+            } else {
+                None
+            };
+            self.records.send(DecisionRecord {
+                kind: RecordKind::Decision,
+                at_ms,
+                gateway: self.gateway_id.clone(),
+                protocol: Protocol::Sip,
+                direction,
+                method: method.clone(),
+                ingress,
+                trunk: trunk.map(Arc::from),
+                peer: Some(peer),
+                message_id: ing.id.to_string(),
+                pack_version: outcome.pack_version.clone(),
+                latency_ns: outcome.latency_ns,
+                degraded: outcome.degraded,
+                acted: outcome.acted,
+                decision: outcome.decision.clone(),
+                shadow: None,
+                call_seconds: None,
+                text,
+            });
+        }
+        if let Some(shadow) = outcome.shadow.clone() {
+            self.records.send(DecisionRecord {
+                kind: RecordKind::ShadowDifference,
+                at_ms,
+                gateway: self.gateway_id.clone(),
+                protocol: Protocol::Sip,
+                direction,
+                method,
+                ingress,
+                trunk: trunk.map(Arc::from),
+                peer: Some(peer),
+                message_id: ing.id.to_string(),
+                pack_version: outcome.pack_version.clone(),
+                latency_ns: outcome.latency_ns,
+                degraded: outcome.degraded,
+                acted: outcome.acted,
+                decision: outcome.decision.clone(),
+                shadow: Some(shadow),
+                call_seconds: None,
+                text: None,
+            });
+        }
+        if kind == Decided::Call && outcome.acted != Verdict::Block {
+            let evicted = self.dialogs.offer(Call {
+                call_id: ing.id.to_string(),
+                caller: ing
+                    .callers
+                    .first()
+                    .map_or(String::new(), |c| c.value.to_string()),
+                callee: ing
+                    .callees
+                    .first()
+                    .map_or(String::new(), |c| c.value.to_string()),
+                offered_ms: at_ms,
+                answered_ms: None,
+                warned: (outcome.acted == Verdict::Warn)
+                    .then(|| Box::new(outcome.decision.clone())),
+                victim_reported: false,
+                ingress,
+                peer,
+            });
+            if evicted > 0 {
+                self.metrics.calls_evicted.inc_by(evicted);
+            }
+            self.metrics
+                .live_calls
+                .set(i64::try_from(self.dialogs.len()).unwrap_or(i64::MAX));
+        }
+        let code = if outcome.acted == Verdict::Block {
+            if outcome.degraded.deadline || outcome.degraded.engine_error {
+                503
+            } else {
+                self.cfg.block_code.code()
+            }
+        } else {
+            0
+        };
+        (outcome.acted, code)
+    }
+
+    fn block_answer(
+        &self,
+        msg: &Message<'_>,
+        code: u16,
+        peer: SocketAddr,
+        wire: Wire,
+        out: &mut Vec<u8>,
+    ) -> Action {
+        let block = self.cfg.block_code;
+        match code {
+            c if c == block.code() => {
+                let text = "fraud: blocked by Interdict";
+                let mut extra = vec![ExtraHeader::Reason { cause: c, text }];
+                if c == 608 {
+                    extra.push(ExtraHeader::CallInfo {
+                        uri: &self.cfg.call_info,
+                        purpose: "jwscard",
+                    });
+                }
+                self.answer(
+                    msg,
+                    c,
+                    block.reason(),
+                    &extra,
+                    Dest { addr: peer, wire },
+                    out,
+                )
+            }
+            413 | 513 => self.answer(
+                msg,
+                513,
+                "Message Too Large",
+                &[],
+                Dest { addr: peer, wire },
+                out,
+            ),
+            415 => self.answer(
+                msg,
+                415,
+                "Unsupported Media Type",
+                &[],
+                Dest { addr: peer, wire },
+                out,
+            ),
+            503 => self.answer(
+                msg,
+                503,
+                "Service Unavailable",
+                &[ExtraHeader::Raw {
+                    name: "Retry-After",
+                    value: "5",
+                }],
+                Dest { addr: peer, wire },
+                out,
+            ),
+            _ => self.answer(msg, 400, "Bad Request", &[], Dest { addr: peer, wire }, out),
+        }
+    }
+
+    /// Where a request goes: the next Route (after this proxy's own), else the next hop for
+    /// requests from the border, else the Request-URI.
+    fn route(&self, msg: &Message<'_>, direction: Direction) -> (Option<Dest>, bool) {
+        let mut routes = msg.routes();
+        let mut strip = false;
+        let mut next: Option<NameAddr<'_>> = None;
+        if let Some(Ok(first)) = routes.next() {
+            let u = first.uri();
+            if u.host().is_some_and(|h| self.is_own_sent_by(h, u.port())) {
+                strip = true;
+                next = routes.next().and_then(Result::ok);
+            } else {
+                next = Some(first);
+            }
+        }
+        if let Some(route) = next {
+            let u = route.uri();
+            let dest = u.host().and_then(host_ip).map(|ip| Dest {
+                addr: SocketAddr::new(ip, u.port().unwrap_or(5060)),
+                wire: uri_wire(u),
+            });
+            return (dest, strip);
+        }
+        if direction == Direction::ToCore {
+            let wire = match self.cfg.next_hop_transport {
+                crate::config::HopTransport::Udp => Wire::Udp,
+                crate::config::HopTransport::Tcp => Wire::Tcp,
+            };
+            return (
+                Some(Dest {
+                    addr: self.cfg.next_hop,
+                    wire,
+                }),
+                strip,
+            );
+        }
+        let dest = msg.request_uri().and_then(|u| {
+            u.host().and_then(host_ip).map(|ip| Dest {
+                addr: SocketAddr::new(ip, u.port().unwrap_or(5060)),
+                wire: uri_wire(u),
+            })
+        });
+        (dest, strip)
+    }
+
+    fn forward(
+        &self,
+        msg: &Message<'_>,
+        peer: SocketAddr,
+        direction: Direction,
+        mark: Option<&str>,
+        out: &mut Vec<u8>,
+    ) -> Action {
+        let (dest, strip) = self.route(msg, direction);
+        let Some(dest) = dest else {
+            return self.answer(
+                msg,
+                404,
+                "Not Found",
+                &[],
+                Dest {
+                    addr: peer,
+                    wire: Wire::Udp,
+                },
+                out,
+            );
+        };
+        let dialog_forming = matches!(
+            msg.method(),
+            Some(Method::Invite | Method::Subscribe | Method::Refer)
+        ) || decided(msg.method().map_or("", |m| m.as_str())) == Decided::Call;
+        let initial = msg.to().ok().is_some_and(|t| t.tag().is_none());
+        let record_route = (dialog_forming && initial).then_some(match dest.wire {
+            Wire::Udp => self.record_route_udp.as_str(),
+            Wire::Tcp => self.record_route_tcp.as_str(),
+        });
+        let opts = ForwardOptions {
+            via_host: &self.local.host,
+            via_port: Some(self.local.port),
+            transport: match dest.wire {
+                Wire::Udp => Transport::Udp,
+                Wire::Tcp => Transport::Tcp,
+            },
+            mark,
+        };
+        let edits = ProxyEdits {
+            record_route,
+            remove_top_route: strip,
+            received: Some((peer.ip(), peer.port())),
+        };
+        match proxy_request(msg, &opts, &edits, out) {
+            Ok(()) => Action::Send(dest),
+            Err(e) => {
+                out.clear();
+                self.metrics.parse_error("sip", sip_error_kind(&e));
+                self.answer(
+                    msg,
+                    e.status_code(),
+                    "Bad Request",
+                    &[],
+                    Dest {
+                        addr: peer,
+                        wire: Wire::Udp,
+                    },
+                    out,
+                )
+            }
+        }
+    }
+
+    fn response(&self, msg: &Message<'_>, peer: SocketAddr, out: &mut Vec<u8>) -> Action {
+        let mut vias = msg.vias();
+        let Some(Ok(top)) = vias.next() else {
+            self.metrics.parse_error("sip", "missing_header");
+            return Action::None;
+        };
+        if !self.is_own_sent_by(top.host(), top.port()) {
+            self.metrics.parse_error("sip", "not_our_via");
+            return Action::None;
+        }
+        let Some(Ok(next)) = vias.next() else {
+            return Action::None;
+        };
+        let direction = self.direction(peer);
+        let dir_label = match direction {
+            Direction::ToCore => "to_core",
+            Direction::ToBorder => "to_border",
+        };
+        let method = msg.cseq().map_or("", |c| c.method);
+        self.metrics
+            .message("sip", sip_method_label(method), dir_label, "none");
+        if decided(method) == Decided::Call {
+            let code = msg.status_code().unwrap_or(0);
+            let at_ms = now_ms();
+            if (200..300).contains(&code) {
+                self.call_changed(msg, at_ms, true);
+            } else if code >= 300 {
+                self.call_changed(msg, at_ms, false);
+            }
+        }
+        let port = match next.rport() {
+            Some(Some(p)) => p,
+            _ => next.port().unwrap_or(5060),
+        };
+        let ip = next
+            .received()
+            .and_then(|r| r.parse::<IpAddr>().ok())
+            .or_else(|| host_ip(next.host()));
+        let Some(ip) = ip else {
+            self.metrics.parse_error("sip", "via_unroutable");
+            return Action::None;
+        };
+        let wire = if next.transport().eq_ignore_ascii_case("TCP") {
+            Wire::Tcp
+        } else {
+            Wire::Udp
+        };
+        match interdict_sip::forward_response(msg, out) {
+            Ok(()) => Action::Send(Dest {
+                addr: SocketAddr::new(ip, port),
+                wire,
+            }),
+            Err(e) => {
+                out.clear();
+                self.metrics.parse_error("sip", sip_error_kind(&e));
+                Action::None
+            }
+        }
+    }
+
+    /// Feeds a call's answer or end to the dialog table and the engine.
+    fn call_changed(&self, msg: &Message<'_>, at_ms: u64, answered: bool) {
+        let Ok(call_id) = msg.call_id() else { return };
+        let change = if answered {
+            self.dialogs.answered(call_id, at_ms)
+        } else {
+            self.dialogs.ended(call_id, at_ms)
+        };
+        let Some(change) = change else { return };
+        let (call, kind) = match &change {
+            Change::Answered(call) => (call, EventKind::CallAnswered),
+            Change::Ended(call, duration) => (
+                call,
+                EventKind::CallEnded {
+                    duration_ms: *duration,
+                },
+            ),
+        };
+        let event = Event {
+            kind,
+            caller: &call.caller,
+            callee: &call.callee,
+            text: None,
+            ingress: call.ingress,
+            trunk: None,
+            at_ms,
+        };
+        // Behaviour only: the outcome of an answered or ended call is not acted on.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.decider.engine().decide(&event)
+        }));
+        self.metrics
+            .live_calls
+            .set(i64::try_from(self.dialogs.len()).unwrap_or(i64::MAX));
+    }
+
+    /// Periodic work: forget old transactions, drop stale calls, and report warned calls
+    /// that have been answered for long as victims at risk.
+    pub fn tick(&self, now_ms: u64) {
+        self.sweep_seen(now_ms);
+        let victims = self.dialogs.sweep(
+            now_ms,
+            self.cfg.call_timeout_s.saturating_mul(1000),
+            self.cfg.victim_after_s.saturating_mul(1000),
+        );
+        self.metrics
+            .live_calls
+            .set(i64::try_from(self.dialogs.len()).unwrap_or(i64::MAX));
+        for call in victims {
+            self.metrics.victims_at_risk.inc();
+            let seconds = call
+                .answered_ms
+                .map_or(0, |a| now_ms.saturating_sub(a) / 1000);
+            tracing::warn!(
+                call_id = %call.call_id,
+                caller = %call.caller,
+                callee = %call.callee,
+                seconds,
+                "victim at risk: a warned call has been answered and is going on"
+            );
+            let Some(decision) = call.warned.map(|d| *d) else {
+                continue;
+            };
+            self.records.send(DecisionRecord {
+                kind: RecordKind::VictimAtRisk,
+                at_ms: now_ms,
+                gateway: self.gateway_id.clone(),
+                protocol: Protocol::Sip,
+                direction: Direction::ToCore,
+                method: "INVITE".into(),
+                ingress: call.ingress,
+                trunk: None,
+                peer: Some(call.peer),
+                message_id: call.call_id,
+                pack_version: Arc::from(self.decider.engine().snapshot().version()),
+                latency_ns: 0,
+                degraded: Degraded::default(),
+                acted: Verdict::Warn,
+                decision,
+                shadow: None,
+                call_seconds: Some(seconds),
+                text: None,
+            });
+        }
+    }
+}
+
+/// The strongest evidence of a decision in a few words (logs, `make run`'s summary).
+pub fn evidence_summary(evidence: &[Evidence]) -> String {
+    evidence
+        .first()
+        .and_then(|e| serde_json::to_string(e).ok())
+        .unwrap_or_default()
+}
