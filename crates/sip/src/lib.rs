@@ -21,6 +21,8 @@
 //!   response code through [`Error::status_code`]).
 //! * [`write_response`], [`forward_request`], [`forward_response`] splice into a reused
 //!   `Vec<u8>`.
+//! * [`decode_body`] reads a MESSAGE body as the handset will render it (charsets, transfer
+//!   and content encodings, multipart, CPIM, HTML, SMS over IP) within [`BodyLimits`].
 //!
 //! ```
 //! use interdict_sip::{forward_request, ForwardOptions, Message, Transport};
@@ -53,6 +55,7 @@
 //! # Ok::<(), interdict_sip::Error>(())
 //! ```
 
+pub mod body;
 mod error;
 mod framing;
 mod header;
@@ -68,6 +71,10 @@ mod values;
 mod via;
 mod writer;
 
+pub use body::{
+    decode_body, BodyLimits, BodyPart, BodyProblem, Concat, DecodedBody, ProblemKind, SmsAlphabet,
+    SmsTpdu, TpduKind,
+};
 pub use error::Error;
 pub use framing::{frame, Framing};
 pub use header::{Header, HeaderKind};
