@@ -4,6 +4,25 @@
 //! the hot path), so a thread deciding never waits for a rule update, and every decision is
 //! taken against exactly one snapshot. Behaviour state (sliding windows per caller) lives
 //! outside the snapshot, so it survives rule updates.
+//!
+//! # Parties read every way a core may route them
+//!
+//! The caller and the callee are read with [`readings`]: the primary reading (the one shown in
+//! the decision, used by the behaviour detectors) and the alternatives a core might route
+//! instead (the national reading under a foreign `phone-context`, the number without an
+//! IP-call prefix). Every reading is looked up in the number lists:
+//!
+//! * a **block or warn list** hit on **any** reading counts for the rules (`caller_in`,
+//!   `callee_in`), and the evidence names the reading that hit;
+//! * **allowlist trust** is granted by a party only when its **primary** reading is on an allow
+//!   list **and** none of its alternative readings is on a block or warn list (an allowlisted
+//!   number written so that a core may route it to a listed one is not trusted). The primary
+//!   reading on both an allow and a block list is a pack conflict the allowlist wins, as
+//!   before. An alternative reading on an allow list grants nothing;
+//! * the spoofing condition (`caller_domestic`) holds when any reading of the caller is a
+//!   domestic number: a handset that ignores the context shows the domestic one.
+//!
+//! Phone contacts found in a text are looked up under every reading as well.
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
@@ -15,7 +34,7 @@ use crate::decision::{Decision, Evidence, Party, PartyKind, Role};
 use crate::event::EventKind;
 use crate::event::{Event, Ingress};
 use crate::lists::{ListError, ListHits, NumberChange};
-use crate::number::{normalise, Normalised};
+use crate::number::{readings, Normalised, NumberError, MAX_READINGS};
 use crate::pack::{CategoryRole, Snapshot};
 use crate::policy::{Facts, Rule};
 use crate::text::{extract_contacts, CategoryId, ContactKind, Contacts, HitKind, TextHits};
@@ -63,11 +82,33 @@ pub enum EngineError {
     Lists(#[from] ListError),
 }
 
+/// An alternative reading of a party (see the module docs) and the lists it is on.
+#[derive(Clone, Copy)]
+struct AltHit {
+    number: Normalised,
+    hits: ListHits,
+}
+
+/// Most alternative readings of one party.
+const MAX_ALTERNATIVES: usize = MAX_READINGS - 1;
+
 /// What the engine learnt about one party.
 struct PartyFacts {
     party: Party,
+    /// Lists the primary reading is on.
     hits: ListHits,
+    /// Lists of every reading: all of the primary's, the block and warn lists of the
+    /// alternatives.
     mask: u64,
+    /// The party grants allowlist trust: its primary reading is allowlisted and no alternative
+    /// reading is on a block or warn list.
+    trusted: bool,
+    /// The first reading that is a domestic number, if any (the primary when it is one).
+    domestic: Option<Normalised>,
+    /// Why the party has no primary reading.
+    error: Option<NumberError>,
+    /// Alternative readings that are on some block or warn list.
+    alts: [Option<AltHit>; MAX_ALTERNATIVES],
 }
 
 fn list_mask(hits: &ListHits) -> u64 {
@@ -142,19 +183,47 @@ fn behaviour_for(snapshot: &Snapshot) -> Option<Arc<Behaviour>> {
 }
 
 fn party(snap: &Snapshot, raw: &str, at_ms: u64) -> PartyFacts {
-    let normalised = normalise(raw, &snap.numbers).ok();
+    let read = readings(raw, &snap.numbers);
+    let normalised = read.primary().ok().copied();
     let mut hits = ListHits::default();
     let mut mask = 0;
     if let Some(n) = &normalised {
         snap.lists.lookup_into(n, at_ms, &mut hits);
         mask = list_mask(&hits);
     }
+    let mut domestic = normalised.filter(|n| n.is_domestic(&snap.numbers));
+    // Alternatives (none for a plain number): their block and warn hits count, their allow
+    // hits grant nothing.
+    let mut alts = [None::<AltHit>; MAX_ALTERNATIVES];
+    let mut alt_listed = 0u64;
+    let mut slots = alts.iter_mut();
+    for n in read.alternatives() {
+        if domestic.is_none() && n.is_domestic(&snap.numbers) {
+            domestic = Some(*n);
+        }
+        let found = snap.lists.lookup(n, at_ms);
+        let listed = list_mask(&found) & !snap.allow_mask;
+        if listed == 0 {
+            continue;
+        }
+        alt_listed |= listed;
+        if let Some(slot) = slots.next() {
+            *slot = Some(AltHit {
+                number: *n,
+                hits: found,
+            });
+        }
+    }
     // One struct expression, written straight into the caller's slot (a local `PartyFacts`
     // returned by name was copied out whole).
     PartyFacts {
         party: Party::new(raw, normalised),
         hits,
-        mask,
+        mask: mask | alt_listed,
+        trusted: mask & snap.allow_mask != 0 && alt_listed == 0,
+        domestic,
+        error: read.error(),
+        alts,
     }
 }
 
@@ -173,12 +242,8 @@ const MAX_CONTACT_LOOKUPS: usize = 8;
 pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_>) -> Decision {
     let caller = party(snap, ev.caller, ev.at_ms);
     let callee = party(snap, ev.callee, ev.at_ms);
-    let caller_domestic = caller
-        .party
-        .normalised
-        .is_some_and(|n| n.is_domestic(&snap.numbers));
-    let allowlisted =
-        ev.ingress == Ingress::Domestic && (caller.mask | callee.mask) & snap.allow_mask != 0;
+    let caller_domestic = caller.domestic.is_some();
+    let allowlisted = ev.ingress == Ingress::Domestic && (caller.trusted || callee.trusted);
     let mut flags = BehaviourFlags::default();
     if let (Some(b), Some(from)) = (behaviour, caller.party.normalised.as_ref()) {
         let kind = match ev.kind {
@@ -212,20 +277,20 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
                 for c in contacts.iter() {
                     match c.kind {
                         ContactKind::Phone => {
-                            let Ok(num) = normalise(c.value, &snap.numbers) else {
-                                continue;
-                            };
-                            let found = snap.lists.lookup(&num, ev.at_ms);
-                            if found.is_empty() {
-                                continue;
-                            }
-                            contact_lists |= list_mask(&found);
-                            if let Some(slot) = contact_hits.get_mut(n) {
-                                *slot = Some(ContactHit {
-                                    number: num,
-                                    hits: found,
-                                });
-                                n += 1;
+                            let read = readings(c.value, &snap.numbers);
+                            for num in read.iter() {
+                                let found = snap.lists.lookup(num, ev.at_ms);
+                                if found.is_empty() {
+                                    continue;
+                                }
+                                contact_lists |= list_mask(&found);
+                                if let Some(slot) = contact_hits.get_mut(n) {
+                                    *slot = Some(ContactHit {
+                                        number: *num,
+                                        hits: found,
+                                    });
+                                    n += 1;
+                                }
                             }
                         }
                         ContactKind::Url | ContactKind::Domain => {
@@ -465,8 +530,12 @@ fn evidence_bound(ctx: &Context<'_, '_>, caller: &PartyFacts, callee: &PartyFact
         .map(|c| c.hits.len())
         .sum();
     let text = ctx.facts.text.map_or(0, |h| h.hits().len());
+    let alt_hits =
+        |p: &PartyFacts| -> usize { p.alts.iter().flatten().map(|a| a.hits.len()).sum() };
     2 + caller.hits.len()
         + callee.hits.len()
+        + alt_hits(caller)
+        + alt_hits(callee)
         + contact_hits
         + contacts
         + ctx.flags.iter().count()
@@ -481,36 +550,16 @@ fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: &PartyFacts, callee: &Party
     };
     let w = &rule.when;
     if w.ingress == Some(Ingress::International) && w.caller_domestic == Some(true) {
-        if let Some(n) = caller.party.normalised {
+        if let Some(n) = caller.domestic {
             out.evidence.push(Evidence::Spoofing {
                 caller: n.as_str().to_owned(),
-                kind: caller.party.kind,
+                kind: n.kind().into(),
                 ingress: ev.ingress,
             });
         }
     }
-    if let Some(n) = &caller.party.normalised {
-        list_evidence(
-            snap,
-            Role::Caller,
-            n,
-            &caller.hits,
-            w.caller_in,
-            ev.at_ms,
-            &mut out,
-        );
-    }
-    if let Some(n) = &callee.party.normalised {
-        list_evidence(
-            snap,
-            Role::Callee,
-            n,
-            &callee.hits,
-            w.callee_in,
-            ev.at_ms,
-            &mut out,
-        );
-    }
+    party_evidence(snap, Role::Caller, caller, w.caller_in, ev.at_ms, &mut out);
+    party_evidence(snap, Role::Callee, callee, w.callee_in, ev.at_ms, &mut out);
     if w.contact_in != 0 {
         for c in ctx.contact_hits.iter().flatten() {
             list_evidence(
@@ -550,10 +599,7 @@ fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: &PartyFacts, callee: &Party
         out.evidence.push(Evidence::Unparseable {
             party: Role::Caller,
             raw: caller.party.raw.as_str().to_owned(),
-            error: normalise(ev.caller, &snap.numbers)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default(),
+            error: caller.error.map(|e| e.to_string()).unwrap_or_default(),
         });
     }
     if let (Some(t), Some(hits)) = (ctx.text, ctx.facts.text) {
@@ -583,6 +629,32 @@ fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: &PartyFacts, callee: &Party
     }
 }
 
+/// List evidence of one party for the lists in `mask`: its primary reading's hits, then those
+/// of its alternative readings (block and warn lists only), each naming the reading that hit.
+fn party_evidence(
+    snap: &Snapshot,
+    role: Role,
+    p: &PartyFacts,
+    mask: u64,
+    at_ms: u64,
+    out: &mut Out,
+) {
+    if let Some(n) = &p.party.normalised {
+        list_evidence(snap, role, n, &p.hits, mask, at_ms, out);
+    }
+    for alt in p.alts.iter().flatten() {
+        list_evidence(
+            snap,
+            role,
+            &alt.number,
+            &alt.hits,
+            mask & !snap.allow_mask,
+            at_ms,
+            out,
+        );
+    }
+}
+
 fn allowlisted_pass(
     snap: &Snapshot,
     ev: &Event<'_>,
@@ -590,27 +662,11 @@ fn allowlisted_pass(
     callee: &PartyFacts,
 ) -> Outcome {
     let mut out = Out::default();
-    if let Some(n) = &caller.party.normalised {
-        list_evidence(
-            snap,
-            Role::Caller,
-            n,
-            &caller.hits,
-            snap.allow_mask,
-            ev.at_ms,
-            &mut out,
-        );
-    }
-    if let Some(n) = &callee.party.normalised {
-        list_evidence(
-            snap,
-            Role::Callee,
-            n,
-            &callee.hits,
-            snap.allow_mask,
-            ev.at_ms,
-            &mut out,
-        );
+    // Only a party that granted the trust is named.
+    for (role, p) in [(Role::Caller, caller), (Role::Callee, callee)] {
+        if let Some(n) = p.party.normalised.as_ref().filter(|_| p.trusted) {
+            list_evidence(snap, role, n, &p.hits, snap.allow_mask, ev.at_ms, &mut out);
+        }
     }
     Outcome {
         verdict: crate::decision::Verdict::Pass,

@@ -51,5 +51,5 @@ pub use decision::{Decision, Evidence, Party, PartyKind, Role, Verdict};
 pub use engine::{decide_with, Engine, EngineError};
 pub use event::{Channel, Event, EventKind, Ingress};
 pub use lists::{NumberChange, Source};
-pub use number::{normalise, NumberConfig};
+pub use number::{normalise, readings, NumberConfig, Readings};
 pub use pack::{load_pack, PackError, PackErrorKind, PackErrors, Snapshot};

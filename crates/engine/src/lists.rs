@@ -21,9 +21,10 @@
 //!   small). The base is never rebuilt by an update.
 //!   Pushed entries may carry an expiry: from that instant they stop matching.
 //!
-//! What a hit *means* (an `Allow` hit wins on a domestic ingress; spoofing on an
-//! international ingress overrides it) is the policy's decision; this module only reports
-//! which lists matched and how.
+//! What a hit *means* (an `Allow` hit on a party's primary reading wins on a domestic
+//! ingress unless another reading of it is on a block or warn list; spoofing on an
+//! international ingress overrides it) is the engine's and the policy's decision
+//! ([`crate::engine`]); this module only reports which lists matched and how.
 //!
 //! Exact numbers loaded from files keep their list's [`Source`] (the file), not their own
 //! line: a per-number line would cost 4 more bytes per number. Prefixes and pushed numbers

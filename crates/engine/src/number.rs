@@ -21,6 +21,9 @@
 //!   like the body of a `tel:` URI, whether or not the URI carries `user=phone`. A user part
 //!   that is not a telephone number (`sip:alice@…`, `anonymous@…`) is
 //!   [`NumberError::NotANumber`]; a URI without a user part is [`NumberError::NoUserPart`].
+//! * A bare SIP user part with parameters (`17000000001;phone-context=+44`, what the SIP parser
+//!   hands over for `sip:17000000001;phone-context=+44@host`): input containing a `;` whose
+//!   part before the first `;` has no letter is read like the body of a `tel:` URI.
 //! * Otherwise, input containing an ASCII letter is an **alphanumeric sender id** (SMS):
 //!   2–20 characters out of `A–Z a–z 0–9 space - _ . &`, canonicalised to upper case
 //!   (`icbc` and `ICBC` are the same key).
@@ -49,21 +52,61 @@
 //!     digit number not starting with 0 (short codes);
 //!   * otherwise, the home country code followed by a valid mobile or fixed NSN
 //!     (`8613800138000`, E.164 written without its `+`) → E.164;
-//!   * otherwise 12–15 digits not starting with 0: no national number is that long, so it is
-//!     E.164 written without its `+` (a foreign number);
+//!   * otherwise 12–15 digits not starting with 0 nor with the home country code: no national
+//!     number is that long, so it is E.164 written without its `+` (a foreign number);
 //!   * anything else — notably 7–11 digit numbers that are neither mobile nor service
 //!     (a local fixed line without its area code cannot be placed) — is
 //!     [`NumberError::InvalidNational`]. It is never guessed.
 //!
 //!   With another home country code the generic plan applies: trunk `0` + 6–12 digit NSN →
-//!   E.164, 3–6 digits → service, 12–15 digits → E.164 without `+`, the rest an error.
+//!   E.164, 3–6 digits → service, 12–15 digits not under the home code → E.164 without `+`,
+//!   the rest an error.
 //!
 //! Under an international prefix, the home NSN is classified in this order: mobile, `400`/`800`
 //! service, fixed line, service (so `+86 10 8888 0001` is a Beijing fixed line while
 //! `+86 10086` is the carrier's service number).
 //!
+//! Prefix forms that dial plans strip, read where they have only one sensible reading:
+//!
+//! * an international prefix written after the `+` (`+0086 170…`) is dropped: no country code
+//!   starts with 0;
+//! * a trunk `0` kept after the home country code (`+86 0 170…`, `+86 010 8888 0001`,
+//!   `0086 0 170…`, `86 0 170…`) is dropped: no national significant number starts with 0;
+//! * an **IP-call prefix** ([`NumberConfig::ip_call_prefixes`]: 17951, 12593, 17911, 17909,
+//!   10193, 11808, 96688 by default; prefixes that are not 3–8 digits are ignored) in front of
+//!   a number of at least 9 digits, national or international (`17951 170 0000 0001`,
+//!   `17951 0086 170…`, or after the home country code, `+86 17951 170…`), is dropped when the
+//!   whole input reads as nothing else. When the whole input does read as something else (a
+//!   `10193…` input is also a `10…` service number; 15 digits are also an E.164 number
+//!   without its `+`), that reading stays and the stripped one is an alternative (below).
+//!
+//! # Every reading of a number ([`readings`])
+//!
+//! The core behind the gateway may route a number differently from how [`normalise`] reads
+//! it. [`readings`] returns, in a [`Readings`] held inline (no heap), the primary reading
+//! (exactly what [`normalise`] returns, the canonical display form) followed by the
+//! alternatives the core might act on ([`MAX_READINGS`] readings in all, each with a key
+//! distinct from the others):
+//!
+//! * **the national reading under a foreign `phone-context`**: many cores ignore the context,
+//!   so `tel:17000000001;phone-context=+44` is `+4417000000001` and also `+8617000000001`
+//!   (likewise an area context, `;phone-context=+8610`, and a malformed context, which leaves
+//!   the primary an error but the local number still routable);
+//! * **the number without its IP-call prefix** when the whole input also reads as another
+//!   number (`10193 170 0000 0001` is the service number `1019317000000001` and also
+//!   `+8617000000001`).
+//!
+//! A plain number (digits, an optional `+`, nothing else) has no phone-context and is
+//! checked for an IP-call prefix only when it has 12 digits or more, so the common case is
+//! one reading and one length comparison.
+//!
+//! How the engine uses them ([`crate::engine`]): a block or warn list hit on **any** reading
+//! counts (the evidence names the reading that hit); a party grants allowlist trust only when
+//! its **primary** reading is allowlisted **and** no alternative reading is on a block or warn
+//! list.
+//!
 //! ```
-//! use interdict_engine::number::{normalise, NumberConfig, NumberKind};
+//! use interdict_engine::number::{normalise, readings, NumberConfig, NumberKind};
 //! let cfg = NumberConfig::default();
 //! // Synthetic numbers (170/171 are virtual-operator ranges; no real subscriber).
 //! let a = normalise("+86 170-0000-0001", &cfg).unwrap();
@@ -75,6 +118,15 @@
 //! assert_eq!(bank.as_str(), "95588");
 //! // A local fixed line without its area code cannot be placed: an error, not a guess.
 //! assert!(normalise("8888 0001", &cfg).is_err());
+//!
+//! // A foreign phone-context: read as written, and as the core may route it.
+//! let r = readings("17000000001;phone-context=+44", &cfg);
+//! let all: Vec<&str> = r.iter().map(|n| n.as_str()).collect();
+//! assert_eq!(all, ["+4417000000001", "+8617000000001"]);
+//! // An IP-call prefix in front of a mobile: the only sensible reading is the mobile.
+//! assert_eq!(normalise("17951 170 0000 0001", &cfg).unwrap().as_str(), "+8617000000001");
+//! // A plain number has exactly one reading.
+//! assert_eq!(readings("13800000001", &cfg).len(), 1);
 //! ```
 
 use serde::Deserialize;
@@ -94,6 +146,23 @@ const VALUE_MASK: u64 = (1 << VALUE_BITS) - 1;
 /// 10^15: every digit string of at most 15 digits without a leading zero is below it.
 const DIGIT_VALUE_LIMIT: u64 = 1_000_000_000_000_000;
 
+/// Most readings [`readings`] returns for one raw number: the primary and two alternatives.
+pub const MAX_READINGS: usize = 3;
+
+/// The IP-call prefixes of the Chinese carriers' dial plans (IP 长途 access codes), the
+/// default of [`NumberConfig::ip_call_prefixes`].
+pub const DEFAULT_IP_CALL_PREFIXES: [&str; 7] = [
+    "17951", "12593", "17911", "17909", "10193", "11808", "96688",
+];
+
+/// Shortest IP-call prefix considered (shorter configured prefixes are ignored).
+const MIN_IP_PREFIX: usize = 3;
+/// Longest IP-call prefix considered (longer configured prefixes are ignored).
+const MAX_IP_PREFIX: usize = 8;
+/// Fewest digits that may follow an IP-call prefix: an IP prefix is dialled in front of a
+/// long-distance or international number (`00` and a 7-digit foreign number at the shortest).
+const MIN_AFTER_IP_PREFIX: usize = 9;
+
 /// Numbering configuration of the gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -101,11 +170,21 @@ pub struct NumberConfig {
     /// Country calling code of the gateway's network (86 for China). National numbers are
     /// read in this country's plan (the Chinese plan for 86, a generic plan otherwise).
     pub country_code: u16,
+    /// IP-call prefixes that dial plans strip from the front of a dialled number (see the
+    /// module docs); default [`DEFAULT_IP_CALL_PREFIXES`]. Entries that are not 3–8 ASCII
+    /// digits are ignored.
+    pub ip_call_prefixes: Vec<String>,
 }
 
 impl Default for NumberConfig {
     fn default() -> Self {
-        NumberConfig { country_code: 86 }
+        NumberConfig {
+            country_code: 86,
+            ip_call_prefixes: DEFAULT_IP_CALL_PREFIXES
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect(),
+        }
     }
 }
 
@@ -247,6 +326,15 @@ impl Normalised {
         }
     }
 
+    /// Fills unused slots of [`Readings`] (never visible).
+    const FILLER: Normalised = Normalised {
+        kind: NumberKind::Alphanumeric,
+        key: NumberKey(0),
+        len: 0,
+        digits_from: 0,
+        buf: [0; 24],
+    };
+
     fn from_digits(kind: NumberKind, digits: &[u8]) -> Result<Normalised, NumberError> {
         Normalised::from_parts(kind, &[], digits)
     }
@@ -293,6 +381,107 @@ impl Normalised {
             digits_from: plus as u8,
             buf,
         })
+    }
+}
+
+/// Every reading of one raw number (see the module docs): the primary reading, which is what
+/// [`normalise`] returns, then the alternatives a core might route instead, each with a
+/// distinct key. Inline, `Copy`, at most [`MAX_READINGS`] numbers.
+///
+/// When [`normalise`] fails the primary is that error ([`Readings::primary`]) and the list
+/// holds only the alternatives (the national reading of a number under a malformed
+/// `phone-context`), possibly none.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Readings {
+    list: [Normalised; MAX_READINGS],
+    len: u8,
+    /// Why there is no primary reading; when `None`, `list[0]` is the primary.
+    error: Option<NumberError>,
+}
+
+impl std::fmt::Debug for Readings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut list = f.debug_list();
+        if let Some(e) = &self.error {
+            list.entry(e);
+        }
+        list.entries(self.as_slice()).finish()
+    }
+}
+
+impl Readings {
+    fn new(primary: Result<Normalised, NumberError>) -> Readings {
+        match primary {
+            Ok(n) => Readings {
+                list: [n, Normalised::FILLER, Normalised::FILLER],
+                len: 1,
+                error: None,
+            },
+            Err(e) => Readings {
+                list: [Normalised::FILLER; MAX_READINGS],
+                len: 0,
+                error: Some(e),
+            },
+        }
+    }
+
+    /// Adds an alternative unless its key is already there or the list is full.
+    fn push(&mut self, n: Normalised) {
+        if self.as_slice().iter().any(|r| r.key == n.key) {
+            return;
+        }
+        if let Some(slot) = self.list.get_mut(usize::from(self.len)) {
+            *slot = n;
+            self.len += 1;
+        }
+    }
+
+    /// The primary reading: exactly what [`normalise`] returns for the same input.
+    pub fn primary(&self) -> Result<&Normalised, NumberError> {
+        match self.error {
+            Some(e) => Err(e),
+            None => self.list.first().ok_or(NumberError::Empty),
+        }
+    }
+
+    /// Why there is no primary reading ([`normalise`]'s error), if so.
+    pub fn error(&self) -> Option<NumberError> {
+        self.error
+    }
+
+    /// Every reading: the primary first (when there is one), then the alternatives.
+    pub fn as_slice(&self) -> &[Normalised] {
+        self.list.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+
+    /// The readings other than the primary.
+    pub fn alternatives(&self) -> &[Normalised] {
+        let skip = usize::from(self.error.is_none());
+        self.as_slice().get(skip..).unwrap_or(&[])
+    }
+
+    /// Iterates over every reading, primary first.
+    pub fn iter(&self) -> std::slice::Iter<'_, Normalised> {
+        self.as_slice().iter()
+    }
+
+    /// Number of readings (0 when the input reads as nothing at all).
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// No reading at all.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl<'a> IntoIterator for &'a Readings {
+    type Item = &'a Normalised;
+    type IntoIter = std::slice::Iter<'a, Normalised>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
     }
 }
 
@@ -366,12 +555,50 @@ pub fn normalise(raw: &str, cfg: &NumberConfig) -> Result<Normalised, NumberErro
     }
 }
 
+/// Every reading of a caller or callee (see the module docs): the primary reading, which is
+/// exactly what [`normalise`] returns, then the alternatives a core might route instead (the
+/// national reading under a foreign `phone-context`, the number without an IP-call prefix).
+/// A plain number costs one length comparison more than [`normalise`].
+pub fn readings(raw: &str, cfg: &NumberConfig) -> Readings {
+    if let Some((plus, digits)) = plain_digits(raw) {
+        let mut r = Readings::new(classify(plus, digits, cfg));
+        if let Some(n) = ip_alternative(plus, digits, cfg) {
+            r.push(n);
+        }
+        return r;
+    }
+    let read = read_general(raw, cfg);
+    let mut r = Readings::new(read.primary);
+    if let Some(local) = &read.local {
+        let local = local.as_slice();
+        if let Ok(n) = classify(false, local, cfg) {
+            r.push(n);
+        }
+        if let Some(n) = ip_alternative(false, local, cfg) {
+            r.push(n);
+        }
+    }
+    if let Some((plus, digits)) = &read.digits {
+        if let Some(n) = ip_alternative(*plus, digits.as_slice(), cfg) {
+            r.push(n);
+        }
+    }
+    r
+}
+
 /// The form of nearly all traffic, `13800000001` or `+8613800000001` (an optional `+` and 1 to
 /// [`MAX_DIGITS`] digits, nothing else), classified without the general reader's trimming,
 /// scheme tests and separator filtering; `None` for any other input. Same result as
 /// [`normalise_general`] (checked by a proptest).
 #[inline]
 fn normalise_plain(raw: &str, cfg: &NumberConfig) -> Option<Result<Normalised, NumberError>> {
+    let (plus, digits) = plain_digits(raw)?;
+    Some(classify(plus, digits, cfg))
+}
+
+/// The `+` and the digits of a plain number (see [`normalise_plain`]).
+#[inline]
+fn plain_digits(raw: &str) -> Option<(bool, &[u8])> {
     let bytes = raw.as_bytes();
     let (plus, digits) = match bytes.split_first() {
         Some((b'+', rest)) => (true, rest),
@@ -380,13 +607,55 @@ fn normalise_plain(raw: &str, cfg: &NumberConfig) -> Option<Result<Normalised, N
     if digits.is_empty() || digits.len() > MAX_DIGITS || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(classify(plus, digits, cfg))
+    Some((plus, digits))
 }
 
 /// Every form of the module docs.
 fn normalise_general(raw: &str, cfg: &NumberConfig) -> Result<Normalised, NumberError> {
+    read_general(raw, cfg).primary
+}
+
+/// What the general reader found: the primary reading and what the alternatives are read from.
+struct Read {
+    /// What [`normalise`] returns.
+    primary: Result<Normalised, NumberError>,
+    /// The digits the primary was classified from (`true`: after a `+`).
+    digits: Option<(bool, DigitBuf)>,
+    /// The local number of a `phone-context` that was not the home country (a foreign or area
+    /// context, or a malformed one): a core that ignores the context routes it as national.
+    local: Option<DigitBuf>,
+}
+
+impl Read {
+    fn err(e: NumberError) -> Read {
+        Read {
+            primary: Err(e),
+            digits: None,
+            local: None,
+        }
+    }
+
+    /// A reading with no alternatives (an alphanumeric id).
+    fn only(primary: Result<Normalised, NumberError>) -> Read {
+        Read {
+            primary,
+            digits: None,
+            local: None,
+        }
+    }
+
+    fn digits(plus: bool, digits: DigitBuf, cfg: &NumberConfig) -> Read {
+        Read {
+            primary: classify(plus, digits.as_slice(), cfg),
+            digits: Some((plus, digits)),
+            local: None,
+        }
+    }
+}
+
+fn read_general(raw: &str, cfg: &NumberConfig) -> Read {
     if raw.len() > MAX_RAW_LEN {
-        return Err(NumberError::TooLong {
+        return Read::err(NumberError::TooLong {
             len: raw.len(),
             max: MAX_RAW_LEN,
         });
@@ -405,7 +674,7 @@ fn normalise_general(raw: &str, cfg: &NumberConfig) -> Result<Normalised, Number
         offset += 1 + (inner.len() - inner.trim_start().len());
     }
     if s.is_empty() {
-        return Err(NumberError::Empty);
+        return Read::err(NumberError::Empty);
     }
     if matches!(s.as_bytes().first(), Some(b't' | b'T' | b's' | b'S')) {
         if let Some(rest) = strip_scheme(s, "tel:") {
@@ -418,13 +687,19 @@ fn normalise_general(raw: &str, cfg: &NumberConfig) -> Result<Normalised, Number
             return parse_sip(rest, offset + skip, cfg);
         }
     }
+    // A bare SIP user part with parameters (`17000000001;phone-context=+44`).
+    if let Some(number) = s.split_once(';').map(|(n, _)| n) {
+        if !number.bytes().any(|b| b.is_ascii_alphabetic()) {
+            return parse_subscriber(s, offset, cfg);
+        }
+    }
     match collect_digits(s, offset, b" -.()/") {
-        Ok((plus, digits)) => classify(plus, digits.as_slice(), cfg),
+        Ok((plus, digits)) => Read::digits(plus, digits, cfg),
         // A letter where a digit was expected: an alphanumeric sender id.
         Err(NumberError::InvalidChar { ch, .. }) if ch.is_ascii_alphabetic() => {
-            parse_alphanumeric(s, offset)
+            Read::only(parse_alphanumeric(s, offset))
         }
-        Err(e) => Err(e),
+        Err(e) => Read::err(e),
     }
 }
 
@@ -435,24 +710,29 @@ fn strip_scheme<'a>(s: &'a str, scheme: &str) -> Option<&'a str> {
         .flatten()
 }
 
-fn parse_sip(rest: &str, offset: usize, cfg: &NumberConfig) -> Result<Normalised, NumberError> {
-    let at = rest.find('@').ok_or(NumberError::NoUserPart)?;
+fn parse_sip(rest: &str, offset: usize, cfg: &NumberConfig) -> Read {
+    let Some(at) = rest.find('@') else {
+        return Read::err(NumberError::NoUserPart);
+    };
     let userinfo = rest.get(..at).unwrap_or("");
     // A password (`user:pw@host`) is not part of the number.
     let escaped = userinfo.split(':').next().unwrap_or("");
     // RFC 3261 lets the user part be %-escaped (`%2B8617…`): decode it on the stack.
     let mut decoded = [0u8; MAX_RAW_LEN];
     let user = if escaped.contains('%') {
-        percent_decode(escaped, &mut decoded).ok_or(NumberError::NotANumber { offset })?
+        match percent_decode(escaped, &mut decoded) {
+            Some(user) => user,
+            None => return Read::err(NumberError::NotANumber { offset }),
+        }
     } else {
         escaped
     };
     if user.is_empty() {
-        return Err(NumberError::NoUserPart);
+        return Read::err(NumberError::NoUserPart);
     }
     let number_part = user.split(';').next().unwrap_or("");
     if number_part.bytes().any(|b| b.is_ascii_alphabetic()) {
-        return Err(NumberError::NotANumber { offset });
+        return Read::err(NumberError::NotANumber { offset });
     }
     parse_subscriber(user, offset, cfg)
 }
@@ -479,11 +759,11 @@ fn percent_decode<'o>(s: &str, out: &'o mut [u8]) -> Option<&'o str> {
 }
 
 /// Reads an RFC 3966 telephone-subscriber: `number[;param]*`.
-fn parse_subscriber(
-    body: &str,
-    offset: usize,
-    cfg: &NumberConfig,
-) -> Result<Normalised, NumberError> {
+///
+/// The primary reading applies the `phone-context` as RFC 3966 says; when the context is not
+/// the home country (a foreign or area context, or a malformed one) the local number is also
+/// kept for the national reading a core that ignores the context would route.
+fn parse_subscriber(body: &str, offset: usize, cfg: &NumberConfig) -> Read {
     let mut parts = body.split(';');
     let number = parts.next().unwrap_or("");
     let mut context: Option<(&str, usize)> = None;
@@ -494,36 +774,48 @@ fn parse_subscriber(
         }
         pos += param.len() + 1;
     }
-    let (plus, digits) = collect_digits(number, offset, b" -.()")?;
+    let (plus, digits) = match collect_digits(number, offset, b" -.()") {
+        Ok(found) => found,
+        Err(e) => return Read::err(e),
+    };
     if plus {
-        return classify(true, digits.as_slice(), cfg);
+        return Read::digits(true, digits, cfg);
     }
     let Some((ctx, ctx_offset)) = context else {
-        return classify(false, digits.as_slice(), cfg);
+        return Read::digits(false, digits, cfg);
+    };
+    let unread = |e: NumberError| Read {
+        primary: Err(e),
+        digits: None,
+        local: Some(digits),
     };
     if ctx.starts_with('+') {
-        let (_, ctx_digits) = collect_digits(ctx, ctx_offset, b"-.()")?;
-        if ctx_digits.is_empty() {
-            return Err(NumberError::BadPhoneContext { offset: ctx_offset });
-        }
+        let ctx_digits = match collect_digits(ctx, ctx_offset, b"-.()") {
+            Ok((_, d)) if !d.is_empty() => d,
+            Ok(_) => return unread(NumberError::BadPhoneContext { offset: ctx_offset }),
+            Err(e) => return unread(e),
+        };
         if ctx_digits.as_slice() == CountryCode::new(cfg).as_slice() {
-            return classify(false, digits.as_slice(), cfg);
+            return Read::digits(false, digits, cfg);
         }
         let mut full = ctx_digits;
-        full.extend(digits.as_slice())
-            .ok_or(NumberError::BadLength {
+        if full.extend(digits.as_slice()).is_none() {
+            return unread(NumberError::BadLength {
                 digits: ctx_digits.len() + digits.len(),
-            })?;
-        return classify(true, full.as_slice(), cfg);
+            });
+        }
+        let mut read = Read::digits(true, full, cfg);
+        read.local = Some(digits);
+        return read;
     }
     let is_domain = !ctx.is_empty()
         && ctx
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
     if !is_domain {
-        return Err(NumberError::BadPhoneContext { offset: ctx_offset });
+        return unread(NumberError::BadPhoneContext { offset: ctx_offset });
     }
-    classify(false, digits.as_slice(), cfg)
+    Read::digits(false, digits, cfg)
 }
 
 fn parse_alphanumeric(s: &str, offset: usize) -> Result<Normalised, NumberError> {
@@ -597,31 +889,118 @@ fn collect_digits(
 }
 
 fn classify(international: bool, d: &[u8], cfg: &NumberConfig) -> Result<Normalised, NumberError> {
-    if international {
-        return classify_international(d, cfg);
-    }
-    if let Some(rest) = d.strip_prefix(b"00") {
-        return classify_international(rest, cfg);
-    }
-    classify_national(d, cfg)
+    classify_as(international, d, cfg, true)
 }
 
-fn classify_international(d: &[u8], cfg: &NumberConfig) -> Result<Normalised, NumberError> {
+/// [`classify`]; `strip_ip` says whether an IP-call prefix may be dropped when the digits read
+/// as nothing else (not for what followed one: prefixes are not stacked).
+fn classify_as(
+    international: bool,
+    d: &[u8],
+    cfg: &NumberConfig,
+    strip_ip: bool,
+) -> Result<Normalised, NumberError> {
+    if international {
+        // An international prefix written after the `+` (`+0086…`): no country code starts
+        // with 0.
+        let d = d.strip_prefix(b"00").unwrap_or(d);
+        return classify_international(d, cfg, strip_ip);
+    }
+    if let Some(rest) = d.strip_prefix(b"00") {
+        return classify_international(rest, cfg, strip_ip);
+    }
+    classify_national(d, cfg, strip_ip)
+}
+
+fn classify_international(
+    d: &[u8],
+    cfg: &NumberConfig,
+    strip_ip: bool,
+) -> Result<Normalised, NumberError> {
     let cc = CountryCode::new(cfg);
     if let Some(nsn) = d.strip_prefix(cc.as_slice()) {
-        return match home_nsn(nsn, cfg) {
-            Some(NumberKind::Service) => Normalised::from_digits(NumberKind::Service, nsn),
-            Some(_) => Normalised::from_digits(NumberKind::E164, d),
-            None => Err(NumberError::InvalidNational {
-                digits: nsn.len(),
-                country_code: cfg.country_code,
-            }),
-        };
+        return home_reading(nsn, cfg, true, strip_ip).ok_or(NumberError::InvalidNational {
+            digits: nsn.len(),
+            country_code: cfg.country_code,
+        });
     }
     if (7..=15).contains(&d.len()) && d.first() != Some(&b'0') {
         return Normalised::from_digits(NumberKind::E164, d);
     }
     Err(NumberError::BadLength { digits: d.len() })
+}
+
+/// The home-country number whose national significant number is `nsn` (what followed the
+/// home country code), service numbers only when `service`. A trunk `0` kept in front of the
+/// NSN is dropped (no NSN starts with 0); with `strip_ip`, so is an IP-call prefix when
+/// nothing else reads.
+fn home_reading(
+    nsn: &[u8],
+    cfg: &NumberConfig,
+    service: bool,
+    strip_ip: bool,
+) -> Option<Normalised> {
+    let cc = CountryCode::new(cfg);
+    let read = |nsn: &[u8]| match home_nsn(nsn, cfg)? {
+        NumberKind::Service if service => Normalised::from_digits(NumberKind::Service, nsn).ok(),
+        NumberKind::Service | NumberKind::Alphanumeric => None,
+        NumberKind::E164 => Normalised::from_parts(NumberKind::E164, cc.as_slice(), nsn).ok(),
+    };
+    if let Some(n) = read(nsn) {
+        return Some(n);
+    }
+    if let Some(n) = nsn.strip_prefix(b"0").and_then(read) {
+        return Some(n);
+    }
+    if strip_ip {
+        return strip_ip_call(nsn, cfg);
+    }
+    None
+}
+
+/// The number that follows an IP-call prefix at the front of `d` (national digits or a home
+/// NSN), if `d` starts with one of [`NumberConfig::ip_call_prefixes`] followed by at least
+/// [`MIN_AFTER_IP_PREFIX`] digits that read as a number.
+#[inline]
+fn strip_ip_call(d: &[u8], cfg: &NumberConfig) -> Option<Normalised> {
+    if d.len() < MIN_IP_PREFIX + MIN_AFTER_IP_PREFIX {
+        return None;
+    }
+    cfg.ip_call_prefixes.iter().find_map(|p| {
+        let p = p.as_bytes();
+        if !(MIN_IP_PREFIX..=MAX_IP_PREFIX).contains(&p.len()) || !p.iter().all(u8::is_ascii_digit)
+        {
+            return None;
+        }
+        let rest = d.strip_prefix(p)?;
+        if rest.len() < MIN_AFTER_IP_PREFIX {
+            return None;
+        }
+        classify_as(false, rest, cfg, false).ok()
+    })
+}
+
+/// The alternative reading of digits `d` (as [`classify`] read them, `international` after a
+/// `+`) without an IP-call prefix at the front of their national part: the national digits
+/// themselves, or the NSN after the home country code (`+86`, `0086`, or `86` without `+`).
+/// Fewer than 12 digits (every mobile, fixed line and service number): one comparison.
+#[inline]
+fn ip_alternative(international: bool, d: &[u8], cfg: &NumberConfig) -> Option<Normalised> {
+    if d.len() < MIN_IP_PREFIX + MIN_AFTER_IP_PREFIX {
+        return None;
+    }
+    let cc = CountryCode::new(cfg);
+    let intl = if international {
+        Some(d.strip_prefix(b"00").unwrap_or(d))
+    } else {
+        d.strip_prefix(b"00")
+    };
+    match intl {
+        Some(rest) => strip_ip_call(rest.strip_prefix(cc.as_slice())?, cfg),
+        None => {
+            strip_ip_call(d, cfg).or_else(|| strip_ip_call(d.strip_prefix(cc.as_slice())?, cfg))
+        }
+    }
 }
 
 /// Classifies a national significant number that followed the home country code.
@@ -642,7 +1021,11 @@ fn home_nsn(nsn: &[u8], cfg: &NumberConfig) -> Option<NumberKind> {
     }
 }
 
-fn classify_national(d: &[u8], cfg: &NumberConfig) -> Result<Normalised, NumberError> {
+fn classify_national(
+    d: &[u8],
+    cfg: &NumberConfig,
+    strip_ip: bool,
+) -> Result<Normalised, NumberError> {
     let cc = CountryCode::new(cfg);
     let invalid = || NumberError::InvalidNational {
         digits: d.len(),
@@ -673,13 +1056,19 @@ fn classify_national(d: &[u8], cfg: &NumberConfig) -> Result<Normalised, NumberE
     } else if generic_service(d) {
         return Normalised::from_digits(NumberKind::Service, d);
     }
-    if let Some(nsn) = d.strip_prefix(cc.as_slice()) {
-        if home_nsn(nsn, cfg) == Some(NumberKind::E164) {
-            return Normalised::from_digits(NumberKind::E164, d);
-        }
+    let nsn = d.strip_prefix(cc.as_slice());
+    if let Some(n) = nsn.and_then(|nsn| home_reading(nsn, cfg, false, false)) {
+        return Ok(n);
     }
-    if (12..=15).contains(&d.len()) {
+    // A foreign number written without its `+` (one under the home code was read above).
+    if (12..=15).contains(&d.len()) && nsn.is_none() {
         return Normalised::from_digits(NumberKind::E164, d);
+    }
+    if strip_ip {
+        // What only reads without an IP-call prefix (`17951 170…`, `86 17951 170…`).
+        if let Some(n) = strip_ip_call(d, cfg).or_else(|| strip_ip_call(nsn?, cfg)) {
+            return Ok(n);
+        }
     }
     Err(invalid())
 }
@@ -1100,7 +1489,10 @@ mod tests {
 
     #[test]
     fn generic_plan_for_another_country() {
-        let uk = NumberConfig { country_code: 44 };
+        let uk = NumberConfig {
+            country_code: 44,
+            ..NumberConfig::default()
+        };
         let v = normalise("020 7946 0000", &uk).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v.as_str(), "+442079460000");
         assert!(v.is_domestic(&uk));
@@ -1122,8 +1514,236 @@ mod tests {
         assert_eq!(NumberKind::Service.as_str(), "service");
     }
 
+    /// Every reading of `raw` in display form, primary first; checks that the primary is what
+    /// `normalise` returns and that the keys are distinct.
+    fn reads(raw: &str) -> Vec<String> {
+        reads_with(raw, &cfg())
+    }
+
+    fn reads_with(raw: &str, c: &NumberConfig) -> Vec<String> {
+        let r = readings(raw, c);
+        assert_eq!(r.primary().copied(), normalise(raw, c), "{raw:?}");
+        let keys: std::collections::HashSet<_> = r.iter().map(|n| n.key()).collect();
+        assert_eq!(keys.len(), r.len(), "{raw:?}: distinct keys");
+        assert!(r.len() <= MAX_READINGS);
+        r.iter().map(|n| n.as_str().to_owned()).collect()
+    }
+
+    #[test]
+    fn foreign_phone_context_adds_the_national_reading() {
+        let both = ["+4417000000001", "+8617000000001"];
+        assert_eq!(reads("tel:17000000001;phone-context=+44"), both);
+        assert_eq!(
+            reads("sip:17000000001;phone-context=+44@ims.example;user=phone"),
+            both
+        );
+        // The bare user part the SIP parser hands over.
+        assert_eq!(reads("17000000001;phone-context=+44"), both);
+        assert_eq!(reads(" 170-0000-0001;phone-context=+44 "), both);
+        // An area context of the home country: the national reading too (a mobile has no area).
+        let area = readings("tel:17000000001;phone-context=+8610", &cfg());
+        assert_eq!(area.primary().map(|n| n.kind()), Ok(NumberKind::Service));
+        assert_eq!(
+            reads("tel:17000000001;phone-context=+8610"),
+            ["1017000000001", "+8617000000001"]
+        );
+        // A local fixed line under its area context has one reading: alone it is no number.
+        assert_eq!(reads("tel:88880001;phone-context=+8610"), ["+861088880001"]);
+        // An official number under a foreign context: the foreign reading is primary.
+        let bank = readings("tel:95588;phone-context=+44", &cfg());
+        assert_eq!(bank.primary().map(|n| n.as_str()), Ok("+4495588"));
+        assert_eq!(bank.alternatives().len(), 1);
+        assert_eq!(bank.alternatives()[0].kind(), NumberKind::Service);
+        assert_eq!(reads("tel:95588;phone-context=+44"), ["+4495588", "95588"]);
+        // The home context, a domain context and no context: one reading.
+        for raw in [
+            "tel:17000000001;phone-context=+86",
+            "17000000001;phone-context=+86",
+            "17000000001;phone-context=ims.example.net",
+            "tel:17000000001",
+            "17000000001;user=phone",
+        ] {
+            assert_eq!(reads(raw), ["+8617000000001"], "{raw:?}");
+        }
+        // A global number ignores any context.
+        assert_eq!(
+            reads("tel:+8617000000001;phone-context=+44"),
+            ["+8617000000001"]
+        );
+    }
+
+    #[test]
+    fn malformed_or_oversized_context_keeps_the_error_and_the_national_reading() {
+        for (raw, err) in [
+            (
+                "tel:17000000001;phone-context=%%",
+                NumberError::BadPhoneContext { offset: 30 },
+            ),
+            (
+                "17000000001;phone-context=%%",
+                NumberError::BadPhoneContext { offset: 26 },
+            ),
+            (
+                "tel:17000000001;phone-context=+",
+                NumberError::BadLength { digits: 0 },
+            ),
+            (
+                "tel:17000000001;phone-context=+99999999",
+                NumberError::BadLength { digits: 19 },
+            ),
+        ] {
+            let r = readings(raw, &cfg());
+            assert_eq!(r.primary(), Err(err), "{raw:?}");
+            assert_eq!(r.error(), Some(err));
+            assert_eq!(reads(raw), ["+8617000000001"], "{raw:?}");
+            assert_eq!(r.alternatives().len(), 1);
+        }
+        // Nothing readable at all: the error and no reading.
+        let none = readings("tel:12;phone-context=%%", &cfg());
+        assert!(none.is_empty() && none.primary().is_err());
+        // A name is still no number, with or without parameters.
+        assert!(normalise("ICBC;x=1", &cfg()).is_err());
+        assert!(readings("ICBC;x=1", &cfg()).is_empty());
+    }
+
+    #[test]
+    fn trunk_zero_and_international_prefix_after_the_country_code_are_dropped() {
+        for raw in [
+            "+86 0 17000000001",
+            "+86017000000001",
+            "0086 0 17000000001",
+            "0086017000000001",
+            "86 0 17000000001",
+            "+0086 17000000001",
+            "+008617000000001",
+            "+0086 0 17000000001",
+            "tel:+86-0-170-0000-0001",
+            "sip:+86017000000001@h;user=phone",
+        ] {
+            assert_eq!(reads(raw), ["+8617000000001"], "{raw:?}");
+        }
+        assert_eq!(reads("+86 010 8888 0001"), ["+861088880001"]);
+        assert_eq!(reads("+86 0755 2888 0003"), ["+8675528880003"]);
+        assert_eq!(reads("+86 0 95588"), ["95588"]);
+        assert_eq!(n("+86 0 95588").kind(), NumberKind::Service);
+        // Two zeros after the country code are still no number.
+        assert!(normalise("+86 00 17000000001", &cfg()).is_err());
+    }
+
+    #[test]
+    fn ip_call_prefixes_are_dropped_where_nothing_else_reads() {
+        for prefix in DEFAULT_IP_CALL_PREFIXES {
+            if prefix == "10193" {
+                continue; // also a 10… service number: see below
+            }
+            for raw in [
+                format!("{prefix} 17000000001"),
+                format!("{prefix}17000000001"),
+                format!("{prefix} 0086 17000000001"),
+                format!("{prefix} 0 17000000001"),
+                format!("+86 {prefix} 17000000001"),
+                format!("86 {prefix} 17000000001"),
+            ] {
+                assert_eq!(reads(&raw), ["+8617000000001"], "{raw:?}");
+            }
+        }
+        assert_eq!(reads("1795113800000000"), ["+8613800000000"]);
+        assert_eq!(reads("17951 010 8888 0001"), ["+861088880001"]);
+        assert_eq!(reads("17951 0044 20 7946 0000"), ["+442079460000"]);
+        assert_eq!(reads("tel:17951-170-0000-0001"), ["+8617000000001"]);
+        // An IP prefix is dialled in front of a long-distance number, not a short code.
+        assert!(normalise("17951 95588", &cfg()).is_err());
+    }
+
+    #[test]
+    fn ip_call_prefix_where_the_whole_also_reads_is_an_alternative() {
+        // 10193… is also a 10… service number (as 106 SMS ports are).
+        assert_eq!(
+            reads("10193 17000000001"),
+            ["1019317000000001", "+8617000000001"]
+        );
+        assert_eq!(
+            reads("+86 10193 17000000001"),
+            ["1019317000000001", "+8617000000001"]
+        );
+        assert_eq!(
+            reads("10193 0086 17000000001"),
+            ["10193008617000000001", "+8617000000001"]
+        );
+        // 15 digits are also an E.164 number written without its `+`.
+        assert_eq!(
+            reads("17951 400 888 0001"),
+            ["+179514008880001", "4008880001"]
+        );
+    }
+
+    #[test]
+    fn ip_call_prefixes_are_configurable() {
+        let none = NumberConfig {
+            ip_call_prefixes: Vec::new(),
+            ..NumberConfig::default()
+        };
+        assert!(normalise("17951 17000000001", &none).is_err());
+        assert_eq!(reads_with("10193 17000000001", &none), ["1019317000000001"]);
+        let own = NumberConfig {
+            // Too short, too long, not digits: ignored.
+            ip_call_prefixes: vec![
+                "12".into(),
+                "123456789".into(),
+                "17x51".into(),
+                "12345".into(),
+            ],
+            ..NumberConfig::default()
+        };
+        assert_eq!(reads_with("12345 17000000001", &own), ["+8617000000001"]);
+        assert!(normalise("17951 17000000001", &own).is_err());
+        assert_eq!(reads_with("12 017000000001", &own), ["+12017000000001"]);
+        let parsed: NumberConfig = match toml::from_str("country_code = 86") {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(parsed, NumberConfig::default());
+    }
+
+    #[test]
+    fn plain_numbers_have_one_reading() {
+        for (raw, want) in [
+            ("13800000001", "+8613800000001"),
+            ("+8613800000001", "+8613800000001"),
+            ("008613800000001", "+8613800000001"),
+            ("013800000001", "+8613800000001"),
+            ("01088880001", "+861088880001"),
+            ("95588", "95588"),
+            ("110", "110"),
+            ("96110", "96110"),
+            ("10690000000000000001", "10690000000000000001"),
+            ("+442079460000", "+442079460000"),
+            ("ICBC", "ICBC"),
+        ] {
+            assert_eq!(reads(raw), [want], "{raw:?}");
+        }
+        assert!(readings("", &cfg()).is_empty());
+        assert_eq!(readings("", &cfg()).primary(), Err(NumberError::Empty));
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Every input's readings start with what `normalise` returns, have distinct keys, and
+        /// each reads back to itself.
+        #[test]
+        fn readings_start_with_the_primary(raw in "[ -~]{0,40}|\\+?(86|0086|0|00|17951|10193|96688)?[0-9 ]{0,22}|(tel:|sip:)?[+0-9-]{0,18}(;phone-context=[+0-9a-z.%]{0,8})?(@h)?") {
+            let r = readings(&raw, &cfg());
+            proptest::prop_assert_eq!(r.primary().copied(), normalise(&raw, &cfg()));
+            proptest::prop_assert!(r.len() <= MAX_READINGS);
+            for (i, a) in r.iter().enumerate() {
+                for b in r.as_slice().get(i + 1..).unwrap_or(&[]) {
+                    proptest::prop_assert_ne!(a.key(), b.key());
+                }
+                let again = normalise(a.as_str(), &cfg());
+                proptest::prop_assert_eq!(again.map(|x| x.key()), Ok(a.key()));
+            }
+        }
 
         /// The plain-digits fast path gives exactly what the general reader gives.
         #[test]
@@ -1146,7 +1766,7 @@ mod tests {
             raw in "\\+?[1-9][0-9]{5,14}",
             code in proptest::prop_oneof![proptest::strategy::Just(86u16), 1u16..=u16::MAX],
         ) {
-            let cfg = NumberConfig { country_code: code };
+            let cfg = NumberConfig { country_code: code, ..NumberConfig::default() };
             if let Ok(v) = normalise(&raw, &cfg) {
                 let want = match v.kind() {
                     NumberKind::Service => true,

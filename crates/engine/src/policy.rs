@@ -10,7 +10,10 @@
 //!   no rule firing means pass;
 //! - when the caller or the callee is on an allow list and the event came in on a domestic
 //!   ingress, only rules marked `overrides_allowlist` may fire (the spoofing rule): official
-//!   numbers are never blocked, but a forged official number from abroad is.
+//!   numbers are never blocked, but a forged official number from abroad is. "On an allow
+//!   list" is judged on the party's primary reading, and only while no other reading of it
+//!   (a core may route a number written with a foreign `phone-context` or an IP-call prefix
+//!   another way) is on a block or warn list: [`Facts::allowlisted`].
 
 use std::sync::Arc;
 
@@ -110,7 +113,9 @@ pub struct Facts<'a> {
     pub ingress: Ingress,
     /// Kind of the caller.
     pub caller_kind: PartyKind,
-    /// Whether the caller is a home-country number (E.164 under the home code, or service).
+    /// Whether the caller is a home-country number (E.164 under the home code, or service)
+    /// in some reading of it (a handset that ignores a foreign `phone-context` shows the
+    /// domestic one).
     pub caller_domestic: bool,
     /// Lists the caller is in (bit i = list i).
     pub caller_lists: u64,
@@ -124,7 +129,9 @@ pub struct Facts<'a> {
     pub text: Option<&'a TextHits>,
     /// Behaviour flags raised (bit per [`crate::pack::BEHAVIOUR_FLAGS`] entry).
     pub behaviour: u8,
-    /// The caller or callee is on an allow list and the ingress is domestic.
+    /// The ingress is domestic and the caller or the callee grants allowlist trust: its
+    /// primary reading is on an allow list and none of its alternative readings is on a block
+    /// or warn list (see [`crate::engine`]).
     pub allowlisted: bool,
 }
 

@@ -32,6 +32,10 @@ struct ManifestToml {
     version: String,
     #[serde(default = "default_cc")]
     country_code: u16,
+    /// IP-call prefixes dial plans strip ([`NumberConfig::ip_call_prefixes`]); absent: the
+    /// default list.
+    #[serde(default)]
+    ip_call_prefixes: Option<Spanned<Vec<String>>>,
     rules: String,
     #[serde(default)]
     patterns: Option<String>,
@@ -427,9 +431,26 @@ pub fn read_pack(dir: &Path, errors: &mut Vec<PackError>) -> Option<PackSource> 
             return None;
         }
     };
-    let number_config = NumberConfig {
+    let mut number_config = NumberConfig {
         country_code: manifest.country_code,
+        ..NumberConfig::default()
     };
+    if let Some(prefixes) = &manifest.ip_call_prefixes {
+        let line = line_of(&manifest_text, prefixes.span().start);
+        for p in prefixes.get_ref() {
+            if !(3..=8).contains(&p.len()) || !p.bytes().all(|b| b.is_ascii_digit()) {
+                r.err(
+                    "pack.toml",
+                    line,
+                    PackErrorKind::Syntax(format!(
+                        "ip_call_prefixes: {:?} is not 3 to 8 digits",
+                        p.chars().take(40).collect::<String>()
+                    )),
+                );
+            }
+        }
+        number_config.ip_call_prefixes = prefixes.get_ref().clone();
+    }
     if !valid_name(&manifest.name) {
         r.err(
             "pack.toml",
