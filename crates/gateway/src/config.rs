@@ -57,7 +57,7 @@ impl Default for GatewayConfig {
             watch_rules: false,
             shadow_rules: None,
             log_format: LogFormat::Human,
-            decision_deadline_us: 2_000,
+            decision_deadline_us: 10_000,
             fail_closed: false,
             refuse_undecodable: false,
         }

@@ -62,6 +62,31 @@ impl<'a> Message<'a> {
         Ok(msg)
     }
 
+    /// Parses a datagram whose body may be shorter than its Content-Length, for one purpose
+    /// only: to answer it (400) when [`Message::parse_datagram`] refused it with
+    /// [`Error::BodyTruncated`]. The body is what the datagram holds; never forward it.
+    pub fn parse_for_answer(datagram: &'a [u8]) -> Result<Message<'a>, Error> {
+        if datagram.is_empty() || is_keepalive(datagram) {
+            return Err(Error::Empty);
+        }
+        let mut msg = Message {
+            bytes: datagram,
+            start: StartLine::Response {
+                version: "",
+                code: 0,
+                reason: b"",
+            },
+            index: Index::EMPTY,
+            body_start: 0,
+            content_length: None,
+        };
+        let head = scan(datagram, &mut msg.index).map_err(|s| stop_to_error(s, datagram.len()))?;
+        msg.start = head.start;
+        msg.body_start = head.body_start;
+        msg.content_length = head.content_length;
+        Ok(msg)
+    }
+
     /// Parses the message at the start of a stream buffer (typically the `len` bytes that
     /// [`crate::frame`] reported complete). Content-Length is mandatory on streams; bytes
     /// after the body belong to the next message and are not part of this one.

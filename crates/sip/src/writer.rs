@@ -492,11 +492,16 @@ pub fn proxy_request(
             match h.kind() {
                 HeaderKind::Via if first_via => {
                     first_via = false;
-                    let Some((ip, port)) = edits.received else { continue };
+                    let Some((ip, port)) = edits.received else {
+                        continue;
+                    };
                     let text = h.value_str().ok_or(out_err("Via not UTF-8"))?;
-                    let Some(top) = CommaSplit::new(text).next() else { continue };
+                    let Some(top) = CommaSplit::new(text).next() else {
+                        continue;
+                    };
                     let top = crate::lex::trim_start(top).trim_end();
-                    let start = offset_in(bytes, top.as_bytes()).ok_or(out_err("header outside message"))?;
+                    let start = offset_in(bytes, top.as_bytes())
+                        .ok_or(out_err("header outside message"))?;
                     copy(out, bytes, cursor, start)?;
                     write_received_via(out, top, ip, port);
                     cursor = start + top.len();
@@ -513,9 +518,11 @@ pub fn proxy_request(
                             cursor = e;
                         }
                         Some(second) => {
-                            let value_start = offset_in(bytes, h.value()).ok_or(out_err("header outside message"))?;
-                            let second_start = offset_in(bytes, crate::lex::trim_start(second).as_bytes())
+                            let value_start = offset_in(bytes, h.value())
                                 .ok_or(out_err("header outside message"))?;
+                            let second_start =
+                                offset_in(bytes, crate::lex::trim_start(second).as_bytes())
+                                    .ok_or(out_err("header outside message"))?;
                             copy(out, bytes, cursor, value_start)?;
                             cursor = second_start;
                         }

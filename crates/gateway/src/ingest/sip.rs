@@ -14,7 +14,11 @@
 use std::borrow::Cow;
 
 use interdict_engine::EventKind;
-use interdict_sip::{HeaderKind, Message, NameAddr, Scheme, Uri};
+use interdict_sip::{
+    decode_body, BodyLimits, BodyPart, HeaderKind, Message, NameAddr, ProblemKind, Scheme,
+    SmsAlphabet, SmsTpdu, Uri,
+};
+use interdict_smpp::text::gsm7;
 
 use super::{Identity, IdentitySource, IngestError, IngestOptions, Ingested};
 use crate::record::Degraded;
@@ -227,47 +231,49 @@ fn split_list(value: &str) -> impl Iterator<Item = &str> {
     })
 }
 
-/// The text of a SIP MESSAGE as the handset renders it: every text part of the body, in its
-/// charset and transfer encodings, joined by newlines. What cannot be decoded marks the
-/// message degraded (or refuses it when configured); a text beyond the bound is refused.
+/// The text of a SIP MESSAGE as the handset renders it: every text part of the body (in its
+/// charset, transfer and content encodings, multipart, CPIM, HTML, SMS over IP), joined by
+/// newlines. What cannot be decoded marks the message degraded (or refuses it when
+/// configured); a text beyond the bound is refused.
+///
+/// A concatenated SMS over IP arrives one part per MESSAGE; each part is decided on its own
+/// text here (reassembly across MESSAGEs is not done yet).
 pub fn message_text<'a>(
     msg: &Message<'a>,
     opts: &IngestOptions,
     degraded: &mut Degraded,
 ) -> Result<Cow<'a, str>, IngestError> {
-    let body = msg.body();
-    let content_type = msg
-        .content_type()
-        .map_err(|e| malformed(format!("Content-Type: {e}")))?;
-    let plain = content_type.is_none_or(|ct| ct.is("text", "plain"));
-    let charset = content_type.and_then(|ct| ct.charset());
-    let text: Cow<'a, str> = if !plain {
+    let limits = BodyLimits {
+        max_decoded_bytes: opts.max_text_bytes,
+        ..BodyLimits::default()
+    };
+    let decoded = decode_body(msg, &limits);
+    for problem in &decoded.problems {
+        if matches!(
+            problem.kind,
+            ProblemKind::TooLarge | ProblemKind::InflatedTooLarge
+        ) {
+            return Err(IngestError::TooLarge {
+                len: msg.body().len(),
+                max: opts.max_text_bytes,
+            });
+        }
         degraded.text_undecodable = true;
         if opts.refuse_undecodable {
-            return Err(IngestError::Undecodable("content type not read".into()));
+            return Err(IngestError::Undecodable(problem.to_string()));
         }
-        Cow::Borrowed("")
+    }
+    let mut texts: Vec<Cow<'a, str>> = Vec::with_capacity(decoded.parts.len());
+    for part in decoded.parts {
+        match part {
+            BodyPart::Text(t) => texts.push(t),
+            BodyPart::Sms(sms) => texts.push(Cow::Owned(sms_text(&sms))),
+        }
+    }
+    let text = if texts.len() == 1 {
+        texts.pop().unwrap_or_default()
     } else {
-        let encoding = match charset {
-            None => encoding_rs::UTF_8,
-            Some(label) => {
-                match encoding_rs::Encoding::for_label(label.trim_matches('"').as_bytes()) {
-                    Some(e) => e,
-                    None => {
-                        degraded.text_undecodable = true;
-                        if opts.refuse_undecodable {
-                            return Err(IngestError::Undecodable(format!("charset {label}")));
-                        }
-                        encoding_rs::UTF_8
-                    }
-                }
-            }
-        };
-        let (text, _, replaced) = encoding.decode(body);
-        if replaced {
-            degraded.text_undecodable = true;
-        }
-        text
+        Cow::Owned(texts.join("\n"))
     };
     if text.len() > opts.max_text_bytes {
         return Err(IngestError::TooLarge {
@@ -276,6 +282,25 @@ pub fn message_text<'a>(
         });
     }
     Ok(text)
+}
+
+/// The text of an SMS carried over IP (3GPP TS 24.341), decoded by the alphabet its data
+/// coding scheme names (TS 23.038).
+fn sms_text(sms: &SmsTpdu<'_>) -> String {
+    let mut out = String::new();
+    match sms.alphabet() {
+        SmsAlphabet::Gsm7 => {
+            let septets =
+                gsm7::packed_septets(&sms.user_data, sms.udh_len).take(sms.text_septets());
+            let _ = gsm7::decode_septets(septets, &mut out);
+        }
+        SmsAlphabet::Ucs2 => {
+            let (text, _) = encoding_rs::UTF_16BE.decode_without_bom_handling(sms.text_octets());
+            out.push_str(&text);
+        }
+        SmsAlphabet::Data8 | SmsAlphabet::Compressed => {}
+    }
+    out
 }
 
 #[cfg(test)]

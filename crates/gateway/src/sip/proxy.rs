@@ -229,6 +229,17 @@ impl SipProxy {
         &self.decider
     }
 
+    /// Decides one synthetic message on the calling thread, so the engine's per-thread
+    /// scratch space is allocated before the first real message (which would otherwise pay
+    /// for it and might pass its deadline).
+    pub fn warm_up(&self) {
+        let event = Event::sms("+8613800000001", "+8613800000002", "warm-up", now_ms());
+        let snapshot = self.decider.engine().snapshot();
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            interdict_engine::decide_with(&snapshot, None, &event)
+        }));
+    }
+
     /// Counts a TCP stream closed because it could not be framed.
     pub fn count_stream_error(&self, e: &SipError) {
         self.metrics.parse_error("sip", sip_error_kind(e));
@@ -255,7 +266,23 @@ impl SipProxy {
             Ok(m) => m,
             Err(e) => {
                 self.metrics.parse_error("sip", sip_error_kind(&e));
-                tracing::debug!(%peer, error = %e, "unparseable SIP message dropped");
+                tracing::debug!(%peer, error = %e, "unparseable SIP message refused");
+                // A request whose body is shorter than its Content-Length is answered 400
+                // (its headers are whole); anything else cannot be answered and is dropped.
+                if let (SipError::BodyTruncated { .. }, Ok(req)) =
+                    (e, Message::parse_for_answer(bytes))
+                {
+                    if req.is_request() && req.validate().is_ok() {
+                        return self.answer(
+                            &req,
+                            400,
+                            "Content-Length Exceeds Body",
+                            &[],
+                            Dest { addr: peer, wire },
+                            out,
+                        );
+                    }
+                }
                 return Action::None;
             }
         };

@@ -211,6 +211,7 @@ pub fn udp_worker(
     stop: Arc<AtomicBool>,
 ) {
     let _ = socket.set_read_timeout(Some(Duration::from_millis(100)));
+    proxy.warm_up();
     let mut buf = vec![0u8; 65_536];
     let mut out = Vec::with_capacity(8192);
     while !stop.load(Ordering::Relaxed) {

@@ -1,0 +1,596 @@
+//! End-to-end: `interdict serve` on loopback between a border peer and a fake core, driven
+//! with raw SIP the way an attacker would write it. Every test asserts what the core
+//! received (or that it received nothing) and what the border was answered.
+//!
+//! All numbers are synthetic: +86 171 0000 000x are on the default pack's fraud list,
+//! +86 170 5555 000x on its suspect (warn) list, 95588 is an allowlisted bank number.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{header, invite, message, status, Gateway, Peer};
+
+const SHORT: Duration = Duration::from_millis(600);
+const LONG: Duration = Duration::from_secs(3);
+
+/// Sends `req` from a fresh border peer; returns (what the border got, what the core got).
+fn exchange(gw: &Gateway, core: &Peer, req: &[u8]) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    let border = Peer::any();
+    border.send(gw.sip, req);
+    let at_core = core.recv(SHORT).map(|(b, _)| b);
+    let at_border = border.recv(SHORT).map(|(b, _)| b);
+    (at_border, at_core)
+}
+
+fn blocked(gw: &Gateway, core: &Peer, req: &[u8], what: &str) -> Vec<u8> {
+    let (border, core_got) = exchange(gw, core, req);
+    assert!(
+        core_got.is_none(),
+        "{what}: the core must receive nothing, got:\n{}",
+        String::from_utf8_lossy(&core_got.unwrap_or_default())
+    );
+    let answer = border.unwrap_or_else(|| panic!("{what}: no answer; log:\n{}", gw.log()));
+    assert_eq!(
+        status(&answer),
+        Some(608),
+        "{what}: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    answer
+}
+
+fn forwarded(gw: &Gateway, core: &Peer, req: &[u8], what: &str) -> Vec<u8> {
+    let (border, core_got) = exchange(gw, core, req);
+    assert!(
+        border.is_none(),
+        "{what}: unexpected answer {:?}",
+        border.map(|b| String::from_utf8_lossy(&b).into_owned())
+    );
+    core_got.unwrap_or_else(|| panic!("{what}: nothing reached the core; log:\n{}", gw.log()))
+}
+
+#[test]
+fn an_ordinary_call_is_forwarded_with_only_the_proxy_edits() {
+    let gw = Gateway::start("pass", "", "");
+    let core = Peer::bind(gw.next_hop);
+    let border = Peer::any();
+    let req = invite(
+        "INVITE",
+        "+8613800000001",
+        "+8613800000002",
+        border.port(),
+        "",
+        "pass-1",
+    );
+    border.send(gw.sip, &req);
+    let (got, _) = core.recv(LONG).expect("forwarded INVITE");
+    let text = String::from_utf8_lossy(&got);
+    let mut vias = text.lines().filter(|l| l.starts_with("Via:"));
+    let ours = vias.next().expect("our Via");
+    assert!(
+        ours.contains(&format!("127.0.0.1:{}", gw.sip.port())),
+        "{ours}"
+    );
+    assert!(ours.contains("branch=z9hG4bK"), "{ours}");
+    let theirs = vias.next().expect("border Via");
+    assert!(
+        theirs.contains(&format!("received=127.0.0.1;rport={}", border.port())),
+        "{theirs}"
+    );
+    assert_eq!(header(&got, "Max-Forwards").as_deref(), Some("69"));
+    let rr = header(&got, "Record-Route").expect("Record-Route");
+    assert!(
+        rr.contains(&format!("127.0.0.1:{};lr", gw.sip.port())),
+        "{rr}"
+    );
+    assert_eq!(
+        header(&got, "From").as_deref(),
+        Some("\"Caller\" <sip:+8613800000001@127.0.0.1>;tag=f-pass-1")
+    );
+    // The core answers 200; it returns to the border by the Via, the proxy's Via removed.
+    let ok = format!(
+        "SIP/2.0 200 OK\r\n{}\r\nFrom: <sip:+8613800000001@127.0.0.1>;tag=f-pass-1\r\nTo: <sip:+8613800000002@127.0.0.1>;tag=t1\r\nCall-ID: pass-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+        text.lines().filter(|l| l.starts_with("Via:")).collect::<Vec<_>>().join("\r\n")
+    );
+    core.send(gw.sip, ok.as_bytes());
+    let (resp, _) = border.recv(LONG).expect("200 back at the border");
+    assert_eq!(status(&resp), Some(200));
+    let vias: Vec<_> = String::from_utf8_lossy(&resp)
+        .lines()
+        .filter(|l| l.starts_with("Via:"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(vias.len(), 1, "{vias:?}");
+}
+
+#[test]
+fn a_listed_caller_gets_608_retransmissions_the_same_answer_and_the_ack_is_absorbed() {
+    let gw = Gateway::start("block", "", "");
+    let core = Peer::bind(gw.next_hop);
+    let border = Peer::any();
+    let req = invite(
+        "INVITE",
+        "+8617100000001",
+        "+8613800000002",
+        border.port(),
+        "",
+        "block-1",
+    );
+    border.send(gw.sip, &req);
+    let (first, _) = border.recv(LONG).expect("answer");
+    assert_eq!(status(&first), Some(608));
+    let call_info = header(&first, "Call-Info").expect("Call-Info (RFC 8688)");
+    assert!(call_info.contains("purpose=jwscard"), "{call_info}");
+    let reason = header(&first, "Reason").expect("Reason");
+    assert!(reason.contains("cause=608"), "{reason}");
+    // A retransmission gets the identical answer (same To-tag), without a second decision.
+    border.send(gw.sip, &req);
+    let (second, _) = border.recv(LONG).expect("second answer");
+    assert_eq!(first, second);
+    // The ACK to the 608 is absorbed.
+    let to = header(&first, "To").expect("To");
+    let ack = format!(
+        "ACK sip:+8613800000002@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bK-block-1;rport\r\nMax-Forwards: 70\r\nFrom: \"Caller\" <sip:+8617100000001@127.0.0.1>;tag=f-block-1\r\nTo: {to}\r\nCall-ID: block-1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+        border.port()
+    );
+    border.send(gw.sip, ack.as_bytes());
+    assert!(
+        core.drain(SHORT).is_empty(),
+        "nothing of a blocked call reaches the core"
+    );
+    let records = gw.wait_records(|r| !r.is_empty());
+    assert_eq!(
+        records.len(),
+        1,
+        "one decision, not one per retransmission: {records:?}"
+    );
+    assert_eq!(records[0]["acted"], "block");
+    assert_eq!(records[0]["decision"]["rule"], "caller-reported-fraud");
+    assert_eq!(records[0]["message_id"], "block-1");
+    assert!(gw.metric("interdict_absorbed_total{protocol=\"sip\",kind=\"ack\"}") >= 1.0);
+}
+
+#[test]
+fn block_code_603_or_607_by_configuration() {
+    let gw = Gateway::start("code607", "", "block_code = 607");
+    let core = Peer::bind(gw.next_hop);
+    let border = Peer::any();
+    border.send(
+        gw.sip,
+        &invite(
+            "INVITE",
+            "+8617100000002",
+            "+8613800000002",
+            border.port(),
+            "",
+            "c607",
+        ),
+    );
+    let (answer, _) = border.recv(LONG).expect("answer");
+    assert_eq!(status(&answer), Some(607));
+    assert!(
+        header(&answer, "Call-Info").is_none(),
+        "Call-Info goes with 608 only"
+    );
+    assert!(core.drain(SHORT).is_empty());
+}
+
+#[test]
+fn every_identity_is_checked_and_untrusted_identity_headers_earn_no_trust() {
+    let gw = Gateway::start("identities", "", "");
+    let core = Peer::bind(gw.next_hop);
+    let port = 5999;
+    // A second PAI naming a listed number behind a clean first one.
+    blocked(&gw, &core, &invite("INVITE", "+8613800000001", "+8613800000002", port,
+        "P-Asserted-Identity: <sip:+8613800000001@127.0.0.1>\r\nP-Asserted-Identity: <tel:+8617100000003>\r\n", "id-pai2"), "second PAI");
+    // A PAI of the bank from an untrusted peer must not switch on the allowlist for a
+    // listed From.
+    blocked(
+        &gw,
+        &core,
+        &invite(
+            "INVITE",
+            "+8617100000004",
+            "+8613800000002",
+            port,
+            "P-Asserted-Identity: <tel:95588>\r\n",
+            "id-bank",
+        ),
+        "bank PAI over listed From",
+    );
+    // P-Preferred-Identity and Remote-Party-ID are identities too.
+    blocked(
+        &gw,
+        &core,
+        &invite(
+            "INVITE",
+            "+8613800000001",
+            "+8613800000002",
+            port,
+            "P-Preferred-Identity: <sip:+8617100000005@127.0.0.1>\r\n",
+            "id-ppi",
+        ),
+        "PPI",
+    );
+    blocked(
+        &gw,
+        &core,
+        &invite(
+            "INVITE",
+            "+8613800000001",
+            "+8613800000002",
+            port,
+            "Remote-Party-ID: \"x\" <sip:+8617000000001@127.0.0.1>;party=calling;screen=no\r\n",
+            "id-rpid",
+        ),
+        "RPID",
+    );
+    // The original called party of a diverted call.
+    blocked(
+        &gw,
+        &core,
+        &invite(
+            "INVITE",
+            "+8613800000001",
+            "+8613800000002",
+            port,
+            "Diversion: <sip:+8617100000001@127.0.0.1>;reason=unconditional\r\n",
+            "id-div",
+        ),
+        "Diversion",
+    );
+    // A percent-encoded user part is the number the core decodes.
+    blocked(
+        &gw,
+        &core,
+        &invite(
+            "INVITE",
+            "%2B%38617100000001",
+            "+8613800000002",
+            port,
+            "",
+            "id-pct",
+        ),
+        "percent-encoded",
+    );
+    // An ordinary call with a clean PAI still passes.
+    forwarded(
+        &gw,
+        &core,
+        &invite(
+            "INVITE",
+            "+8613800000001",
+            "+8613800000002",
+            port,
+            "P-Asserted-Identity: <sip:+8613800000001@127.0.0.1>\r\n",
+            "id-ok",
+        ),
+        "clean call",
+    );
+}
+
+#[test]
+fn methods_in_any_letter_case_are_decided() {
+    let gw = Gateway::start("case", "", "");
+    let core = Peer::bind(gw.next_hop);
+    for (i, m) in ["invite", "Invite", "iNVITE"].iter().enumerate() {
+        let req = String::from_utf8(invite(
+            m,
+            "+8617100000001",
+            "+8613800000002",
+            5998,
+            "",
+            &format!("case-{i}"),
+        ))
+        .unwrap();
+        blocked(&gw, &core, req.as_bytes(), m);
+    }
+    let msg = message(
+        "+8617100000001",
+        "+8613800000002",
+        5998,
+        "text/plain",
+        "",
+        "你好".as_bytes(),
+        "case-msg",
+    );
+    let lower = String::from_utf8(msg)
+        .unwrap()
+        .replacen("MESSAGE", "message", 1)
+        .replace("CSeq: 1 MESSAGE", "CSeq: 1 message");
+    blocked(&gw, &core, lower.as_bytes(), "message in lower case");
+}
+
+#[test]
+fn framing_tricks_are_refused_with_400_and_never_forwarded() {
+    let gw = Gateway::start("framing", "", "");
+    let core = Peer::bind(gw.next_hop);
+    // Bytes after Content-Length: a second request smuggled behind the first.
+    let mut req = invite(
+        "INVITE",
+        "+8613800000001",
+        "+8613800000002",
+        5997,
+        "",
+        "frame-1",
+    );
+    req.extend_from_slice(&invite(
+        "INVITE",
+        "+8617100000001",
+        "+8613800000002",
+        5997,
+        "",
+        "frame-2",
+    ));
+    let (border, at_core) = exchange(&gw, &core, &req);
+    assert!(at_core.is_none());
+    assert_eq!(border.and_then(|b| status(&b)), Some(400));
+    // Content-Length larger than the body.
+    let req = String::from_utf8(message(
+        "+8613800000001",
+        "+8613800000002",
+        5997,
+        "text/plain",
+        "",
+        "hello".as_bytes(),
+        "frame-3",
+    ))
+    .unwrap();
+    let req = req.replace("Content-Length: 5", "Content-Length: 500");
+    let (border, at_core) = exchange(&gw, &core, req.as_bytes());
+    assert!(at_core.is_none());
+    assert_eq!(border.and_then(|b| status(&b)), Some(400));
+    assert!(
+        gw.metric("interdict_parse_errors_total{protocol=\"sip\",kind=\"bytes_after_body\"}")
+            >= 1.0
+    );
+    assert!(
+        gw.metric("interdict_parse_errors_total{protocol=\"sip\",kind=\"body_truncated\"}") >= 1.0
+    );
+}
+
+#[test]
+fn message_texts_are_read_in_their_charset_and_in_full() {
+    let gw = Gateway::start("texts", "", "");
+    let core = Peer::bind(gw.next_hop);
+    let scam = "您好，这里是公安局，您涉嫌洗钱，请立即将资金转入安全账户配合调查";
+    // GBK, as Chinese handsets and SMSCs send it.
+    let (gbk, _, _) = encoding_rs::GBK.encode(scam);
+    blocked(
+        &gw,
+        &core,
+        &message(
+            "+8613800000001",
+            "+8613800000002",
+            5996,
+            "text/plain;charset=GBK",
+            "",
+            &gbk,
+            "txt-gbk",
+        ),
+        "GBK body",
+    );
+    // Padding pushes the script far beyond the first kilobytes.
+    let padded = format!("{}{}", " \u{3000}\n".repeat(6000), scam);
+    blocked(
+        &gw,
+        &core,
+        &message(
+            "+8613800000001",
+            "+8613800000002",
+            5996,
+            "text/plain;charset=utf-8",
+            "",
+            padded.as_bytes(),
+            "txt-pad",
+        ),
+        "padded body",
+    );
+    // An ordinary message passes, byte for byte in its body.
+    let got = forwarded(
+        &gw,
+        &core,
+        &message(
+            "+8613800000001",
+            "+8613800000002",
+            5996,
+            "text/plain;charset=utf-8",
+            "",
+            "晚上一起吃饭吗？".as_bytes(),
+            "txt-ok",
+        ),
+        "ordinary message",
+    );
+    assert!(got.ends_with("晚上一起吃饭吗？".as_bytes()));
+}
+
+#[test]
+fn a_suspect_caller_is_forwarded_marked() {
+    let gw = Gateway::start("warn", "", "");
+    let core = Peer::bind(gw.next_hop);
+    let got = forwarded(
+        &gw,
+        &core,
+        &invite(
+            "INVITE",
+            "+8617055550001",
+            "+8613800000002",
+            5995,
+            "P-Asserted-Identity: \"Li\" <tel:+8617055550001>\r\n",
+            "warn-1",
+        ),
+        "suspect caller",
+    );
+    let from = header(&got, "From").expect("From");
+    assert!(from.starts_with("\"[疑似诈骗]Caller\""), "{from}");
+    let pai = header(&got, "P-Asserted-Identity").expect("PAI");
+    assert!(pai.starts_with("\"[疑似诈骗]Li\""), "{pai}");
+    let records = gw.wait_records(|r| !r.is_empty());
+    assert_eq!(records[0]["acted"], "warn");
+}
+
+#[test]
+fn max_forwards_zero_gets_483_and_a_malformed_request_400() {
+    let gw = Gateway::start("hops", "", "");
+    let core = Peer::bind(gw.next_hop);
+    let req = String::from_utf8(invite(
+        "INVITE",
+        "+8613800000001",
+        "+8613800000002",
+        5994,
+        "",
+        "hops-1",
+    ))
+    .unwrap();
+    let req = req.replace("Max-Forwards: 70", "Max-Forwards: 0");
+    let (border, at_core) = exchange(&gw, &core, req.as_bytes());
+    assert!(at_core.is_none());
+    assert_eq!(border.and_then(|b| status(&b)), Some(483));
+    let req = String::from_utf8(invite(
+        "INVITE",
+        "+8613800000001",
+        "+8613800000002",
+        5994,
+        "",
+        "bad-1",
+    ))
+    .unwrap();
+    let req = req.replace("CSeq: 1 INVITE", "CSeq: one INVITE");
+    let (border, at_core) = exchange(&gw, &core, req.as_bytes());
+    assert!(at_core.is_none());
+    assert_eq!(border.and_then(|b| status(&b)), Some(400));
+}
+
+#[test]
+fn a_zero_deadline_fails_open_and_is_counted() {
+    let gw = Gateway::start("deadline", "decision_deadline_us = 0", "");
+    let core = Peer::bind(gw.next_hop);
+    // Even a listed caller passes: the decision came too late to be acted on.
+    let got = forwarded(
+        &gw,
+        &core,
+        &invite(
+            "INVITE",
+            "+8617100000001",
+            "+8613800000002",
+            5993,
+            "",
+            "dl-1",
+        ),
+        "fail-open",
+    );
+    assert!(header(&got, "From").is_some_and(|f| !f.contains("疑似")));
+    assert!(gw.metric("interdict_fail_open_total{protocol=\"any\",kind=\"deadline\"}") >= 1.0);
+    let records = gw.wait_records(|r| !r.is_empty());
+    assert_eq!(records[0]["degraded"]["deadline"], true);
+    assert_eq!(records[0]["acted"], "pass");
+    assert_eq!(records[0]["decision"]["verdict"], "block");
+}
+
+#[test]
+fn fail_closed_refuses_instead() {
+    let gw = Gateway::start("closed", "decision_deadline_us = 0\nfail_closed = true", "");
+    let core = Peer::bind(gw.next_hop);
+    let (border, at_core) = exchange(
+        &gw,
+        &core,
+        &invite(
+            "INVITE",
+            "+8613800000001",
+            "+8613800000002",
+            5992,
+            "",
+            "fc-1",
+        ),
+    );
+    assert!(at_core.is_none());
+    assert_eq!(border.and_then(|b| status(&b)), Some(503));
+}
+
+#[test]
+fn reload_refuses_a_bad_pack_and_applies_a_good_one() {
+    let gw = Gateway::start("reload", "", "");
+    let core = Peer::bind(gw.next_hop);
+    let new_number = "+8617123450001";
+    forwarded(
+        &gw,
+        &core,
+        &invite("INVITE", new_number, "+8613800000002", 5991, "", "rl-1"),
+        "before reload",
+    );
+    // A broken pack is refused; the old one keeps deciding.
+    let rules = gw.dir.join("rules/rules.toml");
+    let good = std::fs::read_to_string(&rules).unwrap();
+    std::fs::write(
+        &rules,
+        format!("{good}\n[[rule]]\nid = \"broken\"\nverdict = \"maybe\"\n"),
+    )
+    .unwrap();
+    gw.signal("HUP");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while gw.metric("interdict_reloads_total{result=\"refused\"}") < 1.0
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        gw.metric("interdict_reloads_total{result=\"refused\"}"),
+        1.0,
+        "{}",
+        gw.log()
+    );
+    blocked(
+        &gw,
+        &core,
+        &invite(
+            "INVITE",
+            "+8617100000001",
+            "+8613800000002",
+            5991,
+            "",
+            "rl-2",
+        ),
+        "old pack still blocks",
+    );
+    // A good pack with the new number listed is applied.
+    std::fs::write(&rules, good).unwrap();
+    let list = gw.dir.join("rules/lists/fraud_numbers.txt");
+    let mut numbers = std::fs::read_to_string(&list).unwrap();
+    numbers.push_str(&format!("{new_number}\n"));
+    std::fs::write(&list, numbers).unwrap();
+    gw.signal("HUP");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while gw.metric("interdict_reloads_total{result=\"ok\"}") < 1.0
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    blocked(
+        &gw,
+        &core,
+        &invite("INVITE", new_number, "+8613800000002", 5991, "", "rl-3"),
+        "after reload",
+    );
+}
+
+#[test]
+fn sigterm_drains_and_exits() {
+    let mut gw = Gateway::start("drain", "", "drain_ms = 1000");
+    gw.signal("TERM");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(status) = gw.child.try_wait().expect("wait") {
+            assert!(status.success(), "{status:?}\n{}", gw.log());
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(gw.log().contains("drained"));
+}
