@@ -255,3 +255,107 @@ impl Decider {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::path::Path;
+
+    use interdict_engine::{load_pack, EventKind};
+
+    use super::*;
+    use crate::ingest::{Identity, IdentitySource};
+
+    fn decider(deadline: Duration, fail_closed: bool) -> Decider {
+        let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
+        let engine = Arc::new(Engine::new(load_pack(&rules).unwrap()));
+        Decider::new(engine, deadline, fail_closed, Arc::new(Metrics::new()))
+    }
+
+    fn call<'a>(callers: &[&'a str], callee: &'a str) -> Ingested<'a> {
+        Ingested {
+            kind: EventKind::CallOffer,
+            callers: callers
+                .iter()
+                .map(|c| Identity {
+                    source: IdentitySource::From,
+                    value: Cow::Borrowed(*c),
+                })
+                .collect(),
+            callees: vec![Identity {
+                source: IdentitySource::RequestUri,
+                value: Cow::Borrowed(callee),
+            }],
+            text: None,
+            degraded: Degraded::default(),
+            id: Cow::Borrowed("t"),
+        }
+    }
+
+    #[test]
+    fn the_strongest_verdict_over_every_identity_wins() {
+        let d = decider(Duration::from_secs(1), false);
+        // Synthetic: +8617100000001 is listed; 95588 is an allowlisted bank number.
+        let o = d.decide(
+            &call(&["95588", "+8617100000001"], "+8613800000002"),
+            Ingress::Domestic,
+            None,
+            0,
+        );
+        assert_eq!(o.acted, Verdict::Block);
+        assert_eq!(o.decision.rule.as_deref(), Some("caller-reported-fraud"));
+        let o = d.decide(
+            &call(&["+8613800000001"], "+8613800000002"),
+            Ingress::Domestic,
+            None,
+            0,
+        );
+        assert_eq!(o.acted, Verdict::Pass);
+    }
+
+    #[test]
+    fn an_engine_failure_fails_open_or_closed_and_is_marked() {
+        let fault: FaultHook = |ev| ev.caller == "+8613800000009";
+        let open = decider(Duration::from_secs(1), false).with_fault(fault);
+        let o = open.decide(
+            &call(&["+8613800000009"], "+8613800000002"),
+            Ingress::Domestic,
+            None,
+            0,
+        );
+        assert_eq!(o.acted, Verdict::Pass);
+        assert!(o.degraded.engine_error);
+        let closed = decider(Duration::from_secs(1), true).with_fault(fault);
+        let o = closed.decide(
+            &call(&["+8613800000009"], "+8613800000002"),
+            Ingress::Domestic,
+            None,
+            0,
+        );
+        assert_eq!(o.acted, Verdict::Block);
+        assert!(o.degraded.engine_error);
+        // Other messages are decided normally.
+        let o = open.decide(
+            &call(&["+8617100000001"], "+8613800000002"),
+            Ingress::Domestic,
+            None,
+            0,
+        );
+        assert_eq!(o.acted, Verdict::Block);
+        assert!(!o.degraded.any());
+    }
+
+    #[test]
+    fn a_decision_past_its_deadline_is_not_acted_on() {
+        let d = decider(Duration::ZERO, false);
+        let o = d.decide(
+            &call(&["+8617100000001"], "+8613800000002"),
+            Ingress::Domestic,
+            None,
+            0,
+        );
+        assert_eq!(o.decision.verdict, Verdict::Block);
+        assert_eq!(o.acted, Verdict::Pass);
+        assert!(o.degraded.deadline);
+    }
+}

@@ -193,13 +193,15 @@ async fn serve(cfg: Config) -> Result<(), String> {
         None => None,
     };
     {
-        let (proxy, stop) = (proxy.clone(), stop.clone());
+        let (proxy, stop, outbox) = (proxy.clone(), stop.clone(), outbox.clone());
         std::thread::Builder::new()
             .name("sip-tick".into())
             .spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(250));
-                    proxy.tick(crate::sip::proxy::now_ms());
+                    std::thread::sleep(Duration::from_millis(100));
+                    for (dest, bytes) in proxy.tick(crate::sip::proxy::now_ms()) {
+                        outbox.dispatch(crate::sip::Action::Send(dest), &bytes, None);
+                    }
                 }
             })
             .map_err(|e| e.to_string())?;

@@ -81,6 +81,23 @@ struct Seen {
     answer: u16,
 }
 
+/// An INVITE forwarded to the next hop and not answered yet: sent again with backoff, and
+/// answered 503 to the border when the next hop stays silent.
+#[derive(Debug, Clone)]
+struct Pending {
+    original: Vec<u8>,
+    peer: SocketAddr,
+    wire: Wire,
+    dest: Dest,
+    mark: Option<String>,
+    strip: bool,
+    next_at_ms: u64,
+    attempts: u32,
+}
+
+/// Most INVITEs awaiting the next hop's first answer.
+const PENDING_MAX: usize = 65_536;
+
 /// How long a transaction's outcome is remembered (RFC 3261 Timer B: 64 × T1 = 32 s).
 const SEEN_MS: u64 = 32_000;
 /// Most transactions remembered.
@@ -117,6 +134,7 @@ pub struct SipProxy {
     records: RecordSink,
     dialogs: Dialogs,
     seen: Mutex<FxHashMap<u64, Seen>>,
+    pending: Mutex<FxHashMap<String, Pending>>,
     secret: u64,
     gateway_id: Arc<str>,
     include_text: bool,
@@ -216,6 +234,7 @@ impl SipProxy {
             metrics,
             records,
             seen: Mutex::new(FxHashMap::default()),
+            pending: Mutex::new(FxHashMap::default()),
             secret,
             gateway_id,
             include_text,
@@ -455,6 +474,21 @@ impl SipProxy {
             );
         }
 
+        if matches!(msg.method(), Some(Method::Options)) && self.is_for_me(msg) {
+            // A keep-alive ping of the proxy itself (SBCs and load balancers probe with it).
+            self.metrics.message("sip", label, dir_label, "none");
+            return self.answer(
+                msg,
+                200,
+                "OK",
+                &[ExtraHeader::Raw {
+                    name: "Allow",
+                    value: "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, UPDATE, PRACK, INFO, REFER, NOTIFY, SUBSCRIBE",
+                }],
+                Dest { addr: peer, wire },
+                out,
+            );
+        }
         let at_ms = now_ms();
         let kind = decided(method);
         let mut mark = None;
@@ -497,7 +531,7 @@ impl SipProxy {
                 _ => {}
             }
         }
-        self.forward(msg, peer, direction, mark, out)
+        self.forward(msg, Dest { addr: peer, wire }, direction, mark, out)
     }
 
     fn remember(&self, key: u64, at_ms: u64, acted: Verdict, answer: u16) {
@@ -540,6 +574,19 @@ impl SipProxy {
             .skip(1)
             .flatten()
             .any(|v| v.branch() == Some(branch) && self.is_own_sent_by(v.host(), v.port()))
+    }
+
+    /// A request addressed to the proxy itself: no user part, this proxy's host and port,
+    /// and no Route beyond it.
+    fn is_for_me(&self, msg: &Message<'_>) -> bool {
+        let Some(uri) = msg.request_uri() else {
+            return false;
+        };
+        uri.user().is_none()
+            && uri
+                .host()
+                .is_some_and(|h| self.is_own_sent_by(h, uri.port()))
+            && msg.routes().next().is_none()
     }
 
     fn is_own_sent_by(&self, host: Host<'_>, port: Option<u16>) -> bool {
@@ -783,11 +830,12 @@ impl SipProxy {
     fn forward(
         &self,
         msg: &Message<'_>,
-        peer: SocketAddr,
+        from: Dest,
         direction: Direction,
         mark: Option<&str>,
         out: &mut Vec<u8>,
     ) -> Action {
+        let peer = from.addr;
         let (dest, strip) = self.route(msg, direction);
         let Some(dest) = dest else {
             return self.answer(
@@ -826,7 +874,14 @@ impl SipProxy {
             received: Some((peer.ip(), peer.port())),
         };
         match proxy_request(msg, &opts, &edits, out) {
-            Ok(()) => Action::Send(dest),
+            Ok(()) => {
+                if direction == Direction::ToCore
+                    && decided(msg.method().map_or("", |m| m.as_str())) == Decided::Call
+                {
+                    self.await_answer(msg, from, dest, mark, strip);
+                }
+                Action::Send(dest)
+            }
             Err(e) => {
                 out.clear();
                 self.metrics.parse_error("sip", sip_error_kind(&e));
@@ -854,6 +909,9 @@ impl SipProxy {
         if !self.is_own_sent_by(top.host(), top.port()) {
             self.metrics.parse_error("sip", "not_our_via");
             return Action::None;
+        }
+        if let Some(branch) = top.branch() {
+            self.upstream_answered(branch);
         }
         let Some(Ok(next)) = vias.next() else {
             return Action::None;
@@ -905,6 +963,150 @@ impl SipProxy {
         }
     }
 
+    /// Remembers a forwarded INVITE until the next hop answers it.
+    fn await_answer(
+        &self,
+        msg: &Message<'_>,
+        from: Dest,
+        dest: Dest,
+        mark: Option<&str>,
+        strip: bool,
+    ) {
+        let mut branch = Vec::with_capacity(40);
+        if interdict_sip::stateless_branch(msg, &self.local.host, &mut branch).is_err() {
+            return;
+        }
+        let Ok(branch) = String::from_utf8(branch) else {
+            return;
+        };
+        let Ok(mut pending) = self.pending.lock() else {
+            return;
+        };
+        if pending.contains_key(&branch) {
+            return; // a retransmission: the first copy's timers run on
+        }
+        if pending.len() >= PENDING_MAX {
+            // Bounded: under a flood of unanswered INVITEs new ones are not followed (the
+            // border's own timers still run); the periodic sweep frees the table.
+            self.metrics
+                .absorbed
+                .get_or_create(&KindLabel {
+                    protocol: "sip",
+                    kind: "upstream_table_full",
+                })
+                .inc();
+            return;
+        }
+        pending.insert(
+            branch,
+            Pending {
+                original: msg.as_bytes().to_vec(),
+                peer: from.addr,
+                wire: from.wire,
+                dest,
+                mark: mark.map(str::to_string),
+                strip,
+                next_at_ms: now_ms().saturating_add(self.cfg.upstream_timeout_ms),
+                attempts: 1,
+            },
+        );
+    }
+
+    /// The next hop answered (anything, 100 Trying included): stop waiting.
+    fn upstream_answered(&self, branch: &str) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.remove(branch);
+        }
+    }
+
+    /// INVITEs the next hop has not answered in time: sent again (the timeout doubling each
+    /// time), and after `upstream_attempts` answered 503 to the border. Returns what to send.
+    fn upstream_timeouts(&self, now_ms: u64) -> Vec<(Dest, Vec<u8>)> {
+        let due: Vec<Pending> = match self.pending.lock() {
+            Ok(mut pending) => {
+                let keys: Vec<String> = pending
+                    .iter()
+                    .filter(|(_, p)| p.next_at_ms <= now_ms)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                let mut due = Vec::with_capacity(keys.len());
+                for k in keys {
+                    let Some(p) = pending.get_mut(&k) else {
+                        continue;
+                    };
+                    if p.attempts < self.cfg.upstream_attempts {
+                        p.attempts += 1;
+                        let backoff = self
+                            .cfg
+                            .upstream_timeout_ms
+                            .saturating_mul(1u64 << p.attempts.min(16));
+                        p.next_at_ms = now_ms.saturating_add(backoff);
+                        due.push(p.clone());
+                    } else if let Some(p) = pending.remove(&k) {
+                        due.push(Pending {
+                            attempts: u32::MAX,
+                            ..p
+                        });
+                    }
+                }
+                due
+            }
+            Err(_) => Vec::new(),
+        };
+        let mut sends = Vec::with_capacity(due.len());
+        for p in due {
+            let Ok(req) = Message::parse_datagram(&p.original)
+                .or_else(|_| Message::parse_stream(&p.original))
+            else {
+                continue;
+            };
+            let mut out = Vec::with_capacity(p.original.len() + 256);
+            if p.attempts == u32::MAX {
+                self.metrics.upstream_timeouts.inc();
+                tracing::warn!(next_hop = %p.dest.addr, "next hop did not answer an INVITE; answered 503");
+                let action = self.answer(
+                    &req,
+                    503,
+                    "Service Unavailable",
+                    &[ExtraHeader::Raw {
+                        name: "Retry-After",
+                        value: "5",
+                    }],
+                    Dest {
+                        addr: p.peer,
+                        wire: p.wire,
+                    },
+                    &mut out,
+                );
+                if let Action::Send(d) = action {
+                    sends.push((d, out));
+                }
+                continue;
+            }
+            let opts = ForwardOptions {
+                via_host: &self.local.host,
+                via_port: Some(self.local.port),
+                transport: match p.dest.wire {
+                    Wire::Udp => Transport::Udp,
+                    Wire::Tcp => Transport::Tcp,
+                },
+                mark: p.mark.as_deref(),
+            };
+            let edits = ProxyEdits {
+                record_route: Some(match p.dest.wire {
+                    Wire::Udp => self.record_route_udp.as_str(),
+                    Wire::Tcp => self.record_route_tcp.as_str(),
+                }),
+                remove_top_route: p.strip,
+                received: Some((p.peer.ip(), p.peer.port())),
+            };
+            if proxy_request(&req, &opts, &edits, &mut out).is_ok() {
+                sends.push((p.dest, out));
+            }
+        }
+        sends
+    }
+
     /// Feeds a call's answer or end to the dialog table and the engine.
     fn call_changed(&self, msg: &Message<'_>, at_ms: u64, answered: bool) {
         let Ok(call_id) = msg.call_id() else { return };
@@ -943,8 +1145,9 @@ impl SipProxy {
 
     /// Periodic work: forget old transactions, drop stale calls, and report warned calls
     /// that have been answered for long as victims at risk.
-    pub fn tick(&self, now_ms: u64) {
+    pub fn tick(&self, now_ms: u64) -> Vec<(Dest, Vec<u8>)> {
         self.sweep_seen(now_ms);
+        let sends = self.upstream_timeouts(now_ms);
         let victims = self.dialogs.sweep(
             now_ms,
             self.cfg.call_timeout_s.saturating_mul(1000),
@@ -989,6 +1192,7 @@ impl SipProxy {
                 text: None,
             });
         }
+        sends
     }
 }
 
