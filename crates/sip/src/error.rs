@@ -1,13 +1,14 @@
 //! The typed error every parser, accessor and writer of this crate returns.
 
-/// What went wrong, and where (byte offsets count from the first byte of the message).
+/// What went wrong, and where (byte offsets count from the first byte of the message: its
+/// start line, after any CRLFs a datagram carried before it).
 ///
 /// A message a proxy must reject is always reported through this type, never by a panic.
 /// [`Error::status_code`] says which SIP response a stateless proxy should answer a
 /// request with when it can (400 for malformed requests, 505 for an unknown version).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    /// The input holds no bytes at all (or only a keep-alive CRLF).
+    /// The input holds no bytes at all (or only keep-alive CRLFs, or only line ends).
     #[error("empty message")]
     Empty,
     /// The header section is not terminated by an empty line before the end of the datagram.
@@ -18,8 +19,8 @@ pub enum Error {
         /// Where the input ended.
         offset: usize,
     },
-    /// A CR not followed by LF, or an LF not preceded by CR (lines must end in CRLF).
-    #[error("bare CR or LF at byte {offset}: lines must end with CRLF")]
+    /// A CR not followed by LF (lines end in CRLF or in a bare LF, RFC 3261 §7.5).
+    #[error("bare CR at byte {offset}: lines must end with CRLF or LF")]
     BareLineEnd {
         /// Offset of the offending byte.
         offset: usize,
@@ -53,15 +54,17 @@ pub enum Error {
         /// Offset of the first offending byte.
         offset: usize,
     },
-    /// More header lines than the fixed-capacity index holds.
+    /// More header lines than [`crate::MAX_HEADERS`].
     #[error("too many header lines (more than {max}) at byte {offset}")]
     TooManyHeaders {
-        /// The capacity of the index.
+        /// The maximum ([`crate::MAX_HEADERS`]).
         max: usize,
         /// Offset of the first header line that did not fit.
         offset: usize,
     },
-    /// A header that must appear at most once appears twice (header smuggling guard).
+    /// A header whose repeat would let two readers read the message two ways appears twice
+    /// (header smuggling guard): Call-ID, CSeq, Max-Forwards or Content-Type, or
+    /// Content-Length with a different value (see [`crate::HeaderKind::repeat_is_error`]).
     #[error("duplicate {name} header at byte {offset}")]
     DuplicateHeader {
         /// Canonical header name.

@@ -10,8 +10,9 @@ pub enum Framing {
     Complete(usize),
     /// The buffer is a valid prefix of a message; read more bytes and call again.
     Incomplete,
-    /// The buffer starts with this many bytes of CRLF keep-alives (RFC 5626 §3.5.1); consume
-    /// them (answer a `CRLFCRLF` ping with a `CRLF` pong) and call again.
+    /// The buffer starts with this many bytes of CRLF keep-alives (RFC 5626 §3.5.1), or of
+    /// the bare LFs a peer that ends lines in LF sends between messages; consume them
+    /// (answer a `CRLFCRLF` ping with a `CRLF` pong) and call again.
     KeepAlive(usize),
 }
 
@@ -21,7 +22,9 @@ pub enum Framing {
 /// message; an invalid byte is an `Err` at once (the caller closes the connection), so a
 /// peer can never hold a connection open with garbage. A message whose header section or
 /// announced total exceeds `max` bytes is [`Error::TooLarge`]; one without Content-Length
-/// is [`Error::MissingContentLength`] (mandatory on streams, RFC 3261 §18.3).
+/// is [`Error::MissingContentLength`] (mandatory on streams, RFC 3261 §18.3). Lines may end
+/// in CRLF or a bare LF, read exactly as [`Message::parse_stream`](crate::Message::parse_stream)
+/// reads them.
 ///
 /// ```
 /// use interdict_sip::{frame, Framing, Message};
@@ -34,9 +37,13 @@ pub enum Framing {
 /// assert_eq!(frame(&rest[n..], 65536).unwrap(), Framing::Incomplete);
 /// ```
 pub fn frame(buf: &[u8], max: usize) -> Result<Framing, Error> {
-    let crlfs = buf.chunks_exact(2).take_while(|c| *c == b"\r\n").count();
-    if crlfs > 0 {
-        return Ok(Framing::KeepAlive(crlfs * 2));
+    let mut rest = buf;
+    while let [b'\r', b'\n', tail @ ..] | [b'\n', tail @ ..] = rest {
+        rest = tail;
+    }
+    let line_ends = buf.len() - rest.len();
+    if line_ends > 0 {
+        return Ok(Framing::KeepAlive(line_ends));
     }
     match buf {
         [] | [b'\r'] => return Ok(Framing::Incomplete),
@@ -104,6 +111,22 @@ mod tests {
         assert!(matches!(frame(MSG, 20), Err(Error::TooLarge { .. })));
         let big = b"MESSAGE sip:a@b SIP/2.0\r\nContent-Length: 4000000000\r\n\r\n";
         assert!(matches!(frame(big, 1 << 20), Err(Error::TooLarge { .. })));
+    }
+
+    #[test]
+    fn lf_only_messages_frame_like_crlf_ones() {
+        let lf = b"MESSAGE sip:a@b SIP/2.0\nContent-Length: 5\n\nhelloNEXT";
+        assert_eq!(frame(lf, 4096).unwrap(), Framing::Complete(lf.len() - 4));
+        for n in 1..lf.len() - 4 {
+            assert_eq!(frame(&lf[..n], 4096).unwrap(), Framing::Incomplete, "{n}");
+        }
+        let mixed = b"MESSAGE sip:a@b SIP/2.0\r\nContent-Length: 5\n\r\nhello";
+        assert_eq!(frame(mixed, 4096).unwrap(), Framing::Complete(mixed.len()));
+        assert!(matches!(
+            frame(b"MESSAGE sip:a@b SIP/2.0\rContent-Length: 5\r\n", 4096),
+            Err(Error::BareLineEnd { offset: 23 })
+        ));
+        assert_eq!(frame(b"\n\r\n\nINV", 10).unwrap(), Framing::KeepAlive(4));
     }
 
     #[test]

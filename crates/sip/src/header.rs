@@ -158,14 +158,28 @@ impl HeaderKind {
         }
     }
 
-    /// Headers that may appear at most once: a second occurrence is a parse error, so the
-    /// gateway and the core behind it can never read different values (header smuggling).
+    /// Headers RFC 3261 allows at most once. What a repeat does is [`HeaderKind::repeat_is_error`]:
+    /// From and To may repeat (cores read the first; the message's `*_all` accessors give
+    /// every value), Content-Length may repeat with the same value only, and the others may
+    /// not repeat at all.
     pub fn is_single_valued(self) -> bool {
         use HeaderKind::*;
         matches!(
             self,
             From | To | CallId | CSeq | MaxForwards | ContentLength | ContentType
         )
+    }
+
+    /// Whether a second header of this kind makes the message a parse error
+    /// ([`crate::Error::DuplicateHeader`]) whatever its value: Call-ID and CSeq (the
+    /// transaction and dialog the gateway and the core match on), Max-Forwards (the writer
+    /// decrements one) and Content-Type (the body would be decoded differently by whoever
+    /// reads the other one). Content-Length is checked by value instead: a repeat with a
+    /// different value is an error (it frames the message differently, request smuggling),
+    /// an equal one is accepted. From and To may repeat.
+    pub fn repeat_is_error(self) -> bool {
+        use HeaderKind::*;
+        matches!(self, CallId | CSeq | MaxForwards | ContentType)
     }
 }
 
@@ -277,7 +291,8 @@ pub struct Header<'a> {
     pub(crate) name: &'a [u8],
     pub(crate) value: &'a [u8],
     pub(crate) kind: HeaderKind,
-    /// Offset just past the CRLF that ends this (possibly folded) header line.
+    /// Offset just past the line end (CRLF or a bare LF) that ends this (possibly folded)
+    /// header line: the start of the next line.
     pub(crate) end: u32,
 }
 
@@ -294,7 +309,8 @@ impl<'a> Header<'a> {
         self.name
     }
 
-    /// The value as written: leading and trailing blanks removed, folds (CRLF + blank) kept.
+    /// The value as written: leading and trailing blanks removed, folds (CRLF or LF, then a
+    /// blank) kept.
     pub fn value(&self) -> &'a [u8] {
         self.value
     }

@@ -122,8 +122,9 @@ pub(crate) fn is_token(c: u8) -> bool {
 }
 
 /// Linear white space inside an already indexed header value. The indexer guarantees that
-/// a CR or LF inside a value is part of a CRLF followed by SP/HTAB (a fold), so treating
-/// them as blanks here is exactly RFC 3261's LWS.
+/// a CR or LF inside a value is part of a line end (CRLF or a bare LF) followed by SP/HTAB
+/// (a fold), so treating them as blanks here is exactly RFC 3261's LWS (with LF accepted as
+/// a line end, RFC 3261 §7.5).
 #[inline(always)]
 pub(crate) fn is_lws(c: u8) -> bool {
     class(c) & LWS != 0
@@ -233,26 +234,28 @@ pub(crate) fn check_escaped(s: &str, part: u16) -> Result<(), usize> {
 
 /// Splits the element list of a multi-valued header on commas that are outside quoted
 /// strings and angle brackets. Empty elements are yielded (and rejected by the typed parsers).
+/// Works on bytes: a quoted string may hold octets that are not UTF-8 (a GBK display name),
+/// and commas, quotes and brackets are ASCII, so every cut is also a character boundary of
+/// any UTF-8 text.
 #[derive(Debug, Clone)]
 pub(crate) struct CommaSplit<'a> {
-    rest: Option<&'a str>,
+    rest: Option<&'a [u8]>,
 }
 
 impl<'a> CommaSplit<'a> {
-    pub(crate) fn new(s: &'a str) -> Self {
+    pub(crate) fn new(s: &'a [u8]) -> Self {
         CommaSplit { rest: Some(s) }
     }
 }
 
 impl<'a> Iterator for CommaSplit<'a> {
-    type Item = &'a str;
-    fn next(&mut self) -> Option<&'a str> {
-        let s = self.rest?;
-        let b = s.as_bytes();
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let b = self.rest?;
         // Most values are a single element: one memchr for ',' settles it.
         let Some(mut i) = memchr::memchr(b',', b) else {
             self.rest = None;
-            return Some(s);
+            return Some(b);
         };
         // A quote or bracket before the first comma may hide it: scan from the start.
         if memchr::memchr2(b'"', b'<', b.get(..i).unwrap_or(b"")).is_some() {
@@ -266,8 +269,8 @@ impl<'a> Iterator for CommaSplit<'a> {
             let at = i + found;
             match b.get(at) {
                 Some(b',') => {
-                    self.rest = s.get(at + 1..);
-                    return s.get(..at);
+                    self.rest = b.get(at + 1..);
+                    return b.get(..at);
                 }
                 Some(b'"') => {
                     // Skip the quoted string, honouring quoted-pairs; unterminated runs to the end.
@@ -297,8 +300,36 @@ impl<'a> Iterator for CommaSplit<'a> {
             }
         }
         self.rest = None;
-        Some(s)
+        Some(b)
     }
+}
+
+/// Skips leading LWS of bytes.
+#[inline]
+pub(crate) fn trim_start_bytes(b: &[u8]) -> &[u8] {
+    b.get(run(b, LWS)..).unwrap_or(b"")
+}
+
+/// Skips trailing LWS of bytes.
+#[inline]
+pub(crate) fn trim_end_bytes(b: &[u8]) -> &[u8] {
+    let mut n = b.len();
+    while let Some(&c) = b.get(n.wrapping_sub(1)) {
+        if !is_lws(c) {
+            break;
+        }
+        n -= 1;
+    }
+    b.get(..n).unwrap_or(b"")
+}
+
+/// `b` as UTF-8 text, or where it stops being UTF-8.
+#[inline]
+pub(crate) fn utf8(b: &[u8]) -> Result<&str, Fail> {
+    std::str::from_utf8(b).map_err(|e| Fail {
+        at: e.valid_up_to(),
+        what: "not UTF-8",
+    })
 }
 
 /// Byte offset of `inner` inside `outer`, when `inner` is a sub-slice of it.
@@ -344,8 +375,11 @@ mod tests {
 
     #[test]
     fn comma_split_respects_quotes_and_brackets() {
-        let v: Vec<_> = CommaSplit::new(r#""a,\"b" <sip:x;p=a,b>, <sip:y>,"#).collect();
-        assert_eq!(v, vec![r#""a,\"b" <sip:x;p=a,b>"#, " <sip:y>", ""]);
+        let v: Vec<_> = CommaSplit::new(br#""a,\"b" <sip:x;p=a,b>, <sip:y>,"#).collect();
+        assert_eq!(v, vec![&br#""a,\"b" <sip:x;p=a,b>"#[..], b" <sip:y>", b""]);
+        // Octets that are not UTF-8 inside quotes (GBK) are kept whole.
+        let gbk: Vec<_> = CommaSplit::new(b"\"\xd5\xc5,\" <sip:a@b>, <sip:c@d>").collect();
+        assert_eq!(gbk, vec![&b"\"\xd5\xc5,\" <sip:a@b>"[..], b" <sip:c@d>"]);
     }
 
     #[test]

@@ -1,20 +1,43 @@
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 //! Zero-copy SIP (RFC 3261) parser and splicing writers for an inline proxy.
 //!
-//! [`Message`] borrows its input: the start line, an inline index of every header line
-//! (name/value slices in order, compact forms recognised, folded lines kept), and the body.
+//! [`Message`] borrows its input: the start line, an index of every header line (name/value
+//! slices in order, compact forms recognised, folded lines kept; inline for up to 64 lines,
+//! moved to the heap once beyond), and the body.
 //! Typed values — [`Via`], [`NameAddr`] (From, To, P-Asserted-Identity, Diversion,
 //! History-Info, Contact, Route), [`Uri`] (sip, sips, tel), [`CSeq`], Call-ID,
 //! Max-Forwards, [`MediaType`] — are parsed lazily when asked for. Parsing a typical message
 //! and reading its identities allocates nothing.
 //!
-//! The parser is strict where leniency becomes a weapon: header names must be tokens (a
-//! control character before the colon is an error, never read as the header it resembles;
-//! only the blanks RFC 3261's `HCOLON` allows may precede the colon, as in RFC 4475
-//! §3.1.1.1), lines end in CRLF only (a bare CR or LF is an error), and single-valued
-//! headers (From, To, Call-ID, CSeq, Max-Forwards, Content-Length, Content-Type) may not
-//! repeat. At most [`MAX_HEADERS`] header lines are indexed (inline, no heap); more is
-//! [`Error::TooManyHeaders`].
+//! The parser accepts what the cores behind the gateway (Kamailio, OpenSIPS, IMS cores)
+//! accept, so that no legitimate call is lost, and reads it as they do:
+//!
+//! * lines may end in CRLF or a bare LF (RFC 3261 §7.5), mixed freely: the start line, header
+//!   lines, folds (a line end followed by a blank) and the empty line ending the headers;
+//! * CRLFs (or LFs) before the start line of a datagram are skipped; the message, and what
+//!   the writers forward, starts at the start line;
+//! * up to [`MAX_HEADERS`] (256) header lines;
+//! * a quoted display name may hold octets that are not UTF-8 (GBK): every address accessor
+//!   reads it ([`DisplayName::raw`] bytes, [`DisplayName::text`] decoded), and marking keeps
+//!   its bytes;
+//! * a Date in any time zone (the gateway does not use Date);
+//! * repeated From or To: [`Message::from`]/[`Message::to`] read the first, as cores do, and
+//!   [`Message::from_all`]/[`Message::to_all`] give every one so that each identity is
+//!   checked (and marked); [`Message::validate`] requires each to be readable;
+//! * a repeated Content-Length with the same value.
+//!
+//! It stays strict where leniency becomes a weapon, because the gateway and the core would
+//! then read one message two ways: header names must be tokens (a control character before
+//! the colon is an error, never read as the header it resembles; only the blanks RFC 3261's
+//! `HCOLON` allows may precede the colon, as in RFC 4475 §3.1.1.1); a bare CR is an error
+//! (some stacks end a line there, others do not); Content-Length repeated with a different
+//! value is an error (it frames the message two ways: request smuggling, RFC 4475 §3.3.9);
+//! Call-ID, CSeq, Max-Forwards and Content-Type may not repeat (the transaction, the hop count
+//! the gateway decrements, and the charset the body is decoded with would differ by reader;
+//! RFC 4475 §3.3.8); outside a quoted display name, header values the typed accessors read
+//! must be UTF-8; more than [`MAX_HEADERS`] header lines is [`Error::TooManyHeaders`], so
+//! every size stays bounded. On a stream, [`Message::parse_stream`] expects the start line
+//! first: [`frame`] reports line ends between messages as keep-alives for the reader to consume.
 //!
 //! * UDP: [`Message::parse_datagram`]. TCP/TLS: [`frame`] then [`Message::parse_stream`].
 //! * [`Message::validate`] applies the checks a proxy makes before acting (and names the

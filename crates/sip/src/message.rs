@@ -2,7 +2,7 @@
 //! typed accessors.
 
 use crate::header::{Header, HeaderKind};
-use crate::lex::{offset_in, CommaSplit, Fail};
+use crate::lex::{offset_in, utf8, CommaSplit, Fail};
 use crate::name_addr::NameAddr;
 use crate::scan::{scan, Index, Stop};
 use crate::start_line::{Method, StartLine};
@@ -12,7 +12,13 @@ use crate::via::Via;
 use crate::Error;
 
 /// A parsed SIP message. Every slice points into the input buffer; the header index is an
-/// inline array, so parsing a typical message performs no heap allocation.
+/// inline array for up to 64 header lines (moved to the heap once beyond, up to
+/// [`crate::MAX_HEADERS`]), so parsing a typical message performs no heap allocation.
+///
+/// The message starts at its start line: CRLFs (or bare LFs) a datagram carries before it
+/// are skipped and are not part of [`Message::as_bytes`], so the writers, which splice from
+/// the message bytes, never forward them. Byte offsets (in errors, [`Message::body_offset`])
+/// count from the start line.
 #[derive(Debug, Clone)]
 pub struct Message<'a> {
     bytes: &'a [u8],
@@ -26,9 +32,17 @@ impl<'a> Message<'a> {
     /// Parses one UDP datagram (RFC 3261 §18.3): the body is exactly Content-Length bytes;
     /// extra octets after it are ignored (see [`Message::trailing_len`]); fewer is an error;
     /// without Content-Length the body is the rest of the datagram.
+    ///
+    /// CRLFs (and bare LFs) before the start line are skipped, as RFC 3261 §7.5 asks of
+    /// stream transports and cores do on UDP too; the message starts after them. A datagram
+    /// of nothing else is [`Error::Empty`] (a CRLF-only one is a keep-alive, [`is_keepalive`]).
     #[inline]
     pub fn parse_datagram(datagram: &'a [u8]) -> Result<Message<'a>, Error> {
         if datagram.is_empty() || is_keepalive(datagram) {
+            return Err(Error::Empty);
+        }
+        let datagram = skip_leading_line_ends(datagram);
+        if datagram.is_empty() {
             return Err(Error::Empty);
         }
         // Built in place: the inline index is large, so avoid moving it after the scan.
@@ -65,8 +79,13 @@ impl<'a> Message<'a> {
     /// Parses a datagram whose body may be shorter than its Content-Length, for one purpose
     /// only: to answer it (400) when [`Message::parse_datagram`] refused it with
     /// [`Error::BodyTruncated`]. The body is what the datagram holds; never forward it.
+    /// Leading CRLFs are skipped as in [`Message::parse_datagram`].
     pub fn parse_for_answer(datagram: &'a [u8]) -> Result<Message<'a>, Error> {
         if datagram.is_empty() || is_keepalive(datagram) {
+            return Err(Error::Empty);
+        }
+        let datagram = skip_leading_line_ends(datagram);
+        if datagram.is_empty() {
             return Err(Error::Empty);
         }
         let mut msg = Message {
@@ -89,7 +108,10 @@ impl<'a> Message<'a> {
 
     /// Parses the message at the start of a stream buffer (typically the `len` bytes that
     /// [`crate::frame`] reported complete). Content-Length is mandatory on streams; bytes
-    /// after the body belong to the next message and are not part of this one.
+    /// after the body belong to the next message and are not part of this one. The buffer
+    /// must start with the start line: CRLFs between stream messages are keep-alives that
+    /// [`crate::frame`] reports (and the reader consumes) separately, so that the length of
+    /// a message is exactly what the reader consumes.
     pub fn parse_stream(buf: &'a [u8]) -> Result<Message<'a>, Error> {
         if buf.is_empty() {
             return Err(Error::Empty);
@@ -124,7 +146,8 @@ impl<'a> Message<'a> {
         Ok(msg)
     }
 
-    /// The message bytes: start line through the end of the body (datagram trailing octets excluded).
+    /// The message bytes: start line through the end of the body (CRLFs before the start line
+    /// and datagram trailing octets excluded). The writers splice from these bytes.
     pub fn as_bytes(&self) -> &'a [u8] {
         self.bytes
     }
@@ -214,7 +237,8 @@ impl<'a> Message<'a> {
         self.bytes.get(self.body_start..).unwrap_or(b"")
     }
 
-    /// Offset of the first body byte (one past the empty line ending the header section).
+    /// Offset in [`Message::as_bytes`] of the first body byte: one past the empty line
+    /// (CRLF or LF) ending the header section.
     pub fn body_offset(&self) -> usize {
         self.body_start
     }
@@ -261,28 +285,56 @@ impl<'a> Message<'a> {
         })
     }
 
+    /// The values of every header of `kind`, comma lists split when `split`, each parsed
+    /// from its bytes (the parser decides what must be UTF-8).
     fn list<T>(
         &self,
         kind: HeaderKind,
-        parse: fn(&'a str) -> Result<T, Fail>,
+        split: bool,
+        parse: fn(&'a [u8]) -> Result<T, Fail>,
     ) -> ListIter<'_, 'a, T> {
         ListIter {
             msg: self,
             kind,
+            split,
             next_header: self.index.first(kind).unwrap_or(usize::MAX),
             current: None,
             parse,
         }
     }
 
-    /// The From header (the caller as the originating UA claims it).
-    pub fn from(&self) -> Result<NameAddr<'a>, Error> {
-        self.required(HeaderKind::From, NameAddr::parse_inner)
+    /// The first header of `kind` (cores read the first of repeated From/To) as an address.
+    fn address(&self, kind: HeaderKind) -> Result<NameAddr<'a>, Error> {
+        self.list(kind, false, NameAddr::parse_bytes_inner)
+            .next()
+            .unwrap_or(Err(Error::MissingHeader {
+                name: kind.canonical_name(),
+            }))
     }
 
-    /// The To header (the callee as originally addressed).
+    /// The From header (the caller as the originating UA claims it). When From is repeated,
+    /// the first one, as cores read it; [`Message::from_all`] gives every one. The display
+    /// name may hold octets that are not UTF-8 (GBK); the URI and parameters must be UTF-8.
+    pub fn from(&self) -> Result<NameAddr<'a>, Error> {
+        self.address(HeaderKind::From)
+    }
+
+    /// Every From header in order, one value per header line (From is not a comma list).
+    /// More than one only when the sender repeated From: check every identity, since a
+    /// core reads the first and a handset or a later hop may show another.
+    pub fn from_all(&self) -> ListIter<'_, 'a, NameAddr<'a>> {
+        self.list(HeaderKind::From, false, NameAddr::parse_bytes_inner)
+    }
+
+    /// The To header (the callee as originally addressed); the first one when repeated, as
+    /// for [`Message::from`].
     pub fn to(&self) -> Result<NameAddr<'a>, Error> {
-        self.required(HeaderKind::To, NameAddr::parse_inner)
+        self.address(HeaderKind::To)
+    }
+
+    /// Every To header in order, one value per header line (see [`Message::from_all`]).
+    pub fn to_all(&self) -> ListIter<'_, 'a, NameAddr<'a>> {
+        self.list(HeaderKind::To, false, NameAddr::parse_bytes_inner)
     }
 
     /// The Call-ID.
@@ -312,7 +364,7 @@ impl<'a> Message<'a> {
 
     /// Every Via value in order (comma lists split), top first.
     pub fn vias(&self) -> ListIter<'_, 'a, Via<'a>> {
-        self.list(HeaderKind::Via, Via::parse_inner)
+        self.list(HeaderKind::Via, true, via_bytes)
     }
 
     /// The top Via value.
@@ -324,32 +376,36 @@ impl<'a> Message<'a> {
 
     /// Every P-Asserted-Identity value (RFC 3325): the caller identity asserted by the network.
     pub fn p_asserted_identities(&self) -> ListIter<'_, 'a, NameAddr<'a>> {
-        self.list(HeaderKind::PAssertedIdentity, NameAddr::parse_inner)
+        self.list(
+            HeaderKind::PAssertedIdentity,
+            true,
+            NameAddr::parse_bytes_inner,
+        )
     }
 
     /// Every Diversion value (RFC 5806), most recent diversion first.
     pub fn diversions(&self) -> ListIter<'_, 'a, NameAddr<'a>> {
-        self.list(HeaderKind::Diversion, NameAddr::parse_inner)
+        self.list(HeaderKind::Diversion, true, NameAddr::parse_bytes_inner)
     }
 
     /// Every History-Info value (RFC 7044) in order; `index` etc. are in the params.
     pub fn history_info(&self) -> ListIter<'_, 'a, NameAddr<'a>> {
-        self.list(HeaderKind::HistoryInfo, NameAddr::parse_inner)
+        self.list(HeaderKind::HistoryInfo, true, NameAddr::parse_bytes_inner)
     }
 
     /// Every Contact value.
     pub fn contacts(&self) -> ListIter<'_, 'a, Contact<'a>> {
-        self.list(HeaderKind::Contact, Contact::parse_inner)
+        self.list(HeaderKind::Contact, true, Contact::parse_bytes_inner)
     }
 
     /// Every Route value.
     pub fn routes(&self) -> ListIter<'_, 'a, NameAddr<'a>> {
-        self.list(HeaderKind::Route, NameAddr::parse_inner)
+        self.list(HeaderKind::Route, true, NameAddr::parse_bytes_inner)
     }
 
     /// Every Record-Route value.
     pub fn record_routes(&self) -> ListIter<'_, 'a, NameAddr<'a>> {
-        self.list(HeaderKind::RecordRoute, NameAddr::parse_inner)
+        self.list(HeaderKind::RecordRoute, true, NameAddr::parse_bytes_inner)
     }
 
     /// The caller identity to check: the first P-Asserted-Identity if present (network
@@ -374,9 +430,11 @@ impl<'a> Message<'a> {
     }
 
     /// Semantic checks a proxy applies before acting on a message (beyond syntax): version
-    /// 2.0 (else 505), Via/From/To/Call-ID/CSeq present and well-formed, CSeq method equal to
-    /// the request method, Max-Forwards/Contact/Content-Type well-formed, Date in GMT.
-    /// [`Error::status_code`] gives the response to send.
+    /// 2.0 (else 505), Via/From/To/Call-ID/CSeq present and well-formed (every From and To
+    /// when repeated: an identity the gateway cannot read is not let through), CSeq method
+    /// equal to the request method, Max-Forwards/Contact/Content-Type well-formed. The Date
+    /// header is not checked (RFC 4475 §3.1.2.12 allows ignoring a Date that is not used;
+    /// cores accept any time zone). [`Error::status_code`] gives the response to send.
     pub fn validate(&self) -> Result<(), Error> {
         if !self.start.version().eq_ignore_ascii_case("SIP/2.0") {
             return Err(Error::UnsupportedVersion { offset: 0 });
@@ -389,8 +447,18 @@ impl<'a> Message<'a> {
         if vias == 0 {
             return Err(Error::MissingHeader { name: "Via" });
         }
-        self.from()?;
-        self.to()?;
+        for kind in [HeaderKind::From, HeaderKind::To] {
+            let mut n = 0usize;
+            for a in self.list(kind, false, NameAddr::parse_bytes_inner) {
+                a?;
+                n += 1;
+            }
+            if n == 0 {
+                return Err(Error::MissingHeader {
+                    name: kind.canonical_name(),
+                });
+            }
+        }
         self.call_id()?;
         let cseq = self.cseq()?;
         if let Some(m) = self.method() {
@@ -406,28 +474,44 @@ impl<'a> Message<'a> {
             }
         }
         self.content_type()?;
-        if let Some(d) = self.header(HeaderKind::Date) {
-            if !d.value.ends_with(b" GMT") {
-                return Err(Error::InvalidHeader {
-                    name: "Date",
-                    offset: self.offset_of(d.value),
-                    what: "time zone must be GMT",
-                });
-            }
-        }
         Ok(())
     }
 
     /// Bytes of the datagram after the message (ignored per RFC 3261 §18.3), given the
-    /// datagram it was parsed from.
+    /// datagram it was parsed from. CRLFs skipped before the start line are not trailing.
     pub fn trailing_len(&self, datagram: &[u8]) -> usize {
-        datagram.len().saturating_sub(self.bytes.len())
+        match offset_in(datagram, self.bytes) {
+            Some(start) => datagram.len() - start - self.bytes.len(),
+            None => datagram.len().saturating_sub(self.bytes.len()),
+        }
+    }
+
+    /// Bytes of the datagram before the start line (the CRLFs or LFs
+    /// [`Message::parse_datagram`] skipped), given the datagram it was parsed from.
+    pub fn leading_len(&self, datagram: &[u8]) -> usize {
+        offset_in(datagram, self.bytes).unwrap_or(0)
     }
 }
 
 /// Whether `buf` is only CRLF keep-alives (RFC 5626 §3.5.1: `CRLFCRLF` ping, `CRLF` pong).
 pub fn is_keepalive(buf: &[u8]) -> bool {
     !buf.is_empty() && buf.chunks(2).all(|c| c == b"\r\n")
+}
+
+/// `buf` after the CRLFs and bare LFs before its start line. A bare CR stays (and is refused
+/// by the scan).
+fn skip_leading_line_ends(mut buf: &[u8]) -> &[u8] {
+    loop {
+        match buf {
+            [b'\r', b'\n', rest @ ..] | [b'\n', rest @ ..] => buf = rest,
+            _ => return buf,
+        }
+    }
+}
+
+/// A Via element: Via values must be UTF-8.
+fn via_bytes(b: &[u8]) -> Result<Via<'_>, Fail> {
+    Via::parse_inner(utf8(b)?)
 }
 
 fn stop_to_error(s: Stop, len: usize) -> Error {
@@ -437,13 +521,15 @@ fn stop_to_error(s: Stop, len: usize) -> Error {
     }
 }
 
-/// Iterator over the comma-separated values of every header of one kind, each parsed lazily.
+/// Iterator over the values of every header of one kind (comma-separated lists split, for
+/// the kinds that are lists), each parsed lazily.
 pub struct ListIter<'m, 'a, T> {
     msg: &'m Message<'a>,
     kind: HeaderKind,
+    split: bool,
     next_header: usize,
     current: Option<CommaSplit<'a>>,
-    parse: fn(&'a str) -> Result<T, Fail>,
+    parse: fn(&'a [u8]) -> Result<T, Fail>,
 }
 
 impl<T> std::fmt::Debug for ListIter<'_, '_, T> {
@@ -455,36 +541,34 @@ impl<T> std::fmt::Debug for ListIter<'_, '_, T> {
     }
 }
 
+impl<'a, T> ListIter<'_, 'a, T> {
+    fn parse_at(&self, elem: &'a [u8]) -> Result<T, Error> {
+        let at = self.msg.offset_of(elem);
+        (self.parse)(elem).map_err(|f| Error::InvalidHeader {
+            name: self.kind.canonical_name(),
+            offset: at + f.at,
+            what: f.what,
+        })
+    }
+}
+
 impl<'a, T> Iterator for ListIter<'_, 'a, T> {
     type Item = Result<T, Error>;
     fn next(&mut self) -> Option<Result<T, Error>> {
         loop {
             if let Some(split) = self.current.as_mut() {
                 if let Some(elem) = split.next() {
-                    let at = self.msg.offset_of(elem.as_bytes());
-                    let name = self.kind.canonical_name();
-                    return Some((self.parse)(elem).map_err(|f| Error::InvalidHeader {
-                        name,
-                        offset: at + f.at,
-                        what: f.what,
-                    }));
+                    return Some(self.parse_at(elem));
                 }
                 self.current = None;
             }
             let i = self.next_header;
             let header = self.msg.headers().get(i)?;
             self.next_header = self.msg.index.next_same(i).unwrap_or(usize::MAX);
-            match std::str::from_utf8(header.value) {
-                Ok(s) => self.current = Some(CommaSplit::new(s)),
-                Err(e) => {
-                    let at = self.msg.offset_of(header.value) + e.valid_up_to();
-                    return Some(Err(Error::InvalidHeader {
-                        name: self.kind.canonical_name(),
-                        offset: at,
-                        what: "not UTF-8",
-                    }));
-                }
+            if !self.split {
+                return Some(self.parse_at(header.value));
             }
+            self.current = Some(CommaSplit::new(header.value));
         }
     }
 }

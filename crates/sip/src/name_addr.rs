@@ -3,21 +3,30 @@
 
 use std::borrow::Cow;
 
-use crate::lex::{is_lws, is_token, trim_end, trim_start, Fail};
+use crate::lex::{is_lws, is_token, trim_end_bytes, trim_start, trim_start_bytes, utf8, Fail};
 use crate::params::{quoted_string, Params};
 use crate::uri::Uri;
 
 /// A display name as written: a quoted string or a sequence of tokens.
+///
+/// A quoted display name may hold octets that are not UTF-8 (handsets and PBXs in China
+/// send GBK), as cores accept it; so the name is kept as bytes. Everything after the display
+/// name (URI, parameters) must still be UTF-8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DisplayName<'a> {
-    raw: &'a str,
+    raw: &'a [u8],
     quoted: bool,
 }
 
 impl<'a> DisplayName<'a> {
-    /// The display name exactly as written (quotes included when quoted).
-    pub fn raw(&self) -> &'a str {
+    /// The display name exactly as written (quotes included when quoted), as bytes.
+    pub fn raw(&self) -> &'a [u8] {
         self.raw
+    }
+
+    /// [`DisplayName::raw`] as UTF-8 text, `None` when it holds other octets (e.g. GBK).
+    pub fn raw_str(&self) -> Option<&'a str> {
+        std::str::from_utf8(self.raw).ok()
     }
 
     /// Whether it was written as a quoted string.
@@ -25,29 +34,29 @@ impl<'a> DisplayName<'a> {
         self.quoted
     }
 
-    /// The text between the quotes with quoted-pairs still escaped (or the token form as is).
-    pub fn inner(&self) -> &'a str {
+    /// The bytes between the quotes with quoted-pairs still escaped (or the token form as is).
+    pub fn inner(&self) -> &'a [u8] {
         if self.quoted {
             self.raw
                 .get(1..self.raw.len().saturating_sub(1))
-                .unwrap_or("")
+                .unwrap_or(b"")
         } else {
             self.raw
         }
     }
 
-    /// The display name as the user sees it: quotes removed and `\x` quoted-pairs unescaped.
-    /// Borrows unless there is an escape.
-    pub fn text(&self) -> Cow<'a, str> {
+    /// The octets the user sees, in whatever charset they were sent: quotes removed and
+    /// `\x` quoted-pairs unescaped. Borrows unless there is an escape.
+    pub fn unescaped(&self) -> Cow<'a, [u8]> {
         let inner = self.inner();
-        if !self.quoted || !inner.contains('\\') {
+        if !self.quoted || !inner.contains(&b'\\') {
             return Cow::Borrowed(inner);
         }
-        let mut out = String::with_capacity(inner.len());
-        let mut chars = inner.chars();
-        while let Some(c) = chars.next() {
-            if c == '\\' {
-                if let Some(n) = chars.next() {
+        let mut out = Vec::with_capacity(inner.len());
+        let mut bytes = inner.iter();
+        while let Some(&c) = bytes.next() {
+            if c == b'\\' {
+                if let Some(&n) = bytes.next() {
                     out.push(n);
                 }
             } else {
@@ -56,12 +65,38 @@ impl<'a> DisplayName<'a> {
         }
         Cow::Owned(out)
     }
+
+    /// The display name as the user sees it: [`DisplayName::unescaped`] decoded as UTF-8;
+    /// a name that is not UTF-8 is decoded as GB18030 (which covers GBK and GB2312) when it
+    /// is valid GB18030, else lossily (U+FFFD for each bad sequence). Borrows when the name
+    /// is UTF-8 without escapes. A name mixing charsets (a UTF-8 mark before GBK octets)
+    /// has no single right decoding: read [`DisplayName::unescaped`] for the octets.
+    pub fn text(&self) -> Cow<'a, str> {
+        match self.unescaped() {
+            Cow::Borrowed(b) => match std::str::from_utf8(b) {
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => Cow::Owned(decode_legacy(b)),
+            },
+            Cow::Owned(v) => match String::from_utf8(v) {
+                Ok(s) => Cow::Owned(s),
+                Err(e) => Cow::Owned(decode_legacy(e.as_bytes())),
+            },
+        }
+    }
+}
+
+/// Text of octets that are not UTF-8: GB18030 when they are valid GB18030, else lossy UTF-8.
+fn decode_legacy(b: &[u8]) -> String {
+    match encoding_rs::GB18030.decode_without_bom_handling_and_without_replacement(b) {
+        Some(s) => s.into_owned(),
+        None => String::from_utf8_lossy(b).into_owned(),
+    }
 }
 
 /// An address: optional display name, URI, and header parameters (`tag`, `expires`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NameAddr<'a> {
-    raw: &'a str,
+    raw: &'a [u8],
     display_name: Option<DisplayName<'a>>,
     uri: Uri<'a>,
     bracketed: bool,
@@ -79,27 +114,41 @@ impl<'a> NameAddr<'a> {
     /// assert_eq!(a.tag(), Some("88"));
     /// ```
     pub fn parse(s: &'a str) -> Result<NameAddr<'a>, crate::Error> {
-        Self::parse_inner(s).map_err(|f| crate::Error::InvalidHeader {
+        Self::parse_bytes(s.as_bytes())
+    }
+
+    /// [`NameAddr::parse`] for an element that may not be UTF-8: a quoted display name may
+    /// hold any octets but controls (e.g. GBK); the URI and parameters must be UTF-8.
+    ///
+    /// ```
+    /// use interdict_sip::NameAddr;
+    /// // "张三" in GBK; synthetic number from the +86 170 range.
+    /// let a = NameAddr::parse_bytes(b"\"\xd5\xc5\xc8\xfd\" <tel:+8617000000001>").unwrap();
+    /// assert_eq!(a.display_name().unwrap().text(), "张三");
+    /// assert_eq!(a.uri().user(), Some("+8617000000001"));
+    /// ```
+    pub fn parse_bytes(b: &'a [u8]) -> Result<NameAddr<'a>, crate::Error> {
+        Self::parse_bytes_inner(b).map_err(|f| crate::Error::InvalidHeader {
             name: "address",
             offset: f.at,
             what: f.what,
         })
     }
 
-    pub(crate) fn parse_inner(s: &'a str) -> Result<NameAddr<'a>, Fail> {
-        let at = |rest: &str| s.len() - rest.len();
-        let body = trim_start(s);
-        let raw = trim_end(body);
-        let (display_name, after_display) = if body.starts_with('"') {
-            let (rest_b, q_b) = quoted_string(body.as_bytes()).map_err(|_| Fail {
-                at: at(body),
+    pub(crate) fn parse_bytes_inner(s: &'a [u8]) -> Result<NameAddr<'a>, Fail> {
+        // Offsets are counted back from the end: every piece below is a suffix of `s`.
+        let at = |rest_len: usize| s.len() - rest_len;
+        let body = trim_start_bytes(s);
+        let raw = trim_end_bytes(body);
+        let (display_name, after_display) = if body.first() == Some(&b'"') {
+            let (rest, q) = quoted_string(body).map_err(|_| Fail {
+                at: at(body.len()),
                 what: "unterminated quoted display name",
             })?;
-            let q = body.get(..q_b.len()).unwrap_or("");
-            let rest = trim_start(body.get(body.len() - rest_b.len()..).unwrap_or(""));
-            if !rest.starts_with('<') {
+            let rest = trim_start_bytes(rest);
+            if rest.first() != Some(&b'<') {
                 return Err(Fail {
-                    at: at(rest),
+                    at: at(rest.len()),
                     what: "quoted display name not followed by <",
                 });
             }
@@ -113,28 +162,35 @@ impl<'a> NameAddr<'a> {
         } else {
             // Tokens separated by LWS, then '<' (possibly without LWS, RFC 4475 §3.1.1.6);
             // otherwise this is an addr-spec.
-            let b = body.as_bytes();
-            let n = b.iter().take_while(|&&c| is_token(c) || is_lws(c)).count();
-            match b.get(n) {
+            let n = body
+                .iter()
+                .take_while(|&&c| is_token(c) || is_lws(c))
+                .count();
+            match body.get(n) {
                 Some(b'<') => {
-                    let tokens = trim_end(body.get(..n).unwrap_or(""));
+                    let tokens = trim_end_bytes(body.get(..n).unwrap_or(b""));
                     let dn = (!tokens.is_empty()).then_some(DisplayName {
                         raw: tokens,
                         quoted: false,
                     });
-                    (dn, body.get(n..).unwrap_or(""))
+                    (dn, body.get(n..).unwrap_or(b""))
                 }
                 _ => (None, body),
             }
         };
+        // Only a quoted display name may hold octets that are not UTF-8.
+        let after_display = utf8(after_display).map_err(|f| Fail {
+            at: at(after_display.len()) + f.at,
+            what: f.what,
+        })?;
         let (uri, bracketed, rest) = if let Some(inside) = after_display.strip_prefix('<') {
             let close = memchr::memchr(b'>', inside.as_bytes()).ok_or(Fail {
-                at: at(after_display),
+                at: at(after_display.len()),
                 what: "missing >",
             })?;
             let uri_text = inside.get(..close).unwrap_or("");
             let uri = Uri::parse_inner(uri_text).map_err(|f| Fail {
-                at: at(inside) + f.at,
+                at: at(inside.len()) + f.at,
                 what: f.what,
             })?;
             (uri, true, inside.get(close + 1..).unwrap_or(""))
@@ -146,23 +202,23 @@ impl<'a> NameAddr<'a> {
             let uri_text = after_display.get(..end).unwrap_or("");
             if let Some(q) = uri_text.find(['?', ',']) {
                 return Err(Fail {
-                    at: at(after_display) + q,
+                    at: at(after_display.len()) + q,
                     what: "URI with headers must be enclosed in <>",
                 });
             }
             let uri = Uri::parse_inner(uri_text).map_err(|f| Fail {
-                at: at(after_display) + f.at,
+                at: at(after_display.len()) + f.at,
                 what: f.what,
             })?;
             (uri, false, after_display.get(end..).unwrap_or(""))
         };
         let (params, rest, tag) = Params::parse_header(rest, "tag").map_err(|p| Fail {
-            at: at(rest) + p,
+            at: at(rest.len()) + p,
             what: "invalid parameter",
         })?;
         if !trim_start(rest).is_empty() {
             return Err(Fail {
-                at: at(rest),
+                at: at(rest.len()),
                 what: "unexpected characters after address",
             });
         }
@@ -176,9 +232,14 @@ impl<'a> NameAddr<'a> {
         })
     }
 
-    /// The element as written (trimmed).
-    pub fn as_str(&self) -> &'a str {
+    /// The element as written (trimmed), as bytes.
+    pub fn as_bytes(&self) -> &'a [u8] {
         self.raw
+    }
+
+    /// The element as written (trimmed), `None` when its display name is not UTF-8.
+    pub fn as_str(&self) -> Option<&'a str> {
+        std::str::from_utf8(self.raw).ok()
     }
 
     /// The display name, if any.
@@ -214,7 +275,7 @@ mod tests {
     #[test]
     fn forms_of_name_addr() {
         let a = NameAddr::parse("caller<sip:caller@example.com>;tag=323").unwrap();
-        assert_eq!(a.display_name().unwrap().raw(), "caller");
+        assert_eq!(a.display_name().unwrap().raw(), b"caller");
         assert!(a.is_bracketed());
         let b =
             NameAddr::parse(" sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n").unwrap();
@@ -225,7 +286,7 @@ mod tests {
             NameAddr::parse("token1~` token2'+_ token3*%!.- <sip:mundane@example.com>").unwrap();
         assert_eq!(
             c.display_name().unwrap().raw(),
-            "token1~` token2'+_ token3*%!.-"
+            b"token1~` token2'+_ token3*%!.-"
         );
         let d = NameAddr::parse(r#""J Rosenberg \\\""       <sip:jdrosen@example.com>"#).unwrap();
         assert_eq!(d.display_name().unwrap().text(), r#"J Rosenberg \""#);

@@ -176,11 +176,12 @@ pub enum Contact<'a> {
 }
 
 impl<'a> Contact<'a> {
-    pub(crate) fn parse_inner(s: &'a str) -> Result<Contact<'a>, Fail> {
-        if trim(s) == "*" {
+    /// Parses one element; only a quoted display name may hold octets that are not UTF-8.
+    pub(crate) fn parse_bytes_inner(s: &'a [u8]) -> Result<Contact<'a>, Fail> {
+        if crate::lex::trim_end_bytes(crate::lex::trim_start_bytes(s)) == b"*" {
             Ok(Contact::Wildcard)
         } else {
-            NameAddr::parse_inner(s).map(Contact::Address)
+            NameAddr::parse_bytes_inner(s).map(Contact::Address)
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Writers that splice into a reused output buffer: a stateless response to a request,
 //! a forwarded request (new Via, Max-Forwards decremented, optional display-name marking),
 //! and a forwarded response (top Via removed). Original bytes are copied as ranges; only
-//! what changes is written.
+//! what changes is written. Copied lines keep their own line ends (CRLF or a bare LF, as the
+//! sender wrote them); the lines the writers add end in CRLF. The parser accepts both, so the
+//! output re-parses with the same headers and body.
 
 use std::io::Write;
 
@@ -48,8 +50,9 @@ pub struct ForwardOptions<'o> {
     pub via_port: Option<u16>,
     /// The transport the request leaves on.
     pub transport: Transport,
-    /// When set, prefixed to the display name of From and of every P-Asserted-Identity
-    /// (e.g. `[疑似诈骗]` so the callee's phone shows the warning).
+    /// When set, prefixed to the display name of every From (a repeated one too) and of every
+    /// P-Asserted-Identity (e.g. `[疑似诈骗]` so the callee's phone shows the warning). A
+    /// quoted display name gets the mark inside its quotes and keeps its own octets, GBK too.
     pub mark: Option<&'o str>,
 }
 
@@ -155,7 +158,8 @@ fn copy(out: &mut Vec<u8>, bytes: &[u8], from: usize, to: usize) -> Result<(), E
 /// Writes a stateless response to `req` (RFC 3261 §8.2.6, §16.11) into `out` (appended):
 /// status line, every Via line in order, From, To (with `;tag=<to_tag>` added when the
 /// request's To has none and the code is above 100), Call-ID, CSeq, the extra headers and
-/// `Content-Length: 0`. Header lines are copied byte for byte from the request.
+/// `Content-Length: 0`. Header lines are copied byte for byte from the request; of a
+/// repeated From or To, the first (the one the core answers with).
 ///
 /// ```
 /// use interdict_sip::{write_response, ExtraHeader, Message};
@@ -332,7 +336,8 @@ pub fn stateless_branch(
 }
 
 /// Writes the marking edits for one address element, copying the original bytes up to each
-/// edit. `cursor` is the offset in `bytes` copied so far.
+/// edit. `cursor` is the offset in `bytes` copied so far. A quoted display name gets the mark
+/// inside its quotes and keeps its own octets whatever their charset (e.g. GBK).
 fn mark_address(
     out: &mut Vec<u8>,
     bytes: &[u8],
@@ -340,7 +345,7 @@ fn mark_address(
     na: &NameAddr<'_>,
     mark: &str,
 ) -> Result<(), Error> {
-    let at = |s: &str| offset_in(bytes, s.as_bytes()).ok_or(out_err("address outside message"));
+    let at = |s: &[u8]| offset_in(bytes, s).ok_or(out_err("address outside message"));
     match na.display_name() {
         Some(dn) if dn.is_quoted() => {
             let open = at(dn.raw())? + 1;
@@ -359,7 +364,7 @@ fn mark_address(
             *cursor = end;
         }
         None if na.is_bracketed() => {
-            let lt = at(na.as_str())?;
+            let lt = at(na.as_bytes())?;
             copy(out, bytes, *cursor, lt)?;
             out.push(b'"');
             put_quoted_inner(out, mark);
@@ -367,7 +372,7 @@ fn mark_address(
             *cursor = lt;
         }
         None => {
-            let start = at(na.uri().as_str())?;
+            let start = at(na.uri().as_str().as_bytes())?;
             let end = start + na.uri().as_str().len();
             copy(out, bytes, *cursor, start)?;
             out.push(b'"');
@@ -423,8 +428,9 @@ fn write_received_via(out: &mut Vec<u8>, via: &str, ip: std::net::IpAddr, port: 
 
 /// Forwards a request statelessly (RFC 3261 §16.6, §16.11) into `out` (appended): a new top
 /// Via (`SIP/2.0/<transport> <host>[:<port>];branch=<derived>`), Max-Forwards decremented
-/// (added as 70 when absent), and with `mark` set the display names of From and every
-/// P-Asserted-Identity prefixed. Everything else, body included, is copied byte for byte.
+/// (added as 70 when absent), and with `mark` set the display names of every From and every
+/// P-Asserted-Identity prefixed. Everything else, body included, is copied byte for byte
+/// from [`Message::as_bytes`] (so CRLFs skipped before the start line are not forwarded).
 ///
 /// A request arriving with Max-Forwards 0 is [`Error::MaxForwardsExhausted`]: answer it
 /// with 483 Too Many Hops instead of forwarding.
@@ -495,10 +501,10 @@ pub fn proxy_request(
                     let Some((ip, port)) = edits.received else {
                         continue;
                     };
-                    let text = h.value_str().ok_or(out_err("Via not UTF-8"))?;
-                    let Some(top) = CommaSplit::new(text).next() else {
+                    let Some(top) = CommaSplit::new(h.value()).next() else {
                         continue;
                     };
+                    let top = crate::lex::utf8(top).map_err(|_| out_err("Via not UTF-8"))?;
                     let top = crate::lex::trim_start(top).trim_end();
                     let start = offset_in(bytes, top.as_bytes())
                         .ok_or(out_err("header outside message"))?;
@@ -508,8 +514,7 @@ pub fn proxy_request(
                 }
                 HeaderKind::Route if first_route && edits.remove_top_route => {
                     first_route = false;
-                    let text = h.value_str().ok_or(out_err("Route not UTF-8"))?;
-                    let mut elems = CommaSplit::new(text);
+                    let mut elems = CommaSplit::new(h.value());
                     elems.next();
                     match elems.next() {
                         None => {
@@ -521,7 +526,7 @@ pub fn proxy_request(
                             let value_start = offset_in(bytes, h.value())
                                 .ok_or(out_err("header outside message"))?;
                             let second_start =
-                                offset_in(bytes, crate::lex::trim_start(second).as_bytes())
+                                offset_in(bytes, crate::lex::trim_start_bytes(second))
                                     .ok_or(out_err("header outside message"))?;
                             copy(out, bytes, cursor, value_start)?;
                             cursor = second_start;
@@ -536,16 +541,20 @@ pub fn proxy_request(
                 }
                 HeaderKind::From | HeaderKind::PAssertedIdentity => {
                     let Some(mark) = opts.mark else { continue };
-                    let text = h.value_str().ok_or(Error::InvalidHeader {
-                        name: h.kind().canonical_name(),
-                        offset: offset_in(bytes, h.value()).unwrap_or(0),
-                        what: "not UTF-8",
-                    })?;
-                    for elem in CommaSplit::new(text) {
-                        let na = NameAddr::parse_inner(elem).map_err(|f| Error::InvalidHeader {
-                            name: h.kind().canonical_name(),
-                            offset: offset_in(bytes, elem.as_bytes()).unwrap_or(0) + f.at,
-                            what: f.what,
+                    // Every From (a repeated one too) and every PAI value; From is one
+                    // value per line, PAI a comma list.
+                    let one = [h.value()];
+                    let elems: &mut dyn Iterator<Item = &[u8]> = match h.kind() {
+                        HeaderKind::From => &mut one.into_iter(),
+                        _ => &mut CommaSplit::new(h.value()),
+                    };
+                    for elem in elems {
+                        let na = NameAddr::parse_bytes_inner(elem).map_err(|f| {
+                            Error::InvalidHeader {
+                                name: h.kind().canonical_name(),
+                                offset: offset_in(bytes, elem).unwrap_or(0) + f.at,
+                                what: f.what,
+                            }
                         })?;
                         mark_address(out, bytes, &mut cursor, &na, mark)?;
                     }
@@ -580,8 +589,7 @@ pub fn forward_response(resp: &Message<'_>, out: &mut Vec<u8>) -> Result<(), Err
         .header(HeaderKind::Via)
         .ok_or(Error::MissingHeader { name: "Via" })?;
     let (line_start, line_end) = line_range(resp, h)?;
-    let text = h.value_str().ok_or(out_err("Via not UTF-8"))?;
-    let mut elems = CommaSplit::new(text);
+    let mut elems = CommaSplit::new(h.value());
     elems.next();
     let mark = out.len();
     let result = match elems.next() {
@@ -591,7 +599,7 @@ pub fn forward_response(resp: &Message<'_>, out: &mut Vec<u8>) -> Result<(), Err
         Some(second) => {
             let value_start =
                 offset_in(bytes, h.value()).ok_or(out_err("header outside message"))?;
-            let second_start = offset_in(bytes, crate::lex::trim_start(second).as_bytes())
+            let second_start = offset_in(bytes, crate::lex::trim_start_bytes(second))
                 .ok_or(out_err("header outside message"))?;
             copy(out, bytes, 0, value_start)
                 .and_then(|_| copy(out, bytes, second_start, bytes.len()))

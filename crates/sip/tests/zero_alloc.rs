@@ -142,3 +142,41 @@ fn writers_reuse_the_output_buffer_without_allocating() {
     });
     assert_eq!(n, 0, "writers must only append into the reused buffer");
 }
+
+#[test]
+fn sixty_four_headers_and_lf_line_ends_stay_allocation_free_and_more_spill_once() {
+    let header_section = |n: usize| {
+        let mut m = String::from("OPTIONS sip:+8617100000002@core.example.net SIP/2.0\n");
+        m.push_str("Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKza\n");
+        for i in 0..n - 6 {
+            m.push_str(&format!("Record-Route: <sip:p{i}.example.net;lr>\n"));
+        }
+        m.push_str("From: \"Zhang\" <sip:+8617000000001@sbc.example.net>;tag=z\n");
+        m.push_str("To: <sip:+8617100000002@core.example.net>\n");
+        m.push_str("Call-ID: za@192.0.2.10\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n");
+        m.into_bytes()
+    };
+    let inline = header_section(64);
+    // The sample INVITE with LF line ends in its header section (the body is kept as is).
+    let text = String::from_utf8(samples::INVITE.to_vec()).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let lf_invite = format!("{}\n\n{body}", head.replace("\r\n", "\n")).into_bytes();
+    let n = allocations_in(|| {
+        for bytes in [&inline, &lf_invite] {
+            let m = Message::parse_datagram(bytes).unwrap();
+            m.validate().unwrap();
+            let from = m.from().unwrap();
+            assert!(from.display_name().unwrap().text().starts_with("Zhang"));
+            assert!(m.record_routes().count() < 64);
+        }
+    });
+    assert_eq!(n, 0, "64 headers, LF line ends: no allocation");
+    let spilled = header_section(200);
+    let n = allocations_in(|| {
+        let m = Message::parse_datagram(&spilled).unwrap();
+        assert_eq!(m.headers().len(), 200);
+        assert_eq!(m.record_routes().count(), 194);
+    });
+    // One bounded allocation for the headers and one for their links, whatever the count.
+    assert_eq!(n, 2, "beyond 64 headers the index moves to the heap once");
+}
