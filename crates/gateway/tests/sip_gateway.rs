@@ -1113,3 +1113,75 @@ fn concurrent_answered_calls_from_real_dialogs_feed_the_detector() {
         "{last}"
     );
 }
+
+#[test]
+fn what_cores_accept_is_accepted_and_still_decided() {
+    let gw = Gateway::start("lenient", "", "");
+    let core = Peer::bind(gw.next_hop);
+    let port = 5987;
+    // LF-only line ends and a leading CRLF: forwarded, decided like any other.
+    let lf = String::from_utf8(invite(
+        "INVITE",
+        "+8613800000001",
+        "+8613800000002",
+        port,
+        "",
+        "len-lf",
+    ))
+    .unwrap();
+    let lf = format!("\r\n{}", lf.replace("\r\n", "\n"));
+    forwarded(&gw, &core, lf.as_bytes(), "LF-only");
+    let lf_listed = String::from_utf8(invite(
+        "INVITE",
+        "+8617100000001",
+        "+8613800000002",
+        port,
+        "",
+        "len-lf2",
+    ))
+    .unwrap();
+    blocked(
+        &gw,
+        &core,
+        lf_listed.replace("\r\n", "\n").as_bytes(),
+        "LF-only from a listed number",
+    );
+    // More than 64 headers.
+    let many: String = (0..100).map(|i| format!("X-Extra-{i}: {i}\r\n")).collect();
+    forwarded(
+        &gw,
+        &core,
+        &invite(
+            "INVITE",
+            "+8613800000001",
+            "+8613800000002",
+            port,
+            &many,
+            "len-many",
+        ),
+        "100 extra headers",
+    );
+    // A GBK display name and a Date not in GMT.
+    let mut gbk = invite(
+        "INVITE",
+        "+8613800000001",
+        "+8613800000002",
+        port,
+        "Date: Tue, 01 Dec 2026 08:00:00 +0800\r\n",
+        "len-gbk",
+    );
+    let (name, _, _) = encoding_rs::GBK.encode("张三");
+    let at = gbk.windows(8).position(|w| w == b"\"Caller\"").unwrap();
+    gbk.splice(at + 1..at + 7, name.iter().copied());
+    forwarded(&gw, &core, &gbk, "GBK display name");
+    // A duplicate From: the core reads the first, so both are checked.
+    let dup = invite(
+        "INVITE",
+        "+8613800000001",
+        "+8613800000002",
+        port,
+        "From: <sip:+8617100000003@127.0.0.1>;tag=x\r\n",
+        "len-dup",
+    );
+    blocked(&gw, &core, &dup, "second From listed");
+}

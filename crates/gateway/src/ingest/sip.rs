@@ -3,7 +3,8 @@
 //! * Methods: `INVITE` and `MESSAGE` in any letter case are decided (RFC 3261 makes methods
 //!   case-sensitive, but common cores match `invite` as INVITE; reading it as an unknown
 //!   method would forward a call unexamined).
-//! * Callers: From, every P-Asserted-Identity, P-Preferred-Identity and Remote-Party-ID.
+//! * Callers: From (every one, when repeated), every P-Asserted-Identity,
+//!   P-Preferred-Identity and Remote-Party-ID.
 //!   From a trusted peer the first P-Asserted-Identity is the primary caller (RFC 3325);
 //!   from anyone else From is, and the identity headers are only checked against the block
 //!   lists. Callees: the Request-URI first, then To, every Diversion and History-Info entry.
@@ -89,6 +90,16 @@ pub fn read<'a>(msg: &Message<'a>, opts: &IngestOptions) -> Result<Ingested<'a>,
     } else {
         callers.extend(from_identity);
         callers.append(&mut asserted);
+    }
+    // A repeated From: cores read the first, a handset may show another; check them all.
+    for other in msg.from_all().skip(1) {
+        let other = other.map_err(|e| malformed(format!("From: {e}")))?;
+        if let Some(value) = number_of(other.uri()) {
+            callers.push(Identity {
+                source: IdentitySource::From,
+                value,
+            });
+        }
     }
     for (kind, source) in [
         (
