@@ -46,6 +46,8 @@ pub type FaultHook = fn(&Event<'_>) -> bool;
 /// lock-free).
 pub struct Decider {
     engine: Arc<Engine>,
+    /// The enforced snapshot's version, kept per snapshot (no allocation per decision).
+    version: arc_swap::ArcSwap<(usize, Arc<str>)>,
     shadow: ArcSwapOption<Snapshot>,
     deadline: Duration,
     fail_closed: bool,
@@ -61,7 +63,9 @@ impl Decider {
         fail_closed: bool,
         metrics: Arc<Metrics>,
     ) -> Decider {
+        let version = Arc::from(engine.snapshot().version());
         Decider {
+            version: arc_swap::ArcSwap::from_pointee((0, version)),
             engine,
             shadow: ArcSwapOption::empty(),
             deadline,
@@ -101,6 +105,18 @@ impl Decider {
         }
     }
 
+    /// The version of `snapshot`, allocated once per snapshot.
+    fn pack_version(&self, snapshot: &Arc<Snapshot>) -> Arc<str> {
+        let key = Arc::as_ptr(snapshot) as usize;
+        let cached = self.version.load();
+        if cached.0 == key {
+            return cached.1.clone();
+        }
+        let version: Arc<str> = Arc::from(snapshot.version());
+        self.version.store(Arc::new((key, version.clone())));
+        version
+    }
+
     /// Decides one ingested message arriving at `at_ms` on `ingress`.
     pub fn decide(
         &self,
@@ -111,7 +127,7 @@ impl Decider {
     ) -> Outcome {
         let started = Instant::now();
         let snapshot = self.engine.snapshot();
-        let pack_version: Arc<str> = Arc::from(snapshot.version());
+        let pack_version = self.pack_version(&snapshot);
         let caller = ing.callers.first().map_or("", |c| c.value.as_ref());
         let callee = ing.callees.first().map_or("", |c| c.value.as_ref());
         let event = Event {

@@ -398,6 +398,9 @@ pub struct ProxyEdits<'o> {
     /// The address the request came from, written into the sender's top Via as `received`
     /// (and `rport=<port>` when the Via asks for it with an empty `rport`, RFC 3581).
     pub received: Option<(std::net::IpAddr, u16)>,
+    /// The branch for the proxy's Via when the caller has already derived it with
+    /// [`stateless_branch`] for this request and `via_host` (saves deriving it twice).
+    pub branch: Option<&'o [u8]>,
 }
 
 /// Writes the top Via value with `received` and, when asked for, `rport` filled in.
@@ -481,7 +484,10 @@ pub fn proxy_request(
             put_u32(out, u32::from(p))?;
         }
         out.extend_from_slice(b";branch=");
-        stateless_branch(req, opts.via_host, out)?;
+        match edits.branch {
+            Some(b) => out.extend_from_slice(b),
+            None => stateless_branch(req, opts.via_host, out)?,
+        }
         out.extend_from_slice(b"\r\n");
         if let Some(rr) = edits.record_route {
             out.extend_from_slice(b"Record-Route: <");

@@ -134,7 +134,7 @@ pub struct SipProxy {
     records: RecordSink,
     dialogs: Dialogs,
     seen: Mutex<FxHashMap<u64, Seen>>,
-    pending: Mutex<FxHashMap<String, Pending>>,
+    pending: Mutex<FxHashMap<u64, Pending>>,
     secret: u64,
     gateway_id: Arc<str>,
     include_text: bool,
@@ -148,6 +148,31 @@ pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// This proxy's Via branch for one request (RFC 3261 §16.11), derived once and reused for
+/// loop detection, the forwarded Via and the upstream timer.
+#[derive(Clone, Copy)]
+struct Branch {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl Branch {
+    /// Derives the branch, using `scratch` (cleared before and after) as working space.
+    fn derive(msg: &Message<'_>, host: &str, scratch: &mut Vec<u8>) -> Option<Branch> {
+        scratch.clear();
+        interdict_sip::stateless_branch(msg, host, scratch).ok()?;
+        let mut buf = [0u8; 48];
+        let len = scratch.len();
+        buf.get_mut(..len)?.copy_from_slice(scratch);
+        scratch.clear();
+        Some(Branch { buf, len })
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
 }
 
 /// 64-bit FNV-1a over fields (with a separator), for tags and transaction keys.
@@ -462,7 +487,11 @@ impl SipProxy {
                 return self.answer(msg, 400, "Bad Request", &[], Dest { addr: peer, wire }, out);
             }
         }
-        if self.is_loop(msg) {
+        let Some(branch) = Branch::derive(msg, &self.local.host, out) else {
+            self.metrics.parse_error("sip", "via");
+            return self.answer(msg, 400, "Bad Request", &[], Dest { addr: peer, wire }, out);
+        };
+        if self.is_loop(msg, &branch) {
             self.metrics.parse_error("sip", "loop");
             return self.answer(
                 msg,
@@ -531,7 +560,14 @@ impl SipProxy {
                 _ => {}
             }
         }
-        self.forward(msg, Dest { addr: peer, wire }, direction, mark, out)
+        self.forward(
+            msg,
+            Dest { addr: peer, wire },
+            direction,
+            mark,
+            &branch,
+            out,
+        )
     }
 
     fn remember(&self, key: u64, at_ms: u64, acted: Verdict, answer: u16) {
@@ -561,19 +597,16 @@ impl SipProxy {
     }
 
     /// A request is looping when one of its Vias is this proxy's with the branch this proxy
-    /// would give it now (§16.3 step 4).
-    fn is_loop(&self, msg: &Message<'_>) -> bool {
-        let mut branch = Vec::with_capacity(40);
-        if interdict_sip::stateless_branch(msg, &self.local.host, &mut branch).is_err() {
+    /// would give it now (§16.3 step 4). The branch is looked for in the bytes first, so the
+    /// Vias are parsed only when it is there.
+    fn is_loop(&self, msg: &Message<'_>, branch: &Branch) -> bool {
+        let b = branch.as_bytes();
+        if memchr::memmem::find(msg.as_bytes(), b).is_none() {
             return false;
         }
-        let Ok(branch) = std::str::from_utf8(&branch) else {
-            return false;
-        };
-        msg.vias()
-            .skip(1)
-            .flatten()
-            .any(|v| v.branch() == Some(branch) && self.is_own_sent_by(v.host(), v.port()))
+        msg.vias().skip(1).flatten().any(|v| {
+            v.branch().is_some_and(|x| x.as_bytes() == b) && self.is_own_sent_by(v.host(), v.port())
+        })
     }
 
     /// A request addressed to the proxy itself: no user part, this proxy's host and port,
@@ -833,6 +866,7 @@ impl SipProxy {
         from: Dest,
         direction: Direction,
         mark: Option<&str>,
+        branch: &Branch,
         out: &mut Vec<u8>,
     ) -> Action {
         let peer = from.addr;
@@ -872,13 +906,14 @@ impl SipProxy {
             record_route,
             remove_top_route: strip,
             received: Some((peer.ip(), peer.port())),
+            branch: Some(branch.as_bytes()),
         };
         match proxy_request(msg, &opts, &edits, out) {
             Ok(()) => {
                 if direction == Direction::ToCore
                     && decided(msg.method().map_or("", |m| m.as_str())) == Decided::Call
                 {
-                    self.await_answer(msg, from, dest, mark, strip);
+                    self.await_answer(msg, from, dest, mark, strip, branch);
                 }
                 Action::Send(dest)
             }
@@ -971,14 +1006,9 @@ impl SipProxy {
         dest: Dest,
         mark: Option<&str>,
         strip: bool,
+        branch: &Branch,
     ) {
-        let mut branch = Vec::with_capacity(40);
-        if interdict_sip::stateless_branch(msg, &self.local.host, &mut branch).is_err() {
-            return;
-        }
-        let Ok(branch) = String::from_utf8(branch) else {
-            return;
-        };
+        let branch = fnv(0, &[branch.as_bytes()]);
         let Ok(mut pending) = self.pending.lock() else {
             return;
         };
@@ -1015,7 +1045,7 @@ impl SipProxy {
     /// The next hop answered (anything, 100 Trying included): stop waiting.
     fn upstream_answered(&self, branch: &str) {
         if let Ok(mut pending) = self.pending.lock() {
-            pending.remove(branch);
+            pending.remove(&fnv(0, &[branch.as_bytes()]));
         }
     }
 
@@ -1024,10 +1054,10 @@ impl SipProxy {
     fn upstream_timeouts(&self, now_ms: u64) -> Vec<(Dest, Vec<u8>)> {
         let due: Vec<Pending> = match self.pending.lock() {
             Ok(mut pending) => {
-                let keys: Vec<String> = pending
+                let keys: Vec<u64> = pending
                     .iter()
                     .filter(|(_, p)| p.next_at_ms <= now_ms)
-                    .map(|(k, _)| k.clone())
+                    .map(|(k, _)| *k)
                     .collect();
                 let mut due = Vec::with_capacity(keys.len());
                 for k in keys {
@@ -1099,6 +1129,7 @@ impl SipProxy {
                 }),
                 remove_top_route: p.strip,
                 received: Some((p.peer.ip(), p.peer.port())),
+                branch: None,
             };
             if proxy_request(&req, &opts, &edits, &mut out).is_ok() {
                 sends.push((p.dest, out));
