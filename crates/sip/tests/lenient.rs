@@ -332,6 +332,7 @@ fn writers_on_lf_only_input_produce_messages_that_reparse_the_same() {
         record_route: Some("sip:gw.example.net;lr"),
         remove_top_route: true,
         received: Some(("198.51.100.7".parse().unwrap(), 5062)),
+        branch: None,
     };
     proxy_request(&m, &MARKED, &edits, &mut out).unwrap();
     let p = Message::parse_datagram(&out).unwrap();
