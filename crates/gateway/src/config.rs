@@ -158,8 +158,11 @@ pub struct SipConfig {
     pub call_info: String,
     /// Prefix for the From/PAI display name of a warned call (None: not marked).
     pub warn_mark: Option<String>,
-    /// UDP worker threads, each with its own socket (`SO_REUSEPORT`); 0: one per core.
+    /// UDP worker threads; 0: one per core.
     pub workers: usize,
+    /// Give each UDP worker its own socket on the port (`SO_REUSEPORT`, spread by peer
+    /// address) instead of sharing one (better with many peers, worse with one big peer).
+    pub reuse_port: bool,
     /// Largest message accepted (bytes); larger is refused with 513.
     pub max_message_bytes: usize,
     /// Most header lines accepted in one message.
@@ -198,6 +201,7 @@ impl Default for SipConfig {
             call_info: "https://interdict.invalid/remediation".into(),
             warn_mark: Some("[疑似诈骗]".into()),
             workers: 0,
+            reuse_port: false,
             max_message_bytes: 65_535,
             max_headers: 256,
             max_tcp_connections: 1_024,

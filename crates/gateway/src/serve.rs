@@ -131,16 +131,24 @@ async fn serve(cfg: Config) -> Result<(), String> {
     } else {
         sip.workers
     };
-    // One socket per worker on the same port; the first also serves the outbox.
+    // The workers share one socket by default: the kernel hands each datagram to one waiting
+    // worker, which balances even when a single peer (one SBC, one SIPp) sends everything.
+    // With `reuse_port`, each worker has its own socket on the port (SO_REUSEPORT spreads
+    // peers by address hash: better with many peers, worse with few).
     let mut sockets = Vec::new();
     let udp_addr = match sip.listen_udp {
         Some(addr) => {
             let first = bind_udp(addr).map_err(|e| format!("sip.listen_udp {addr}: {e}"))?;
             let bound = first.local_addr().map_err(|e| e.to_string())?;
-            sockets.push(first);
             for _ in 1..workers {
-                sockets.push(bind_udp(bound).map_err(|e| format!("sip.listen_udp {bound}: {e}"))?);
+                let next = if sip.reuse_port {
+                    bind_udp(bound)
+                } else {
+                    first.try_clone()
+                };
+                sockets.push(next.map_err(|e| format!("sip.listen_udp {bound}: {e}"))?);
             }
+            sockets.insert(0, first);
             Some(bound)
         }
         None => None,

@@ -1185,3 +1185,106 @@ fn what_cores_accept_is_accepted_and_still_decided() {
     );
     blocked(&gw, &core, &dup, "second From listed");
 }
+
+#[test]
+fn tcp_frames_many_messages_per_connection_answers_pings_and_limits_connections() {
+    use std::io::{Read, Write};
+    let gw = Gateway::start("tcp", "", "max_tcp_connections = 2\ntcp_idle_timeout_s = 2");
+    let core = Peer::bind(gw.next_hop);
+    let mut conn = std::net::TcpStream::connect(gw.sip).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let port = conn.local_addr().unwrap().port();
+    let tcp = |req: Vec<u8>| {
+        String::from_utf8(req)
+            .unwrap()
+            .replace("SIP/2.0/UDP", "SIP/2.0/TCP")
+    };
+    // A listed caller and an ordinary one in a single write: both framed by Content-Length.
+    let two = format!(
+        "{}{}",
+        tcp(invite(
+            "INVITE",
+            "+8617100000001",
+            "+8613800000002",
+            port,
+            "",
+            "tcp-1"
+        )),
+        tcp(invite(
+            "INVITE",
+            "+8613800000001",
+            "+8613800000002",
+            port,
+            "",
+            "tcp-2"
+        ))
+    );
+    conn.write_all(two.as_bytes()).unwrap();
+    let (fwd, _) = core.recv(LONG).expect("the ordinary call reaches the core");
+    assert!(String::from_utf8_lossy(&fwd).contains("Call-ID: tcp-2"));
+    let mut buf = vec![0u8; 4096];
+    let n = conn.read(&mut buf).unwrap();
+    let answer = &buf[..n];
+    assert_eq!(
+        status(answer),
+        Some(608),
+        "{}",
+        String::from_utf8_lossy(answer)
+    );
+    assert!(String::from_utf8_lossy(answer).contains("Call-ID: tcp-1"));
+    // The core's answer to the second call returns over the same connection.
+    core.send(gw.sip, &ok_for(&fwd));
+    let n = conn.read(&mut buf).unwrap();
+    assert_eq!(status(&buf[..n]), Some(200));
+    // A CRLFCRLF ping gets a CRLF pong (RFC 5626).
+    conn.write_all(b"\r\n\r\n").unwrap();
+    let n = conn.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"\r\n");
+    // The connection limit: a third connection is closed at once.
+    let _second = std::net::TcpStream::connect(gw.sip).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut third = std::net::TcpStream::connect(gw.sip).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    assert_eq!(
+        third.read(&mut buf).unwrap_or(0),
+        0,
+        "refused beyond the limit"
+    );
+    // An idle connection is closed after tcp_idle_timeout_s.
+    let n = conn.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "idle connection closed");
+}
+
+#[test]
+fn garbage_on_tcp_closes_only_that_connection() {
+    use std::io::{Read, Write};
+    let gw = Gateway::start("tcpgarbage", "", "");
+    let core = Peer::bind(gw.next_hop);
+    let mut bad = std::net::TcpStream::connect(gw.sip).unwrap();
+    bad.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    bad.write_all(b"\x00\x01\x02 not sip at all\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        bad.read(&mut buf).unwrap_or(0),
+        0,
+        "the garbage connection is closed"
+    );
+    // Everyone else carries on.
+    forwarded(
+        &gw,
+        &core,
+        &invite(
+            "INVITE",
+            "+8613800000001",
+            "+8613800000002",
+            5986,
+            "",
+            "after-garbage",
+        ),
+        "UDP after TCP garbage",
+    );
+    assert!(gw.metric("interdict_parse_errors_total{protocol=\"sip\"") >= 1.0);
+}
