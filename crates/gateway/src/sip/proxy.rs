@@ -384,13 +384,14 @@ impl SipProxy {
         format!("idt{h:016x}")
     }
 
-    fn transaction_key(&self, req: &Message<'_>) -> u64 {
-        let call_id = req.call_id().unwrap_or("");
+    /// The key of a request's transaction for the retransmission cache: this proxy's branch
+    /// for it (derived from the sender's top Via branch and sent-by, RFC 3261 §16.11, so a
+    /// retransmission has the same one) and the CSeq number.
+    fn transaction_key(&self, req: &Message<'_>, branch: &Branch) -> u64 {
         let seq = req.cseq().map_or(0, |c| c.seq);
-        let branch = req.top_via().ok().and_then(|v| v.branch()).unwrap_or("");
         fnv(
             self.secret ^ 0x5a5a,
-            &[call_id.as_bytes(), &seq.to_be_bytes(), branch.as_bytes()],
+            &[branch.as_bytes(), &seq.to_be_bytes()],
         )
     }
 
@@ -522,7 +523,7 @@ impl SipProxy {
         let kind = decided(method);
         let mut mark = None;
         if kind != Decided::NotDecided {
-            let key = self.transaction_key(msg);
+            let key = self.transaction_key(msg, &branch);
             let seen = self.seen.lock().ok().and_then(|s| s.get(&key).copied());
             let (acted, answer) = match seen {
                 Some(s) if at_ms.saturating_sub(s.at_ms) < SEEN_MS => {
@@ -601,7 +602,15 @@ impl SipProxy {
     /// Vias are parsed only when it is there.
     fn is_loop(&self, msg: &Message<'_>, branch: &Branch) -> bool {
         let b = branch.as_bytes();
-        if memchr::memmem::find(msg.as_bytes(), b).is_none() {
+        let Some(&first) = b.first() else {
+            return false;
+        };
+        let seen = msg.headers_of(interdict_sip::HeaderKind::Via).any(|h| {
+            h.value()
+                .windows(b.len())
+                .any(|w| w.first() == Some(&first) && w == b)
+        });
+        if !seen {
             return false;
         }
         msg.vias().skip(1).flatten().any(|v| {
