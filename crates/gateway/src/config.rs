@@ -23,6 +23,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Where decision records go.
     pub records: RecordsConfig,
+    /// The police centre's gRPC feed (`[feed]`).
+    pub feed: crate::feed::FeedConfig,
 }
 
 /// Process-wide settings.

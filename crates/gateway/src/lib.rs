@@ -17,6 +17,7 @@
 pub mod check;
 pub mod config;
 pub mod decide;
+pub mod feed;
 pub mod ingest;
 mod jsonl;
 pub mod metrics;

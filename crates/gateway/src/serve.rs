@@ -71,6 +71,13 @@ async fn serve(cfg: Config) -> Result<(), String> {
     let pack_version = snapshot.version().to_string();
     let metrics = Arc::new(Metrics::new());
     let engine = Arc::new(Engine::new(snapshot));
+    // Pushed numbers are re-applied by `feed::start` before the first message is decided.
+    let feed = if cfg.feed.enabled {
+        Some(crate::feed::start(&cfg.feed, engine.clone(), &cfg.gateway.id).await?)
+    } else {
+        None
+    };
+    let feed_sender = feed.as_ref().map(|f| f.sender.clone());
     let decider = Arc::new(Decider::new(
         engine,
         Duration::from_micros(cfg.gateway.decision_deadline_us),
@@ -86,7 +93,10 @@ async fn serve(cfg: Config) -> Result<(), String> {
 
     let (sink, rx, stats) = RecordSink::new(cfg.records.queue);
     metrics.attach_sink(stats.clone());
-    let writer = spawn_writer(rx, cfg.records.path.as_deref(), stats, |r| {
+    let writer = spawn_writer(rx, cfg.records.path.as_deref(), stats, move |r| {
+        if let Some(feed) = &feed_sender {
+            feed.send(r);
+        }
         tracing::info!(
             kind = ?r.kind,
             verdict = r.acted.as_str(),

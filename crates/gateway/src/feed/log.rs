@@ -1,0 +1,319 @@
+//! The durable log behind the feed: decision events with gap-free sequence numbers, and the
+//! number updates pushed by police centres, in one crash-safe embedded store (redb).
+//!
+//! [`EventLog`] is the small interface the rest of the feed uses, so that a deployment of
+//! many gateways can put the log on a distributed one (NATS JetStream) instead; [`RedbLog`]
+//! is the default. Events are appended in batches (one transaction, one fsync, for whatever
+//! the writer found queued: group commit) and only then announced to subscribers, so a
+//! subscriber never sees an event that a crash could take back.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use interdict_proto::v1 as pb;
+use prost::Message;
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use tokio::sync::watch;
+
+/// Events by sequence number (the encoded `DecisionEvent`, its `sequence` set).
+const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// Pushed number updates by rules version (the encoded `UpdateNumbersRequest`).
+const RULES: TableDefinition<u64, &[u8]> = TableDefinition::new("rules");
+/// Request ids already applied: id → (rules version, audit sequence) as 16 bytes.
+const REQUESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("requests");
+/// Counters: `next` (next sequence), `bytes` (retained event bytes).
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// What the log can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The store failed (I/O, corruption, …).
+    #[error("durable log: {0}")]
+    Store(String),
+    /// A stored record could not be decoded.
+    #[error("durable log: undecodable record at {0}")]
+    Decode(u64),
+}
+
+fn store<E: std::fmt::Display>(e: E) -> LogError {
+    LogError::Store(e.to_string())
+}
+
+/// How long and how much the log keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// Events older than this many milliseconds are removed (0: kept whatever their age).
+    pub max_age_ms: u64,
+    /// Oldest events are removed while the events take more than this many bytes (0: no limit).
+    pub max_bytes: u64,
+}
+
+/// The outcome of a pushed number update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// The rules version after the update.
+    pub rules_version: u64,
+    /// The sequence number of its audit event.
+    pub audit_sequence: u64,
+    /// Whether the request id had been applied before (nothing was written this time).
+    pub duplicate: bool,
+}
+
+/// A durable, ordered log of feed events and pushed number updates.
+pub trait EventLog: Send + Sync + 'static {
+    /// Appends events in one durable write, assigning consecutive sequence numbers; returns
+    /// the last sequence number written (the current last when `events` is empty).
+    fn append(&self, events: Vec<pb::DecisionEvent>) -> Result<u64, LogError>;
+    /// Up to `max` events from sequence `from` on, in order.
+    fn read(&self, from: u64, max: usize) -> Result<Vec<pb::DecisionEvent>, LogError>;
+    /// The oldest retained sequence number (the next one to be written when empty).
+    fn first_sequence(&self) -> u64;
+    /// The last sequence number written (0 before the first).
+    fn last_sequence(&self) -> u64;
+    /// Tells the last written sequence number whenever it changes.
+    fn watch(&self) -> watch::Receiver<u64>;
+    /// Records a number update and its audit event in one durable write, unless its
+    /// request id was applied before.
+    fn record_update(
+        &self,
+        update: &pb::UpdateNumbersRequest,
+        audit: pb::DecisionEvent,
+    ) -> Result<Applied, LogError>;
+    /// Every number update recorded, oldest first, with its rules version.
+    fn updates(&self) -> Result<Vec<(u64, pb::UpdateNumbersRequest)>, LogError>;
+    /// The current rules version (number of updates recorded).
+    fn rules_version(&self) -> u64;
+    /// Removes events beyond the retention; returns how many were removed.
+    fn enforce(&self, retention: Retention, now_ms: u64) -> Result<u64, LogError>;
+}
+
+/// The default [`EventLog`]: a redb database file.
+pub struct RedbLog {
+    db: Database,
+    /// Serialises writers (sequence assignment), and holds (next sequence, rules version).
+    state: Mutex<(u64, u64)>,
+    tail: watch::Sender<u64>,
+}
+
+fn encode_pair(a: u64, b: u64) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    let (x, y) = out.split_at_mut(8);
+    x.copy_from_slice(&a.to_le_bytes());
+    y.copy_from_slice(&b.to_le_bytes());
+    out
+}
+
+fn decode_pair(bytes: &[u8]) -> Option<(u64, u64)> {
+    let a: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
+    let b: [u8; 8] = bytes.get(8..16)?.try_into().ok()?;
+    Some((u64::from_le_bytes(a), u64::from_le_bytes(b)))
+}
+
+impl RedbLog {
+    /// Opens (or creates) the log in `dir` (file `feed.redb`).
+    pub fn open(dir: &Path) -> Result<RedbLog, LogError> {
+        std::fs::create_dir_all(dir).map_err(store)?;
+        let db = Database::create(dir.join("feed.redb")).map_err(store)?;
+        let tx = db.begin_write().map_err(store)?;
+        let (next, version) = {
+            let _ = tx.open_table(EVENTS).map_err(store)?;
+            let _ = tx.open_table(REQUESTS).map_err(store)?;
+            let rules = tx.open_table(RULES).map_err(store)?;
+            let meta = tx.open_table(META).map_err(store)?;
+            let next = meta
+                .get("next")
+                .map_err(store)?
+                .map_or(1, |v| v.value())
+                .max(1);
+            let version = rules.last().map_err(store)?.map_or(0, |(k, _)| k.value());
+            (next, version)
+        };
+        tx.commit().map_err(store)?;
+        let (tail, _) = watch::channel(next.saturating_sub(1));
+        Ok(RedbLog {
+            db,
+            state: Mutex::new((next, version)),
+            tail,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, u64)> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes `events` from sequence `next` in an open transaction; returns the next sequence.
+    fn put_events(
+        tx: &redb::WriteTransaction,
+        mut next: u64,
+        events: Vec<pb::DecisionEvent>,
+    ) -> Result<u64, LogError> {
+        let mut table = tx.open_table(EVENTS).map_err(store)?;
+        let mut meta = tx.open_table(META).map_err(store)?;
+        let mut bytes = meta.get("bytes").map_err(store)?.map_or(0, |v| v.value());
+        let mut buf = Vec::new();
+        for mut ev in events {
+            ev.sequence = next;
+            buf.clear();
+            ev.encode(&mut buf).map_err(store)?;
+            table.insert(next, buf.as_slice()).map_err(store)?;
+            bytes = bytes.saturating_add(buf.len() as u64);
+            next = next.saturating_add(1);
+        }
+        meta.insert("next", next).map_err(store)?;
+        meta.insert("bytes", bytes).map_err(store)?;
+        Ok(next)
+    }
+}
+
+impl EventLog for RedbLog {
+    fn append(&self, events: Vec<pb::DecisionEvent>) -> Result<u64, LogError> {
+        let mut state = self.lock();
+        if events.is_empty() {
+            return Ok(state.0.saturating_sub(1));
+        }
+        let tx = self.db.begin_write().map_err(store)?;
+        let next = Self::put_events(&tx, state.0, events)?;
+        tx.commit().map_err(store)?;
+        state.0 = next;
+        let last = next.saturating_sub(1);
+        self.tail.send_replace(last);
+        Ok(last)
+    }
+
+    fn read(&self, from: u64, max: usize) -> Result<Vec<pb::DecisionEvent>, LogError> {
+        let tx = self.db.begin_read().map_err(store)?;
+        let table = tx.open_table(EVENTS).map_err(store)?;
+        let mut out = Vec::new();
+        for item in table.range(from..).map_err(store)?.take(max) {
+            let (k, v) = item.map_err(store)?;
+            let ev =
+                pb::DecisionEvent::decode(v.value()).map_err(|_| LogError::Decode(k.value()))?;
+            out.push(ev);
+        }
+        Ok(out)
+    }
+
+    fn first_sequence(&self) -> u64 {
+        let first = self.db.begin_read().ok().and_then(|tx| {
+            let table = tx.open_table(EVENTS).ok()?;
+            let first = table.first().ok()??;
+            Some(first.0.value())
+        });
+        first.unwrap_or_else(|| self.lock().0)
+    }
+
+    fn last_sequence(&self) -> u64 {
+        *self.tail.borrow()
+    }
+
+    fn watch(&self) -> watch::Receiver<u64> {
+        self.tail.subscribe()
+    }
+
+    fn record_update(
+        &self,
+        update: &pb::UpdateNumbersRequest,
+        mut audit: pb::DecisionEvent,
+    ) -> Result<Applied, LogError> {
+        let mut state = self.lock();
+        let tx = self.db.begin_write().map_err(store)?;
+        if !update.request_id.is_empty() {
+            let requests = tx.open_table(REQUESTS).map_err(store)?;
+            let seen = requests
+                .get(update.request_id.as_str())
+                .map_err(store)?
+                .and_then(|v| decode_pair(v.value()));
+            if let Some((rules_version, audit_sequence)) = seen {
+                return Ok(Applied {
+                    rules_version,
+                    audit_sequence,
+                    duplicate: true,
+                });
+            }
+        }
+        let version = state.1.saturating_add(1);
+        let audit_sequence = state.0;
+        if let Some(change) = audit.rule_change.as_mut() {
+            change.rules_version = version;
+        }
+        {
+            let mut rules = tx.open_table(RULES).map_err(store)?;
+            rules
+                .insert(version, update.encode_to_vec().as_slice())
+                .map_err(store)?;
+            if !update.request_id.is_empty() {
+                let mut requests = tx.open_table(REQUESTS).map_err(store)?;
+                requests
+                    .insert(
+                        update.request_id.as_str(),
+                        encode_pair(version, audit_sequence).as_slice(),
+                    )
+                    .map_err(store)?;
+            }
+        }
+        let next = Self::put_events(&tx, state.0, vec![audit])?;
+        tx.commit().map_err(store)?;
+        *state = (next, version);
+        self.tail.send_replace(next.saturating_sub(1));
+        Ok(Applied {
+            rules_version: version,
+            audit_sequence,
+            duplicate: false,
+        })
+    }
+
+    fn updates(&self) -> Result<Vec<(u64, pb::UpdateNumbersRequest)>, LogError> {
+        let tx = self.db.begin_read().map_err(store)?;
+        let table = tx.open_table(RULES).map_err(store)?;
+        let mut out = Vec::new();
+        for item in table.iter().map_err(store)? {
+            let (k, v) = item.map_err(store)?;
+            let u = pb::UpdateNumbersRequest::decode(v.value())
+                .map_err(|_| LogError::Decode(k.value()))?;
+            out.push((k.value(), u));
+        }
+        Ok(out)
+    }
+
+    fn rules_version(&self) -> u64 {
+        self.lock().1
+    }
+
+    fn enforce(&self, retention: Retention, now_ms: u64) -> Result<u64, LogError> {
+        if retention.max_age_ms == 0 && retention.max_bytes == 0 {
+            return Ok(0);
+        }
+        let _state = self.lock();
+        let cutoff = now_ms.saturating_sub(retention.max_age_ms);
+        let tx = self.db.begin_write().map_err(store)?;
+        let mut removed = 0u64;
+        {
+            let mut table = tx.open_table(EVENTS).map_err(store)?;
+            let mut meta = tx.open_table(META).map_err(store)?;
+            let mut bytes = meta.get("bytes").map_err(store)?.map_or(0, |v| v.value());
+            // The newest event is always kept, so that the sequence can be read back.
+            while table.len().map_err(store)? > 1 {
+                let Some((key, len, at_ms)) = table.first().map_err(store)?.map(|(k, v)| {
+                    let at = pb::DecisionEvent::decode(v.value())
+                        .ok()
+                        .and_then(|e| e.time)
+                        .map_or(0, |t| super::convert::timestamp_ms(&t));
+                    (k.value(), v.value().len() as u64, at)
+                }) else {
+                    break;
+                };
+                let too_old = retention.max_age_ms > 0 && at_ms < cutoff;
+                let too_big = retention.max_bytes > 0 && bytes > retention.max_bytes;
+                if !too_old && !too_big {
+                    break;
+                }
+                table.remove(key).map_err(store)?;
+                bytes = bytes.saturating_sub(len);
+                removed += 1;
+            }
+            meta.insert("bytes", bytes).map_err(store)?;
+        }
+        tx.commit().map_err(store)?;
+        Ok(removed)
+    }
+}

@@ -1,0 +1,354 @@
+//! The police feed in process: the durable log, the gRPC services over plaintext loopback,
+//! resume, restart, pushed numbers and the audit trail.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use interdict::feed::log::{EventLog, RedbLog};
+use interdict::feed::server::{serve, Auth, FeedState};
+use interdict::feed::{restore, spawn_log_writer, FeedSender, FeedStats, Role};
+use interdict_engine::{load_pack, Engine};
+use interdict_proto::v1 as pb;
+use pb::feed_client::FeedClient;
+use pb::rules_client::RulesClient;
+use tokio_stream::StreamExt;
+
+fn rules_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("interdict-feed-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A synthetic SMS block event from caller `+86170…` to callee `+86171…`.
+fn event(i: u64) -> pb::DecisionEvent {
+    pb::DecisionEvent {
+        time: Some(interdict::feed::convert::timestamp(1_700_000_000_000 + i)),
+        kind: pb::EventKind::Sms as i32,
+        protocol: pb::Protocol::Smpp as i32,
+        verdict: pb::Verdict::Block as i32,
+        caller: Some(pb::Party {
+            raw: format!("+8617000{i:06}"),
+            number: format!("+8617000{i:06}"),
+            kind: pb::PartyKind::E164 as i32,
+        }),
+        callee: Some(pb::Party {
+            raw: String::new(),
+            number: format!("+8617100{i:06}"),
+            kind: pb::PartyKind::E164 as i32,
+        }),
+        message_id: format!("m{i}"),
+        ..Default::default()
+    }
+}
+
+struct Feed {
+    addr: std::net::SocketAddr,
+    sender: FeedSender,
+    log: Arc<dyn EventLog>,
+    engine: Arc<Engine>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Feed {
+    async fn start(dir: &Path) -> Feed {
+        let log: Arc<dyn EventLog> = Arc::new(RedbLog::open(dir).unwrap());
+        let engine = Arc::new(Engine::new(load_pack(&rules_dir()).unwrap()));
+        restore(&*log, &engine).unwrap();
+        let stats = Arc::new(FeedStats::default());
+        let (sender, _) = spawn_log_writer(log.clone(), 65_536, stats.clone()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(FeedState {
+            log: log.clone(),
+            engine: engine.clone(),
+            gateway_id: "gw-test".into(),
+            stats,
+            auth: Auth::Plaintext(Role::RulesAdmin),
+            updates: tokio::sync::Mutex::new(()),
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve(state, None, listener, async {
+            let _ = stopped.await;
+        }));
+        Feed {
+            addr,
+            sender,
+            log,
+            engine,
+            stop: Some(stop),
+        }
+    }
+
+    async fn feed(&self) -> FeedClient<tonic::transport::Channel> {
+        FeedClient::connect(format!("http://{}", self.addr))
+            .await
+            .unwrap()
+    }
+
+    async fn rules(&self) -> RulesClient<tonic::transport::Channel> {
+        RulesClient::connect(format!("http://{}", self.addr))
+            .await
+            .unwrap()
+    }
+
+    async fn wait_written(&self, last: u64) {
+        for _ in 0..500 {
+            if self.log.last_sequence() >= last {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("log reached only {} of {last}", self.log.last_sequence());
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+fn from(seq: u64) -> pb::SubscribeRequest {
+    pb::SubscribeRequest {
+        start: pb::StartFrom::Sequence as i32,
+        from_sequence: seq,
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_after_disconnect_gets_10000_events_exactly_once_in_order() {
+    let dir = temp_dir("resume");
+    let feed = Feed::start(&dir).await;
+    let mut client = feed.feed().await;
+    let mut stream = client.subscribe(from(1)).await.unwrap().into_inner();
+    // Produce 10,000 events; read the first 1,234 and disconnect while the rest are written.
+    let producer = {
+        let sender = feed.sender.clone();
+        std::thread::spawn(move || {
+            for i in 0..10_000u64 {
+                sender.send_event(event(i));
+                if i % 500 == 0 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        })
+    };
+    let mut last = 0;
+    for _ in 0..1234 {
+        let ev = stream.next().await.unwrap().unwrap();
+        assert_eq!(ev.sequence, last + 1, "in order, no gap");
+        last = ev.sequence;
+    }
+    drop(stream);
+    producer.join().unwrap();
+    feed.wait_written(10_000).await;
+
+    let mut resumed = client.subscribe(from(last + 1)).await.unwrap().into_inner();
+    let mut seen = last;
+    while seen < 10_000 {
+        let ev = resumed.next().await.unwrap().unwrap();
+        assert_eq!(ev.sequence, seen + 1, "exactly once, in order");
+        assert_eq!(ev.message_id, format!("m{}", ev.sequence - 1));
+        seen = ev.sequence;
+    }
+    // Nothing more arrives: no duplicate after the last.
+    let more = tokio::time::timeout(Duration::from_millis(200), resumed.next()).await;
+    assert!(more.is_err(), "no event after the 10,000th");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_and_live_start() {
+    let dir = temp_dir("filters");
+    let feed = Feed::start(&dir).await;
+    for i in 0..10 {
+        let mut ev = event(i);
+        if i % 2 == 1 {
+            ev.verdict = pb::Verdict::Warn as i32;
+            ev.callee.as_mut().unwrap().number = format!("+8617199{i:06}");
+        }
+        feed.sender.send_event(ev);
+    }
+    feed.wait_written(10).await;
+    let mut client = feed.feed().await;
+    let req = pb::SubscribeRequest {
+        start: pb::StartFrom::Oldest as i32,
+        verdicts: vec![pb::Verdict::Warn as i32],
+        callee_prefixes: vec!["+86171990".into()],
+        ..Default::default()
+    };
+    let mut s = client.subscribe(req).await.unwrap().into_inner();
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        got.push(s.next().await.unwrap().unwrap().sequence);
+    }
+    assert_eq!(got, vec![2, 4, 6, 8, 10]);
+    let live = pb::SubscribeRequest {
+        start: pb::StartFrom::Live as i32,
+        ..Default::default()
+    };
+    let mut l = client.subscribe(live).await.unwrap().into_inner();
+    feed.sender.send_event(event(99));
+    let ev = l.next().await.unwrap().unwrap();
+    assert_eq!(ev.sequence, 11, "live starts after what was written");
+}
+
+fn push(number: &str, request_id: &str) -> pb::UpdateNumbersRequest {
+    pb::UpdateNumbersRequest {
+        list: "fraud_numbers".into(),
+        add: vec![number.into()],
+        category: "impersonation".into(),
+        action: "block".into(),
+        reason: "reported by victim".into(),
+        case_id: "case-2026-0001".into(),
+        request_id: request_id.into(),
+        ..Default::default()
+    }
+}
+
+fn check_call(caller: &str) -> pb::CheckRequest {
+    pb::CheckRequest {
+        kind: pb::EventKind::Call as i32,
+        caller: caller.into(),
+        callee: "+8617166604321".into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushed_number_is_enforced_audited_idempotent_and_survives_restart() {
+    let dir = temp_dir("push");
+    let number = "+8617055501234";
+    {
+        let feed = Feed::start(&dir).await;
+        let mut rules = feed.rules().await;
+        let before = rules.check(check_call(number)).await.unwrap().into_inner();
+        assert_ne!(
+            before.decision.unwrap().verdict,
+            pb::Verdict::Block as i32,
+            "not blocked before the push"
+        );
+        let r = rules
+            .update_numbers(push(number, "req-1"))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.rules_version, 1);
+        assert!(!r.duplicate);
+        // Enforced at once: the next call from that number is blocked, with the case as evidence.
+        let after = rules.check(check_call(number)).await.unwrap().into_inner();
+        let d = after.decision.unwrap();
+        assert_eq!(d.verdict, pb::Verdict::Block as i32);
+        let hit = d.evidence.iter().find_map(|e| match &e.kind {
+            Some(pb::evidence::Kind::ListHit(h)) => Some(h.clone()),
+            _ => None,
+        });
+        let hit = hit.expect("list hit evidence");
+        assert_eq!(hit.list, "fraud_numbers");
+        assert!(hit.source.contains("case-2026-0001"), "{}", hit.source);
+        // A retry is applied once.
+        let again = rules
+            .update_numbers(push(number, "req-1"))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(again.duplicate);
+        assert_eq!(again.rules_version, 1);
+        assert_eq!(again.audit_sequence, r.audit_sequence);
+        // Check produces no feed event; the push produced exactly one audit event.
+        let mut feed_client = feed.feed().await;
+        let mut s = feed_client.subscribe(from(1)).await.unwrap().into_inner();
+        let audit = s.next().await.unwrap().unwrap();
+        assert_eq!(audit.sequence, r.audit_sequence);
+        assert_eq!(audit.kind, pb::EventKind::RuleChange as i32);
+        let change = audit.rule_change.unwrap();
+        assert_eq!(change.actor, "loopback");
+        assert_eq!(change.reason, "reported by victim");
+        assert_eq!(change.case_id, "case-2026-0001");
+        assert_eq!(change.added, vec![number.to_string()]);
+        assert_eq!(change.rules_version, 1);
+        assert!(audit.time.is_some());
+        let more = tokio::time::timeout(Duration::from_millis(200), s.next()).await;
+        assert!(more.is_err(), "Check and the retry wrote no event");
+        // Refused: no reason, unknown list.
+        let mut bad = push("+8617055509999", "req-2");
+        bad.reason.clear();
+        assert_eq!(
+            rules.update_numbers(bad).await.unwrap_err().code(),
+            tonic::Code::InvalidArgument
+        );
+        let mut bad = push("+8617055509999", "req-3");
+        bad.list = "no_such_list".into();
+        assert_eq!(
+            rules.update_numbers(bad).await.unwrap_err().code(),
+            tonic::Code::InvalidArgument
+        );
+        drop(feed);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // After a restart: the update is re-applied before anything is decided.
+    let feed = Feed::start(&dir).await;
+    let engine_check = {
+        let snap = feed.engine.snapshot();
+        interdict_engine::decide_with(
+            &snap,
+            None,
+            &interdict_engine::Event::call(number, "+8617166604321", 0),
+        )
+    };
+    assert_eq!(engine_check.verdict, interdict_engine::Verdict::Block);
+    let v = feed
+        .rules()
+        .await
+        .version(pb::VersionRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(v.rules_version, 1);
+    feed.sender.send_event(event(1));
+    feed.wait_written(2).await;
+    assert_eq!(feed.log.first_sequence(), 1);
+    let all = feed.log.read(1, 10).unwrap();
+    let seqs: Vec<u64> = all.iter().map(|e| e.sequence).collect();
+    assert_eq!(seqs, vec![1, 2], "no gap or duplicate across the restart");
+}
+
+#[test]
+fn sequences_continue_across_reopen_and_retention_keeps_the_newest() {
+    let dir = temp_dir("reopen");
+    {
+        let log = RedbLog::open(&dir).unwrap();
+        assert_eq!(log.append((0..100).map(event).collect()).unwrap(), 100);
+    }
+    let log = RedbLog::open(&dir).unwrap();
+    assert_eq!(log.last_sequence(), 100);
+    assert_eq!(log.append(vec![event(100)]).unwrap(), 101);
+    // Everything is older than a day from "now" = far future: all but the newest go.
+    let removed = log
+        .enforce(
+            interdict::feed::log::Retention {
+                max_age_ms: 86_400_000,
+                max_bytes: 0,
+            },
+            4_000_000_000_000,
+        )
+        .unwrap();
+    assert_eq!(removed, 100);
+    assert_eq!(log.first_sequence(), 101);
+    drop(log);
+    let log = RedbLog::open(&dir).unwrap();
+    assert_eq!(
+        log.append(vec![event(7)]).unwrap(),
+        102,
+        "no reuse after retention"
+    );
+}
