@@ -58,6 +58,14 @@ struct Feed {
 
 impl Feed {
     async fn start(dir: &Path) -> Feed {
+        Feed::start_with(dir, Auth::Plaintext(Role::RulesAdmin), None).await
+    }
+
+    async fn start_with(
+        dir: &Path,
+        auth: Auth,
+        tls: Option<tonic::transport::ServerTlsConfig>,
+    ) -> Feed {
         let log: Arc<dyn EventLog> = Arc::new(RedbLog::open(dir).unwrap());
         let engine = Arc::new(Engine::new(load_pack(&rules_dir()).unwrap()));
         restore(&*log, &engine).unwrap();
@@ -70,11 +78,11 @@ impl Feed {
             engine: engine.clone(),
             gateway_id: "gw-test".into(),
             stats,
-            auth: Auth::Plaintext(Role::RulesAdmin),
+            auth,
             updates: tokio::sync::Mutex::new(()),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(serve(state, None, listener, async {
+        tokio::spawn(serve(state, tls, listener, async {
             let _ = stopped.await;
         }));
         Feed {
@@ -351,4 +359,184 @@ fn sequences_continue_across_reopen_and_retention_keeps_the_newest() {
         102,
         "no reuse after retention"
     );
+}
+
+mod tls {
+    use super::*;
+    use interdict::feed::Grant;
+    use rcgen::{
+        BasicConstraints, Certificate, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
+        KeyPair,
+    };
+    use std::collections::BTreeMap;
+    use tonic::transport::{Channel, ClientTlsConfig, Identity, ServerTlsConfig};
+
+    struct Ca {
+        cert: Certificate,
+        key: KeyPair,
+    }
+
+    impl Ca {
+        fn new(name: &str) -> Ca {
+            let key = KeyPair::generate().unwrap();
+            let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            p.distinguished_name.push(DnType::CommonName, name);
+            let cert = p.self_signed(&key).unwrap();
+            Ca { cert, key }
+        }
+
+        /// A leaf certificate (PEM cert, PEM key) with `san` as DNS SAN and CN.
+        fn issue(&self, san: &str, client: bool) -> (String, String) {
+            let key = KeyPair::generate().unwrap();
+            let mut p = CertificateParams::new(vec![san.to_string()]).unwrap();
+            p.distinguished_name.push(DnType::CommonName, san);
+            p.extended_key_usages = vec![if client {
+                ExtendedKeyUsagePurpose::ClientAuth
+            } else {
+                ExtendedKeyUsagePurpose::ServerAuth
+            }];
+            let cert = p.signed_by(&key, &self.cert, &self.key).unwrap();
+            (cert.pem(), key.serialize_pem())
+        }
+    }
+
+    async fn start(dir: &Path, ca: &Ca) -> Feed {
+        let (cert, key) = ca.issue("localhost", false);
+        let tls = ServerTlsConfig::new()
+            .identity(Identity::from_pem(cert, key))
+            .client_ca_root(tonic::transport::Certificate::from_pem(ca.cert.pem()));
+        let mut roles = BTreeMap::new();
+        let grant = |role, prefixes: &[&str]| Grant {
+            role,
+            callee_prefixes: prefixes.iter().map(|s| s.to_string()).collect(),
+        };
+        roles.insert(
+            "sz.fzzx.example".into(),
+            grant(Role::Subscriber, &["+86171"]),
+        );
+        roles.insert("analyst.fzzx.example".into(), grant(Role::Analyst, &[]));
+        roles.insert("admin.fzzx.example".into(), grant(Role::RulesAdmin, &[]));
+        Feed::start_with(dir, Auth::Certificates(Arc::new(roles)), Some(tls)).await
+    }
+
+    async fn channel(feed: &Feed, ca: &Ca, client: Option<(String, String)>) -> Option<Channel> {
+        let mut cfg = ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(ca.cert.pem()))
+            .domain_name("localhost");
+        if let Some((cert, key)) = client {
+            cfg = cfg.identity(Identity::from_pem(cert, key));
+        }
+        Channel::from_shared(format!("https://{}", feed.addr))
+            .unwrap()
+            .tls_config(cfg)
+            .unwrap()
+            .connect()
+            .await
+            .ok()
+    }
+
+    /// Whether a Version call over `ch` succeeds (the TLS handshake may fail lazily).
+    async fn can_call(ch: Option<Channel>) -> bool {
+        match ch {
+            None => false,
+            Some(ch) => RulesClient::new(ch)
+                .version(pb::VersionRequest {})
+                .await
+                .is_ok(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn roles_regions_and_foreign_certificates() {
+        let dir = temp_dir("tls");
+        let ca = Ca::new("Interdict test CA");
+        let feed = start(&dir, &ca).await;
+
+        // Another CA's certificate, and no certificate, cannot call anything.
+        let other = Ca::new("Someone else's CA");
+        let foreign = other.issue("admin.fzzx.example", true);
+        assert!(!can_call(channel(&feed, &ca, Some(foreign)).await).await);
+        assert!(!can_call(channel(&feed, &ca, None).await).await);
+
+        // An unknown identity from the right CA: PERMISSION_DENIED.
+        let stranger = channel(&feed, &ca, Some(ca.issue("stranger.example", true)))
+            .await
+            .unwrap();
+        let err = RulesClient::new(stranger)
+            .version(pb::VersionRequest {})
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied);
+
+        // A subscriber may subscribe but not push or check.
+        let sub = channel(&feed, &ca, Some(ca.issue("sz.fzzx.example", true)))
+            .await
+            .unwrap();
+        let err = RulesClient::new(sub.clone())
+            .update_numbers(push("+8617055507777", "r-sub"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied);
+        let err = RulesClient::new(sub.clone())
+            .check(check_call("+8617055507777"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied);
+
+        // An analyst may check but not push.
+        let analyst = channel(&feed, &ca, Some(ca.issue("analyst.fzzx.example", true)))
+            .await
+            .unwrap();
+        assert!(RulesClient::new(analyst.clone())
+            .check(check_call("+8617055507777"))
+            .await
+            .is_ok());
+        let err = RulesClient::new(analyst)
+            .update_numbers(push("+8617055507777", "r-an"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied);
+
+        // A rules-admin may push; the audit names the certificate.
+        let admin = channel(&feed, &ca, Some(ca.issue("admin.fzzx.example", true)))
+            .await
+            .unwrap();
+        let r = RulesClient::new(admin.clone())
+            .update_numbers(push("+8617055507777", "r-admin"))
+            .await
+            .unwrap()
+            .into_inner();
+        let audit = feed.log.read(r.audit_sequence, 1).unwrap().remove(0);
+        assert_eq!(audit.rule_change.unwrap().actor, "admin.fzzx.example");
+
+        // The +86171 subscriber sees only events whose callee is in its region.
+        for i in 0..6u64 {
+            let mut ev = event(i);
+            if i % 2 == 0 {
+                ev.callee.as_mut().unwrap().number = format!("+8617200{i:06}");
+            }
+            feed.sender.send_event(ev);
+        }
+        feed.wait_written(r.audit_sequence + 6).await;
+        let mut s = FeedClient::new(sub)
+            .subscribe(from(1))
+            .await
+            .unwrap()
+            .into_inner();
+        let mut callees = Vec::new();
+        for _ in 0..3 {
+            let ev = s.next().await.unwrap().unwrap();
+            callees.push(ev.callee.unwrap().number);
+        }
+        assert!(
+            callees.iter().all(|c| c.starts_with("+86171")),
+            "{callees:?}"
+        );
+        let more = tokio::time::timeout(Duration::from_millis(200), s.next()).await;
+        assert!(
+            more.is_err(),
+            "nothing outside the region, not even the audit event"
+        );
+    }
 }
