@@ -45,6 +45,10 @@ enum Command {
         #[arg(long, value_enum, default_value = "domestic")]
         ingress: check::IngressArg,
     },
+    /// Follow the police feed: a live table (or JSON lines) of blocks and warnings.
+    ///
+    /// Ctrl-C stops and prints the sequence number to resume from with --from.
+    Tail(Box<interdict::feed::tail::TailArgs>),
     /// Rule pack commands.
     Rules {
         #[command(subcommand)]
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
             files,
             ingress,
         } => check::run(&rules, jsonl.as_deref(), &files, ingress.into()),
+        Command::Tail(args) => interdict::feed::tail::run(&args),
         Command::Rules {
             command: RulesCommand::Validate { dir },
         } => check::validate(&dir),

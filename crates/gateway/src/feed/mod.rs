@@ -10,6 +10,7 @@
 pub mod convert;
 pub mod log;
 pub mod server;
+pub mod tail;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
