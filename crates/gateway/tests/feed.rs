@@ -53,6 +53,7 @@ struct Feed {
     sender: FeedSender,
     log: Arc<dyn EventLog>,
     engine: Arc<Engine>,
+    stats: Arc<FeedStats>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -77,7 +78,7 @@ impl Feed {
             log: log.clone(),
             engine: engine.clone(),
             gateway_id: "gw-test".into(),
-            stats,
+            stats: stats.clone(),
             auth,
             updates: tokio::sync::Mutex::new(()),
         });
@@ -90,8 +91,15 @@ impl Feed {
             sender,
             log,
             engine,
+            stats,
             stop: Some(stop),
         }
+    }
+
+    fn sender_dropped(&self) -> u64 {
+        self.stats
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     async fn feed(&self) -> FeedClient<tonic::transport::Channel> {
@@ -539,4 +547,124 @@ mod tls {
             "nothing outside the region, not even the audit event"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_stops_reading_slows_nothing_and_stats_and_health_answer() {
+    let dir = temp_dir("stall");
+    let feed = Feed::start(&dir).await;
+    let mut client = feed.feed().await;
+    // Subscribed, never read.
+    let _stalled = client.subscribe(from(1)).await.unwrap().into_inner();
+    let started = std::time::Instant::now();
+    for i in 0..50_000u64 {
+        feed.sender.send_event(event(i));
+    }
+    let queued = started.elapsed();
+    feed.wait_written(50_000).await;
+    assert!(
+        queued < Duration::from_secs(2),
+        "handing 50,000 events over took {queued:?}"
+    );
+    let ch = tonic::transport::Channel::from_shared(format!("http://{}", feed.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let stats = pb::stats_client::StatsClient::new(ch.clone())
+        .get(pb::StatsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        stats.dropped, 0,
+        "the writer kept up with a stalled subscriber"
+    );
+    assert_eq!(stats.last_sequence, 50_000);
+    assert_eq!(stats.subscribers, 1);
+    let blocks = stats.by_verdict.iter().find(|c| c.key == "VERDICT_BLOCK");
+    assert_eq!(blocks.map(|c| c.count), Some(50_000));
+    // A second subscriber is not held back by the first.
+    let mut live = client.subscribe(from(49_990)).await.unwrap().into_inner();
+    assert_eq!(live.next().await.unwrap().unwrap().sequence, 49_990);
+    let health = tonic_health::pb::health_client::HealthClient::new(ch)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "interdict.v1.Feed".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        health.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+}
+
+/// Throughput: events/s through the log to four live subscribers, and decision-to-subscriber
+/// latency. `cargo test -p interdict --release --test feed -- --ignored --nocapture throughput`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn throughput_to_four_subscribers() {
+    let dir = temp_dir("throughput");
+    let feed = Feed::start(&dir).await;
+    let n = 200_000u64;
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let mut client = feed.feed().await;
+        let mut s = client
+            .subscribe(pb::SubscribeRequest {
+                start: pb::StartFrom::Live as i32,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(n as usize);
+            let mut got = 0;
+            while got < n {
+                let ev = s.next().await.unwrap().unwrap();
+                let sent = ev.latency_ns;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64;
+                lat.push(now.saturating_sub(sent));
+                got += 1;
+            }
+            lat
+        }));
+    }
+    let started = std::time::Instant::now();
+    let sender = feed.sender.clone();
+    std::thread::spawn(move || {
+        for i in 0..n {
+            let mut ev = event(i);
+            // The send time rides in latency_ns for this measurement only.
+            ev.latency_ns = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64;
+            sender.send_event(ev);
+            if i % 1000 == 999 {
+                std::thread::sleep(Duration::from_micros(500));
+            }
+        }
+    });
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let secs = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let p99 = all[all.len() * 99 / 100];
+    let p50 = all[all.len() / 2];
+    eprintln!(
+        "{n} events to 4 subscribers in {secs:.2} s: {:.0} events/s in, {:.0} deliveries/s out; decision->subscriber p50 {:.1} ms p99 {:.1} ms; dropped {}",
+        n as f64 / secs,
+        4.0 * n as f64 / secs,
+        p50 as f64 / 1e6,
+        p99 as f64 / 1e6,
+        feed.sender_dropped()
+    );
 }
