@@ -621,24 +621,34 @@ async fn throughput_to_four_subscribers() {
             .into_inner();
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(n as usize);
-            let mut got = 0;
-            while got < n {
+            loop {
                 let ev = s.next().await.unwrap().unwrap();
+                if ev.message_id == "end" {
+                    break;
+                }
                 let sent = ev.latency_ns;
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .unwrap()
                     .as_nanos() as u64;
                 lat.push(now.saturating_sub(sent));
-                got += 1;
             }
             lat
         }));
     }
     let started = std::time::Instant::now();
     let sender = feed.sender.clone();
+    let stats = feed.stats.clone();
+    let done = |s: &FeedStats| {
+        s.written.load(std::sync::atomic::Ordering::Relaxed)
+            + s.dropped.load(std::sync::atomic::Ordering::Relaxed)
+    };
     std::thread::spawn(move || {
         for i in 0..n {
+            // Offered as fast as the log takes it: at most 32,768 waiting.
+            while i.saturating_sub(done(&stats)) > 32_768 {
+                std::thread::sleep(Duration::from_micros(200));
+            }
             let mut ev = event(i);
             // The send time rides in latency_ns for this measurement only.
             ev.latency_ns = std::time::SystemTime::now()
@@ -646,10 +656,14 @@ async fn throughput_to_four_subscribers() {
                 .unwrap()
                 .as_nanos() as u64;
             sender.send_event(ev);
-            if i % 1000 == 999 {
-                std::thread::sleep(Duration::from_micros(500));
-            }
         }
+        // Every event written or dropped: the end marker cannot be dropped.
+        while done(&stats) < n {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let mut end = event(n);
+        end.message_id = "end".into();
+        sender.send_event(end);
     });
     let mut all = Vec::new();
     for t in tasks {
@@ -660,11 +674,49 @@ async fn throughput_to_four_subscribers() {
     let p99 = all[all.len() * 99 / 100];
     let p50 = all[all.len() / 2];
     eprintln!(
-        "{n} events to 4 subscribers in {secs:.2} s: {:.0} events/s in, {:.0} deliveries/s out; decision->subscriber p50 {:.1} ms p99 {:.1} ms; dropped {}",
-        n as f64 / secs,
-        4.0 * n as f64 / secs,
+        "{n} events offered, {} delivered to each of 4 subscribers in {secs:.2} s: {:.0} events/s, {:.0} deliveries/s; decision->subscriber p50 {:.1} ms p99 {:.1} ms; dropped {}",
+        all.len() / 4,
+        all.len() as f64 / 4.0 / secs,
+        all.len() as f64 / secs,
         p50 as f64 / 1e6,
         p99 as f64 / 1e6,
         feed.sender_dropped()
+    );
+}
+
+/// Push to enforcement: each push is applied before it is acknowledged, so the figure is the
+/// UpdateNumbers round trip (durable write included) plus the first Check that sees it.
+/// `cargo test -p interdict --test feed -- --ignored --nocapture push_to_enforcement`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn push_to_enforcement() {
+    let dir = temp_dir("push-latency");
+    let feed = Feed::start(&dir).await;
+    let mut rules = feed.rules().await;
+    let mut lat = Vec::new();
+    for i in 0..300u64 {
+        let number = format!("+8617077{i:06}");
+        let started = std::time::Instant::now();
+        rules
+            .update_numbers(push(&number, &format!("lat-{i}")))
+            .await
+            .unwrap();
+        let d = rules
+            .check(check_call(&number))
+            .await
+            .unwrap()
+            .into_inner()
+            .decision
+            .unwrap();
+        assert_eq!(d.verdict, pb::Verdict::Block as i32);
+        lat.push(started.elapsed());
+    }
+    lat.sort_unstable();
+    eprintln!(
+        "push to enforcement over {} pushes: p50 {:?} p99 {:?} max {:?}",
+        lat.len(),
+        lat[lat.len() / 2],
+        lat[lat.len() * 99 / 100],
+        lat[lat.len() - 1]
     );
 }
