@@ -52,4 +52,6 @@ pub use engine::{decide_with, Engine, EngineError};
 pub use event::{Channel, Event, EventKind, Ingress};
 pub use lists::{NumberChange, Source};
 pub use number::{normalise, readings, NumberConfig, Readings};
-pub use pack::{load_pack, PackError, PackErrorKind, PackErrors, Snapshot};
+pub use pack::{
+    load_pack, load_pack_with, LoadOptions, PackError, PackErrorKind, PackErrors, Snapshot,
+};

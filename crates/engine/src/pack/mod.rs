@@ -4,11 +4,16 @@
 //! format), reports EVERY problem with its file and line ([`PackErrors`]), and compiles the
 //! number lists, the text matcher (Hyperscan) and the policy into an immutable [`Snapshot`]
 //! that the [`crate::Engine`] swaps in atomically.
+//!
+//! Compiling the Hyperscan databases is most of the load time; [`load_pack_with`] with
+//! [`LoadOptions::cache_dir`] keeps them on disk so a restart with an unchanged pack reads them
+//! back (see [`crate::text::DbCache`]); [`load_pack`] caches only when `INTERDICT_CACHE_DIR` is
+//! set.
 
 mod error;
 mod source;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
@@ -24,7 +29,7 @@ use crate::decision::PartyKind;
 use crate::lists::{Action, NumberLists};
 use crate::number::NumberConfig;
 use crate::policy::{kind_bit, Conditions, Policy, Rule, TextGroup, MAX_LISTS};
-use crate::text::{CategoryId, PatternDef, PhraseDef, TextError, TextMatcher};
+use crate::text::{CategoryId, DbCache, PatternDef, PhraseDef, TextError, TextMatcher};
 
 /// A text category of a compiled pack.
 #[derive(Debug, Clone)]
@@ -149,13 +154,75 @@ impl Snapshot {
     }
 }
 
+/// The environment variable [`LoadOptions::from_env`] (and so [`load_pack`]) reads the cache
+/// directory from.
+pub const CACHE_DIR_ENV: &str = "INTERDICT_CACHE_DIR";
+
+/// How a pack is loaded (see [`load_pack_with`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoadOptions {
+    /// Directory of compiled Hyperscan databases ([`DbCache`]): read when it holds this pack's
+    /// databases, written when they had to be compiled. `None` (the default): everything is
+    /// compiled, nothing is written.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl LoadOptions {
+    /// No cache: everything is compiled.
+    pub fn new() -> LoadOptions {
+        LoadOptions::default()
+    }
+
+    /// These options with the database cache in `dir`.
+    pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> LoadOptions {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// The cache directory named by the environment variable [`CACHE_DIR_ENV`]
+    /// (`INTERDICT_CACHE_DIR`), if it is set and not empty; no cache otherwise.
+    pub fn from_env() -> LoadOptions {
+        LoadOptions {
+            cache_dir: std::env::var_os(CACHE_DIR_ENV)
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from),
+        }
+    }
+}
+
 /// Reads, checks and compiles the rule pack in `dir`.
 ///
 /// Every problem is reported (not only the first), each with its file and line.
+///
+/// Compiled Hyperscan databases are cached only when the environment variable
+/// `INTERDICT_CACHE_DIR` names a directory ([`LoadOptions::from_env`]); a program that configures
+/// its cache calls [`load_pack_with`].
 pub fn load_pack(dir: &Path) -> Result<Snapshot, PackErrors> {
+    load_pack_with(dir, &LoadOptions::from_env())
+}
+
+/// [`load_pack`] with explicit options: with a cache directory, a restart with an unchanged
+/// pack reads its Hyperscan databases back instead of compiling them (milliseconds instead of
+/// seconds); what was loaded and compiled is in `snapshot.matcher().cache_stats()`. A cache
+/// directory that cannot be used is no error (everything is compiled; `cache_stats()` says
+/// why).
+pub fn load_pack_with(dir: &Path, options: &LoadOptions) -> Result<Snapshot, PackErrors> {
     let mut errors = Vec::new();
-    let source = read_pack(dir, &mut errors);
-    let snapshot = source.and_then(|s| compile(s, &mut errors));
+    // The normaliser's per-process tables are built on another core while the files (number
+    // lists above all) are read.
+    let source = std::thread::scope(|scope| {
+        let tables = std::thread::Builder::new()
+            .name("pack-tables".into())
+            .spawn_scoped(scope, crate::text::normalise::build_tables)
+            .ok();
+        let source = read_pack(dir, &mut errors);
+        if let Some(t) = tables {
+            let _ = t.join();
+        }
+        source
+    });
+    let snapshot = source.and_then(|s| compile_with(s, &mut errors, options));
     match snapshot {
         Some(s) if errors.is_empty() => Ok(s),
         _ => {
@@ -175,8 +242,17 @@ fn category_id(i: usize) -> CategoryId {
     CategoryId(u16::try_from(i).unwrap_or(u16::MAX))
 }
 
-/// Compiles a checked [`PackSource`]; problems are appended to `errors`.
+/// Compiles a checked [`PackSource`]; problems are appended to `errors`. No database cache.
 pub fn compile(source: PackSource, errors: &mut Vec<PackError>) -> Option<Snapshot> {
+    compile_with(source, errors, &LoadOptions::default())
+}
+
+/// [`compile`] with options (the database cache).
+pub fn compile_with(
+    source: PackSource,
+    errors: &mut Vec<PackError>,
+    options: &LoadOptions,
+) -> Option<Snapshot> {
     let mut err = |file: &str, line: usize, kind: PackErrorKind| {
         errors.push(PackError {
             file: file.to_owned(),
@@ -254,7 +330,9 @@ pub fn compile(source: PackSource, errors: &mut Vec<PackError>) -> Option<Snapsh
         .iter()
         .map(|l| (l.from.clone(), l.to.clone()))
         .collect();
-    let matcher_result = TextMatcher::compile(phrase_defs, pattern_defs, &pairs);
+    let cache = options.cache_dir.as_ref().map(DbCache::new);
+    let matcher_result =
+        TextMatcher::compile_with(phrase_defs, pattern_defs, &pairs, cache.as_ref());
     let text_matcher = match matcher_result {
         Ok(m) => Some(m),
         Err(e) => {

@@ -380,7 +380,11 @@ pub(crate) fn line_of(text: &str, offset: usize) -> usize {
 
 /// Lines of a line-oriented file without comments and blank lines: `(line number, content)`.
 fn content_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.lines().enumerate().filter_map(|(i, l)| {
+    raw_lines(text).enumerate().filter_map(|(i, l)| {
+        // Nearly every line of a number list: no comment, nothing to trim.
+        if plain_number(l) {
+            return Some((i + 1, l));
+        }
         let l = l.trim_end_matches('\r');
         let l = match l.find('#') {
             // `#` starts a comment at the start of a line or after whitespace.
@@ -393,6 +397,35 @@ fn content_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
         let l = l.trim();
         (!l.is_empty()).then_some((i + 1, l))
     })
+}
+
+/// The lines of `text` split at `\n`, with their `\r` (blank and `\r`-only lines are dropped by
+/// [`content_lines`] anyway, so its result is that of `str::lines`). A byte loop: a number
+/// list's lines are a dozen bytes, too short for `memchr` to pay.
+fn raw_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let rest = text.as_bytes().get(start..)?;
+        let len = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        let line = text.get(start..start + len).unwrap_or_default();
+        start += len + 1;
+        Some(line)
+    })
+}
+
+/// Number of `\n` in `text` (the loops vectorise).
+fn count_newlines(text: &str) -> usize {
+    text.as_bytes()
+        .chunks(4096)
+        .map(|chunk| chunk.iter().map(|&b| u32::from(b == b'\n')).sum::<u32>() as usize)
+        .sum()
+}
+
+/// `13800000001` or `+8613800000001`: digits after an optional `+`, nothing else.
+fn plain_number(line: &str) -> bool {
+    let b = line.as_bytes();
+    let digits = b.strip_prefix(b"+").unwrap_or(b);
+    !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
 }
 
 fn valid_name(s: &str) -> bool {
@@ -498,7 +531,7 @@ pub fn read_pack(dir: &Path, errors: &mut Vec<PackError>) -> Option<PackSource> 
         if let (Some(id), Some(text)) = (id, r.read(&l.file, &at)) {
             let list_bits = id.index() as u16;
             // At most one number per line.
-            builder.reserve(text.bytes().filter(|&b| b == b'\n').count() + 1);
+            builder.reserve(count_newlines(&text) + 1);
             for (n, content) in content_lines(&text) {
                 let n32 = u32::try_from(n).unwrap_or(u32::MAX);
                 match parse_list_entry(content, &number_config) {
@@ -908,5 +941,64 @@ fn check_rule(
         report(PackErrorKind::Syntax(
             "a rule needs at least one condition in [rule.when]".into(),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_lines_drop_comments_and_blanks_and_keep_line_numbers() {
+        let text = "# header\n13800000001\n+8613800000002\r\n\n  13800000003  # note\n\
+                    95588#x\n+\n170*\n12345\r\r\n\t+86 138\t\n";
+        let got: Vec<_> = content_lines(text).collect();
+        assert_eq!(
+            got,
+            vec![
+                (2, "13800000001"),
+                (3, "+8613800000002"),
+                (5, "13800000003"),
+                (6, "95588#x"),
+                (7, "+"),
+                (8, "170*"),
+                (9, "12345"),
+                (10, "+86 138"),
+            ]
+        );
+        assert!(plain_number("+8613800000001") && plain_number("7"));
+        assert!(!plain_number("+") && !plain_number("") && !plain_number("138 0"));
+        assert!(!plain_number("138\r") && !plain_number("++1"));
+    }
+
+    #[test]
+    fn content_lines_read_as_str_lines_would() {
+        for text in [
+            "",
+            "\n",
+            "a",
+            "a\n",
+            "a\n\n",
+            "\r\n\r\nx\r",
+            "x\ry\nz",
+            "中文\n  短语 2 \r\n#注释\n",
+        ] {
+            let with_std: Vec<(usize, &str)> = text
+                .lines()
+                .enumerate()
+                .filter_map(|(i, l)| {
+                    let l = l.trim_end_matches('\r').trim();
+                    (!l.is_empty() && !l.starts_with('#')).then_some((i + 1, l))
+                })
+                .collect();
+            assert_eq!(
+                content_lines(text).collect::<Vec<_>>(),
+                with_std,
+                "{text:?}"
+            );
+        }
+        let text = "1\n\n3\r\n".repeat(5000);
+        assert_eq!(count_newlines(&text), 15000);
+        assert_eq!(count_newlines(""), 0);
     }
 }

@@ -1,6 +1,11 @@
 //! The fraud-script matcher: the rule pack's phrases and regular expressions, compiled into Hyperscan
 //! databases once per snapshot and scanned over normalised text.
 //!
+//! Compiling the databases is most of a pack's load time (about 2 s of CPU for the default pack's
+//! patterns): [`TextMatcher::compile_with`] reads them from a [`DbCache`] directory when it holds
+//! them (keyed by everything that determines each database), and compiles the others on every
+//! core.
+//!
 //! - Phrases go through Hyperscan's literal API (`hs_compile_lit_multi`), one literal per distinct
 //!   normalised phrase. A phrase is reported once per message, at its first occurrence: a bitset
 //!   of the literals seen drops Hyperscan's later reports. (Hyperscan's own `SINGLEMATCH` does
@@ -33,7 +38,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use hyperscan::{
     BlockDatabase, Builder, HsError, Literal, LiteralFlags, Literals, Matching, Pattern,
@@ -44,6 +49,7 @@ use regex_automata::nfa::thompson;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, MatchKind};
 
+use super::cache::{self, CacheStats, DbCache, Lookup};
 use super::normalise::{NormalisedText, Normaliser};
 use super::TextError;
 
@@ -210,6 +216,8 @@ pub struct TextMatcher {
     pattern_clauses: Vec<Vec<Vec<u32>>>,
     /// Patterns without any clause: scanned on every message.
     ungated: Vec<u32>,
+    /// Databases loaded from the cache and compiled.
+    cache_stats: CacheStats,
 }
 
 impl fmt::Debug for TextMatcher {
@@ -322,6 +330,189 @@ fn compile_error_parts(err: &hyperscan::Error) -> (Option<usize>, String) {
     }
 }
 
+/// A compile failure as the matcher reports it: the expression index Hyperscan names, and its
+/// message (plain data, so it can cross threads).
+type DbError = (Option<usize>, String);
+
+/// One database to obtain: what it is built from and its cache key.
+struct DbJob<'a> {
+    source: DbSource<'a>,
+    key: Vec<u8>,
+}
+
+enum DbSource<'a> {
+    Literals(&'a Literals),
+    Pattern(&'a str, PatternFlags),
+}
+
+impl<'a> DbJob<'a> {
+    fn literals(environment: &[u8], literals: &'a Literals) -> DbJob<'a> {
+        let mut key = environment.to_vec();
+        key.extend_from_slice(b"literals");
+        cache::push_u64(&mut key, literals.len() as u64);
+        for lit in literals.iter() {
+            cache::push_u64(&mut key, lit.id.map_or(u64::MAX, |id| id as u64));
+            cache::push_u64(&mut key, u64::from(lit.flags.bits()));
+            cache::push_bytes(&mut key, lit.expression.as_bytes());
+        }
+        DbJob {
+            source: DbSource::Literals(literals),
+            key,
+        }
+    }
+
+    fn pattern(environment: &[u8], regex: &'a str, flags: PatternFlags) -> DbJob<'a> {
+        let mut key = environment.to_vec();
+        key.extend_from_slice(b"pattern");
+        cache::push_u64(&mut key, u64::from(flags.bits()));
+        cache::push_u64(&mut key, 0); // the id: a pattern alone reports id 0
+        cache::push_bytes(&mut key, regex.as_bytes());
+        DbJob {
+            source: DbSource::Pattern(regex, flags),
+            key,
+        }
+    }
+
+    fn compile(&self) -> Result<BlockDatabase, DbError> {
+        match self.source {
+            DbSource::Literals(literals) => {
+                let db: Result<BlockDatabase, _> = literals.build();
+                db.map_err(|e| compile_error_parts(&e))
+            }
+            DbSource::Pattern(regex, flags) => compile_one(regex, flags).map_err(|m| (None, m)),
+        }
+    }
+}
+
+/// What obtaining one database did.
+enum Outcome {
+    Loaded,
+    Compiled {
+        rejected: Option<String>,
+        write_error: Option<String>,
+    },
+}
+
+/// Most threads compiling databases at once.
+const MAX_COMPILE_THREADS: usize = 8;
+
+/// Stack of a compiling thread (Hyperscan's compiler recurses over the expression's graph).
+const COMPILE_STACK_BYTES: usize = 16 << 20;
+
+/// The database of `job`: from the cache if it has a valid one, else compiled (and stored).
+fn obtain(job: &DbJob<'_>, cache: Option<&DbCache>) -> (Result<BlockDatabase, DbError>, Outcome) {
+    let Some(cache) = cache else {
+        return (
+            job.compile(),
+            Outcome::Compiled {
+                rejected: None,
+                write_error: None,
+            },
+        );
+    };
+    let rejected = match cache.load(&job.key) {
+        Lookup::Hit(db) => return (Ok(db), Outcome::Loaded),
+        Lookup::Missing => None,
+        Lookup::Rejected(why) => Some(why),
+    };
+    let db = job.compile();
+    let write_error = match &db {
+        Ok(db) => cache.store(&job.key, db).err(),
+        Err(_) => None,
+    };
+    (
+        db,
+        Outcome::Compiled {
+            rejected,
+            write_error,
+        },
+    )
+}
+
+/// Obtains every database of `jobs` (results in job order), on up to
+/// [`MAX_COMPILE_THREADS`] threads.
+fn obtain_all(
+    jobs: &[DbJob<'_>],
+    cache: Option<&DbCache>,
+) -> (Vec<Result<BlockDatabase, DbError>>, CacheStats) {
+    let mut stats = CacheStats::default();
+    let cache = cache.and_then(|c| match c.prepare() {
+        Ok(()) => Some(c),
+        Err(e) => {
+            stats.last_error = Some(e);
+            stats.not_written = jobs.len();
+            None
+        }
+    });
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_COMPILE_THREADS)
+        .min(jobs.len());
+    let mut results: Vec<Option<(Result<BlockDatabase, DbError>, Outcome)>> =
+        std::iter::repeat_with(|| None).take(jobs.len()).collect();
+    std::thread::scope(|scope| {
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else {
+                    return done;
+                };
+                done.push((i, obtain(job, cache)));
+            }
+        };
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .name("hs-compile".into())
+                    .stack_size(COMPILE_STACK_BYTES)
+                    .spawn_scoped(scope, work)
+                    .ok()
+            })
+            .collect();
+        let mut finished = vec![work()];
+        finished.extend(helpers.into_iter().filter_map(|h| h.join().ok()));
+        for (i, result) in finished.into_iter().flatten() {
+            if let Some(slot) = results.get_mut(i) {
+                *slot = Some(result);
+            }
+        }
+    });
+    let results = results
+        .into_iter()
+        .map(|r| {
+            let Some((db, outcome)) = r else {
+                return missing();
+            };
+            match outcome {
+                Outcome::Loaded => stats.loaded += 1,
+                Outcome::Compiled {
+                    rejected,
+                    write_error,
+                } => {
+                    stats.compiled += 1;
+                    if let Some(why) = rejected {
+                        stats.rejected += 1;
+                        stats.last_error = Some(why);
+                    }
+                    if let Some(why) = write_error {
+                        stats.not_written += 1;
+                        stats.last_error = Some(why);
+                    }
+                }
+            }
+            db
+        })
+        .collect();
+    (results, stats)
+}
+
+/// The result of a database whose compiling thread died (not expected).
+fn missing() -> Result<BlockDatabase, DbError> {
+    Err((None, "a database compiling thread failed".into()))
+}
+
 /// Checks one regular expression the way [`TextMatcher::compile`] would compile it, so a pack
 /// loader can report every bad line rather than only the first.
 pub fn check_pattern(regex: &str) -> Result<(), TextError> {
@@ -344,6 +535,26 @@ impl TextMatcher {
         phrases: Vec<PhraseDef>,
         patterns: Vec<PatternDef>,
         lookalikes: &[(K, V)],
+    ) -> Result<Self, TextError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        Self::compile_with(phrases, patterns, lookalikes, None)
+    }
+
+    /// [`compile`](Self::compile), reading the Hyperscan databases from `cache` when it holds
+    /// them and writing there those it compiles (see [`DbCache`]). The matcher is the same
+    /// either way; [`cache_stats`](Self::cache_stats) tells what was loaded and compiled. A
+    /// cache directory that cannot be used is no error: everything is compiled.
+    ///
+    /// Databases that are not in the cache are compiled on every core
+    /// ([`std::thread::available_parallelism`], at most 8 threads).
+    pub fn compile_with<K, V>(
+        phrases: Vec<PhraseDef>,
+        patterns: Vec<PatternDef>,
+        lookalikes: &[(K, V)],
+        cache: Option<&DbCache>,
     ) -> Result<Self, TextError>
     where
         K: AsRef<str>,
@@ -447,7 +658,9 @@ impl TextMatcher {
             }
         }
 
-        let literal_db = if literal_texts.is_empty() && gate_texts.is_empty() {
+        // Every database: the literals (if any), then each pattern's start-of-match and match
+        // databases; from the cache when it holds them, compiled (on every core) otherwise.
+        let literals: Option<Literals> = if literal_texts.is_empty() && gate_texts.is_empty() {
             None
         } else {
             let phrase_literals = literal_texts.iter().enumerate().map(|(i, t)| Literal {
@@ -466,47 +679,67 @@ impl TextMatcher {
                     id: Some(gate_base as usize + i),
                     som: None,
                 });
-            let literals: Literals = phrase_literals.chain(gate_literals).collect();
-            let db: Result<BlockDatabase, _> = literals.build();
-            Some(db.map_err(|e| {
-                let (expr, message) = compile_error_parts(&e);
-                if let Some(gate) = expr.and_then(|lit| lit.checked_sub(gate_base as usize)) {
-                    let index = gate_owner.get(gate).copied().unwrap_or(0);
-                    return TextError::Pattern {
-                        index,
-                        id: patterns
-                            .get(index)
-                            .map(|p| p.id.clone())
-                            .unwrap_or_default(),
-                        message,
-                    };
-                }
-                let index = expr
-                    .and_then(|lit| members.get(lit))
-                    .and_then(|list| list.first())
-                    .map(|&p| p as usize);
-                match index {
-                    Some(index) => TextError::Phrase { index, message },
-                    None => TextError::Database { message },
-                }
-            })?)
+            Some(phrase_literals.chain(gate_literals).collect())
         };
+        let environment = cache::environment_key();
+        let mut jobs = Vec::with_capacity(1 + 2 * patterns.len());
+        if let Some(literals) = &literals {
+            jobs.push(DbJob::literals(&environment, literals));
+        }
+        for flags in [som_flags(), match_flags()] {
+            jobs.extend(
+                patterns
+                    .iter()
+                    .map(|def| DbJob::pattern(&environment, &def.regex, flags)),
+            );
+        }
+        let (mut built, cache_stats) = obtain_all(&jobs, cache);
+        built.reverse(); // popped in job order below
 
-        let compile_all = |flags: PatternFlags| {
+        // A literal Hyperscan rejects is a pattern's gate or a phrase.
+        let literal_error = |(expr, message): DbError| {
+            if let Some(gate) = expr.and_then(|lit| lit.checked_sub(gate_base as usize)) {
+                let index = gate_owner.get(gate).copied().unwrap_or(0);
+                return TextError::Pattern {
+                    index,
+                    id: patterns
+                        .get(index)
+                        .map(|p| p.id.clone())
+                        .unwrap_or_default(),
+                    message,
+                };
+            }
+            let index = expr
+                .and_then(|lit| members.get(lit))
+                .and_then(|list| list.first())
+                .map(|&p| p as usize);
+            match index {
+                Some(index) => TextError::Phrase { index, message },
+                None => TextError::Database { message },
+            }
+        };
+        let literal_db = match literals {
+            None => None,
+            Some(_) => Some(built.pop().unwrap_or_else(missing).map_err(literal_error)?),
+        };
+        let mut take_all = || {
             patterns
                 .iter()
                 .enumerate()
                 .map(|(index, def)| {
-                    compile_one(&def.regex, flags).map_err(|message| TextError::Pattern {
-                        index,
-                        id: def.id.clone(),
-                        message,
-                    })
+                    built
+                        .pop()
+                        .unwrap_or_else(missing)
+                        .map_err(|(_, message)| TextError::Pattern {
+                            index,
+                            id: def.id.clone(),
+                            message,
+                        })
                 })
                 .collect::<Result<Vec<_>, _>>()
         };
-        let som_dbs = compile_all(som_flags())?;
-        let match_dbs = compile_all(match_flags())?;
+        let som_dbs = take_all()?;
+        let match_dbs = take_all()?;
         let locators = patterns
             .iter()
             .map(|def| Locator::new(&def.regex))
@@ -530,7 +763,13 @@ impl TextMatcher {
             gate_patterns,
             pattern_clauses,
             ungated,
+            cache_stats,
         })
+    }
+
+    /// What compiling this matcher did with the database cache (all compiled without one).
+    pub fn cache_stats(&self) -> &CacheStats {
+        &self.cache_stats
     }
 
     /// The normaliser (with this pack's look-alike table) the matcher applies before scanning.
@@ -1341,6 +1580,265 @@ mod tests {
             .iter()
             .map(|h| m.found(text, h).to_owned())
             .collect()
+    }
+
+    /// A fresh, private directory for a cache test (removed first if a previous run left it).
+    fn cache_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "interdict-matcher-cache-{}-{name}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn cache_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files
+    }
+
+    fn cached_matcher(phrases: Vec<PhraseDef>, cache: &DbCache) -> TextMatcher {
+        TextMatcher::compile_with(
+            phrases,
+            vec![
+                pattern("long-digits", BRUSHING, r"\d{5,}", 1),
+                pattern(
+                    "police-case",
+                    POLICE,
+                    r"(公安|检察院|法院).{0,8}(通缉|逮捕)",
+                    4,
+                ),
+            ],
+            &lookalikes(),
+            Some(cache),
+        )
+        .unwrap()
+    }
+
+    fn default_phrases() -> Vec<PhraseDef> {
+        vec![
+            phrase(POLICE, "安全账户", 3),
+            phrase(POLICE, "涉嫌洗钱", 2),
+            phrase(BRUSHING, "刷单", 2),
+        ]
+    }
+
+    /// What a matcher finds in a few messages: (kind, start, end, category score) per hit.
+    fn findings(m: &TextMatcher) -> Vec<Vec<(HitKind, usize, usize, u32)>> {
+        let mut hits = TextHits::new();
+        [
+            "请立即转到安全帳\u{200b} 戶，否則涉嫌洗錢",
+            "市公安局：你已被 列入 通緝名單",
+            "刷单返利，订单号１２３４５６７８",
+            "您的快递已放至驿站",
+        ]
+        .iter()
+        .map(|text| {
+            m.scan(text, &mut hits).unwrap();
+            hits.hits()
+                .iter()
+                .map(|h| (h.kind, h.start, h.end, hits.score(h.category)))
+                .collect()
+        })
+        .collect()
+    }
+
+    #[test]
+    fn a_matcher_loaded_from_the_cache_finds_what_the_compiled_one_finds() {
+        let dir = cache_dir("round-trip");
+        let cache = DbCache::new(&dir);
+        let compiled = cached_matcher(default_phrases(), &cache);
+        // One literal database, two per pattern.
+        let stats = compiled.cache_stats();
+        assert_eq!(
+            (stats.loaded, stats.compiled, stats.not_written),
+            (0, 5, 0),
+            "{stats:?}"
+        );
+        assert_eq!(stats.last_error, None);
+        assert_eq!(cache_files(&dir).len(), 5);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+
+        let loaded = cached_matcher(default_phrases(), &cache);
+        let stats = loaded.cache_stats();
+        assert_eq!(
+            (stats.loaded, stats.compiled, stats.rejected),
+            (5, 0, 0),
+            "{stats:?}"
+        );
+        let uncached = TextMatcher::compile(
+            default_phrases(),
+            vec![
+                pattern("long-digits", BRUSHING, r"\d{5,}", 1),
+                pattern(
+                    "police-case",
+                    POLICE,
+                    r"(公安|检察院|法院).{0,8}(通缉|逮捕)",
+                    4,
+                ),
+            ],
+            &lookalikes(),
+        )
+        .unwrap();
+        assert_eq!(
+            uncached.cache_stats(),
+            &CacheStats {
+                compiled: 5,
+                ..CacheStats::default()
+            }
+        );
+        let found = findings(&uncached);
+        assert!(
+            found.iter().filter(|f| !f.is_empty()).count() >= 3,
+            "{found:?}"
+        );
+        assert_eq!(findings(&compiled), found);
+        assert_eq!(findings(&loaded), found);
+        // The start-of-match databases came back too: scanning with them gives the same ranges.
+        for text in ["订单号：１２３４５６７８", "市公安局：你已被 列入 通緝名單"]
+        {
+            assert_eq!(
+                ungated_pattern_hits(&loaded, text),
+                ungated_pattern_hits(&uncached, text)
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn corrupt_truncated_or_refused_cache_files_are_recompiled_and_rewritten() {
+        let dir = cache_dir("corrupt");
+        let cache = DbCache::new(&dir);
+        let reference = findings(&cached_matcher(default_phrases(), &cache));
+        let files = cache_files(&dir);
+        assert_eq!(files.len(), 5);
+        // One file with a flipped byte, one cut short, one emptied.
+        let mut bytes = std::fs::read(&files[0]).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x40;
+        std::fs::write(&files[0], &bytes).unwrap();
+        let bytes = std::fs::read(&files[1]).unwrap();
+        std::fs::write(&files[1], &bytes[..bytes.len() - 100]).unwrap();
+        std::fs::write(&files[2], b"").unwrap();
+
+        let m = cached_matcher(default_phrases(), &cache);
+        let stats = m.cache_stats();
+        assert_eq!(
+            (stats.loaded, stats.compiled, stats.rejected),
+            (2, 3, 3),
+            "{stats:?}"
+        );
+        assert!(stats.last_error.is_some());
+        assert_eq!(findings(&m), reference);
+
+        // Rewritten: the next start loads everything.
+        let m = cached_matcher(default_phrases(), &cache);
+        assert_eq!(m.cache_stats().loaded, 5, "{:?}", m.cache_stats());
+        assert_eq!(cache_files(&dir), files);
+
+        // A whole, checksummed file whose database Hyperscan refuses (as one built for another
+        // CPU would be): recompiled.
+        let key = DbJob::pattern(&cache::environment_key(), r"\d{5,}", match_flags()).key;
+        std::fs::write(cache.path(&key), cache::encode(&key, b"not a database")).unwrap();
+        let m = cached_matcher(default_phrases(), &cache);
+        let stats = m.cache_stats();
+        assert_eq!(
+            (stats.loaded, stats.compiled, stats.rejected),
+            (4, 1, 1),
+            "{stats:?}"
+        );
+        assert!(
+            stats
+                .last_error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("Hyperscan"),
+            "{stats:?}"
+        );
+        assert_eq!(findings(&m), reference);
+        // No temporary file is left behind.
+        assert_eq!(cache_files(&dir), files);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_changed_phrase_changes_the_key_of_the_phrase_database_only() {
+        let dir = cache_dir("changed");
+        let cache = DbCache::new(&dir);
+        let _ = cached_matcher(default_phrases(), &cache);
+        let mut changed = default_phrases();
+        changed[2] = phrase(BRUSHING, "刷单返利", 2);
+        let m = cached_matcher(changed, &cache);
+        let stats = m.cache_stats();
+        // The literal database is new; the patterns' four are reused.
+        assert_eq!((stats.loaded, stats.compiled), (4, 1), "{stats:?}");
+        assert_eq!(cache_files(&dir).len(), 6);
+        let mut hits = TextHits::new();
+        m.scan("刷单而已", &mut hits).unwrap();
+        assert!(
+            hits.is_empty(),
+            "the old phrase was loaded: {:?}",
+            hits.hits()
+        );
+        m.scan("刷单返利", &mut hits).unwrap();
+        assert_eq!(hits.score(BRUSHING), 2);
+        // A weight is not in any database: same keys.
+        let mut reweighted = default_phrases();
+        reweighted[2].weight = 5;
+        assert_eq!(cached_matcher(reweighted, &cache).cache_stats().compiled, 0);
+        // Keys differ by phrase bytes, flags, the pattern and its flags, and name the library.
+        let env = cache::environment_key();
+        let version = hyperscan::version_str().to_bytes();
+        assert!(env.windows(version.len()).any(|w| w == version));
+        let a = DbJob::pattern(&env, "ab", match_flags()).key;
+        assert_ne!(a, DbJob::pattern(&env, "ac", match_flags()).key);
+        assert_ne!(a, DbJob::pattern(&env, "ab", som_flags()).key);
+        let lits = |flags| -> Literals {
+            vec![Literal {
+                expression: "ab".into(),
+                flags,
+                id: Some(0),
+                som: None,
+            }]
+            .into_iter()
+            .collect()
+        };
+        let (plain, caseless) = (lits(LiteralFlags::empty()), lits(LiteralFlags::CASELESS));
+        assert_ne!(
+            DbJob::literals(&env, &plain).key,
+            DbJob::literals(&env, &caseless).key
+        );
+        assert_ne!(DbJob::literals(&env, &plain).key, a);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_cache_directory_others_may_write_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = cache_dir("shared");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let m = cached_matcher(default_phrases(), &DbCache::new(&dir));
+        let stats = m.cache_stats();
+        assert_eq!(
+            (stats.loaded, stats.compiled, stats.not_written),
+            (0, 5, 5),
+            "{stats:?}"
+        );
+        assert!(stats.last_error.is_some());
+        assert!(cache_files(&dir).is_empty());
+        assert!(!findings(&m).concat().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

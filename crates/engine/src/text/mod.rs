@@ -9,6 +9,7 @@
 //!   remembers, for every normalised byte, where it came from in the original text, so evidence quotes
 //!   the phrase *as found*.
 //! - [`matcher`]: [`TextMatcher`], Hyperscan databases of phrases and regular expressions, scored per category.
+//! - [`cache`]: [`DbCache`], compiled Hyperscan databases kept on disk between starts.
 //! - [`contacts`]: phone numbers, URLs, QQ and WeChat ids the message asks the victim to contact.
 //!
 //! ```
@@ -28,11 +29,13 @@
 //! (Apache-2.0, OpenCC's dictionaries, also Apache-2.0, embedded at build time: nothing is read or
 //! downloaded at run time).
 
+pub mod cache;
 pub mod contacts;
 mod gate;
 pub mod matcher;
 pub mod normalise;
 
+pub use cache::{CacheStats, DbCache};
 pub use contacts::{extract as extract_contacts, Contact, ContactKind, Contacts, MAX_CONTACTS};
 pub use matcher::{
     check_pattern, CategoryId, HitKind, PatternDef, PhraseDef, TextHit, TextHits, TextMatcher,

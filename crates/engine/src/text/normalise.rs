@@ -1156,6 +1156,12 @@ impl Tables {
     }
 }
 
+/// Builds the per-process tables now if they are not yet built (a few tens of milliseconds, once):
+/// the pack loader does it on another thread while it reads the number lists.
+pub(crate) fn build_tables() {
+    let _ = tables();
+}
+
 fn tables() -> Result<&'static Tables, TextError> {
     static TABLES: OnceLock<Result<Tables, TextError>> = OnceLock::new();
     TABLES
