@@ -12,13 +12,14 @@ deps:
 build: deps
 	$(CARGO) build --release -p interdict
 
-# The gateway's main job on the bundled defaults. Until the inline proxies land,
-# this decides the bundled sample traffic (plain events, raw SIP, raw SMPP) with
-# the default rule pack and prints one JSON decision per input.
+# The gateway's main job on its defaults: `interdict serve` (SIP 127.0.0.1:5060, next hop
+# 127.0.0.1:5070, metrics 127.0.0.1:9460) between a SIPp border and a SIPp core, driven
+# with the bundled calls (ordinary, fraud-listed and suspect callers); prints the calls
+# by verdict and the evidence of a blocked call, and fails unless every call went as
+# expected. The binary is in $CARGO_TARGET_DIR when that is set.
 run: build
-	./target/release/interdict rules validate $(RULES)
-	./target/release/interdict check --rules $(RULES) --jsonl tests/samples/events.jsonl
-	./target/release/interdict check --rules $(RULES) tests/samples/sip/*.sip tests/samples/smpp/*.hex
+	"$${CARGO_TARGET_DIR:-target}/release/interdict" rules validate $(RULES)
+	bash scripts/demo-sip $(RULES)
 
 fmt: deps
 	$(CARGO) fmt --all -- --check
