@@ -720,3 +720,44 @@ async fn push_to_enforcement() {
         lat[lat.len() - 1]
     );
 }
+
+/// Start-up with a year of pushes: 3,650 updates of 100 numbers (10 a day... of batches),
+/// re-applied to a fresh engine as `interdict serve` does before its first decision.
+/// `cargo test -p interdict --test feed -- --ignored --nocapture startup_with_a_year`
+#[test]
+#[ignore = "a measurement, run by hand"]
+fn startup_with_a_year_of_pushes() {
+    let dir = temp_dir("year");
+    let updates = 3_650u64;
+    {
+        let log = RedbLog::open(&dir).unwrap();
+        for u in 0..updates {
+            let mut req = push("+8617000000000", &format!("y-{u}"));
+            req.add = (0..100u64)
+                .map(|i| format!("+86170{:08}", u * 100 + i))
+                .collect();
+            let audit = pb::DecisionEvent {
+                kind: pb::EventKind::RuleChange as i32,
+                ..Default::default()
+            };
+            log.record_update(&req, audit).unwrap();
+        }
+    }
+    let engine = Engine::new(load_pack(&rules_dir()).unwrap());
+    let started = std::time::Instant::now();
+    let log = RedbLog::open(&dir).unwrap();
+    let applied = restore(&log, &engine).unwrap();
+    let took = started.elapsed();
+    assert_eq!(applied as u64, updates);
+    let snap = engine.snapshot();
+    let d = interdict_engine::decide_with(
+        &snap,
+        None,
+        &interdict_engine::Event::call("+8617000012345", "+8617166604321", 0),
+    );
+    assert_eq!(d.verdict, interdict_engine::Verdict::Block);
+    eprintln!(
+        "start-up: {updates} updates ({} numbers) re-applied in {took:?}",
+        updates * 100
+    );
+}

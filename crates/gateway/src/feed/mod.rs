@@ -282,20 +282,24 @@ pub fn number_changes(
 /// message is decided). Returns how many were applied; those that no longer apply (a list
 /// removed from the pack) are logged and skipped.
 pub fn restore(log: &dyn EventLog, engine: &Engine) -> Result<usize, log::LogError> {
+    let snapshot = engine.snapshot();
+    let mut all = Vec::new();
     let mut applied = 0;
     for (version, update) in log.updates()? {
-        let snapshot = engine.snapshot();
-        let result = number_changes(&snapshot, &update).and_then(|changes| {
-            engine
-                .apply_number_changes(&changes)
-                .map_err(|e| UpdateError::Engine(e.to_string()))
-        });
-        match result {
-            Ok(()) => applied += 1,
+        match number_changes(&snapshot, &update) {
+            Ok(changes) => {
+                all.extend(changes);
+                applied += 1;
+            }
             Err(e) => {
                 tracing::warn!(version, list = %update.list, error = %e, "pushed update not re-applied")
             }
         }
+    }
+    // One new set of lists for all of them, in the order they were pushed.
+    if let Err(e) = engine.apply_number_changes(&all) {
+        tracing::error!(error = %e, "pushed updates not re-applied");
+        return Ok(0);
     }
     Ok(applied)
 }
