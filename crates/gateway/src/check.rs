@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use interdict_engine::{load_pack, Decision, Engine, Ingress};
+use interdict_engine::{Decision, Engine, Ingress};
 use serde::Serialize;
 
 use std::sync::Arc;
@@ -83,7 +83,7 @@ pub fn now_ms() -> u64 {
 }
 
 fn load_engine(rules: &Path) -> Result<Engine, ExitCode> {
-    match load_pack(rules) {
+    match crate::reload::load(rules, crate::reload::default_cache_dir().as_deref()) {
         Ok(snapshot) => Ok(Engine::new(snapshot)),
         Err(errors) => {
             eprintln!(
@@ -133,7 +133,7 @@ pub fn run(rules: &Path, jsonl: Option<&str>, files: &[PathBuf], ingress: Ingres
 /// Runs `interdict rules validate`: exit status 0 and a summary when the pack
 /// compiles, 1 and every problem with its file and line otherwise.
 pub fn validate(dir: &Path) -> ExitCode {
-    match load_pack(dir) {
+    match crate::reload::load(dir, crate::reload::default_cache_dir().as_deref()) {
         Ok(snapshot) => {
             println!(
                 "{}: ok: pack {} {}, {} categories, {} rules, {} lure domains",

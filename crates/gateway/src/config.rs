@@ -39,6 +39,11 @@ pub struct GatewayConfig {
     pub watch_rules: bool,
     /// A candidate pack decided beside the enforced one, enforcing nothing (shadow mode).
     pub shadow_rules: Option<PathBuf>,
+    /// Directory of compiled Hyperscan databases (default `$XDG_CACHE_HOME/interdict` or
+    /// `~/.cache/interdict`); `interdict rules validate` fills the same one.
+    pub cache_dir: Option<PathBuf>,
+    /// Use the database cache at all (false: compile every pack at every load).
+    pub cache: bool,
     /// `human` or `json` logs on standard error.
     pub log_format: LogFormat,
     /// A decision slower than this (microseconds) is not acted on: the message fails open
@@ -51,6 +56,18 @@ pub struct GatewayConfig {
     pub refuse_undecodable: bool,
 }
 
+impl GatewayConfig {
+    /// The database cache directory to use, if any.
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        if !self.cache {
+            return None;
+        }
+        self.cache_dir
+            .clone()
+            .or_else(crate::reload::default_cache_dir)
+    }
+}
+
 impl Default for GatewayConfig {
     fn default() -> Self {
         GatewayConfig {
@@ -58,6 +75,8 @@ impl Default for GatewayConfig {
             rules: PathBuf::from("rules"),
             watch_rules: false,
             shadow_rules: None,
+            cache_dir: None,
+            cache: true,
             log_format: LogFormat::Human,
             decision_deadline_us: 10_000,
             fail_closed: false,
@@ -162,8 +181,10 @@ pub struct SipConfig {
     pub warn_mark: Option<String>,
     /// UDP worker threads; 0: one per core.
     pub workers: usize,
-    /// Give each UDP worker its own socket on the port (`SO_REUSEPORT`, spread by peer
-    /// address) instead of sharing one (better with many peers, worse with one big peer).
+    /// Give each UDP worker its own socket on the port (`SO_REUSEPORT`: the kernel spreads
+    /// peers by address hash, so one peer's datagrams are handled in order by one worker).
+    /// `false` shares one socket: better balance with a single big peer, but two workers may
+    /// forward one peer's consecutive messages (a 180 and its 200) out of order.
     pub reuse_port: bool,
     /// Largest message accepted (bytes); larger is refused with 513.
     pub max_message_bytes: usize,
@@ -203,7 +224,7 @@ impl Default for SipConfig {
             call_info: "https://interdict.invalid/remediation".into(),
             warn_mark: Some("[疑似诈骗]".into()),
             workers: 0,
-            reuse_port: false,
+            reuse_port: true,
             max_message_bytes: 65_535,
             max_headers: 256,
             max_tcp_connections: 1_024,

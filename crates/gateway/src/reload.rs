@@ -6,15 +6,44 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use interdict_engine::load_pack;
+use interdict_engine::{load_pack_with, LoadOptions, PackErrors, Snapshot};
 
 use crate::decide::Decider;
 use crate::metrics::{Metrics, ResultLabel};
 
+/// The default directory of compiled Hyperscan databases: `$XDG_CACHE_HOME/interdict`, else
+/// `$HOME/.cache/interdict`; `None` when neither is set (everything is compiled).
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
+        })?;
+    Some(base.join("interdict"))
+}
+
+/// Loads and compiles the pack at `dir`, reading and filling the database cache in `cache`
+/// (a start with a warm cache skips Hyperscan compilation: 0.3 s instead of seconds).
+pub fn load(dir: &Path, cache: Option<&Path>) -> Result<Snapshot, PackErrors> {
+    let options = match cache {
+        Some(c) => LoadOptions::new().with_cache_dir(c),
+        None => LoadOptions::new(),
+    };
+    load_pack_with(dir, &options)
+}
+
 /// Loads the pack at `dir` and swaps it in; on failure the old pack stays. Returns the new
 /// pack's version, or the errors (file and line) that refused it.
-pub fn reload(decider: &Decider, dir: &Path, metrics: &Metrics) -> Result<String, String> {
-    match load_pack(dir) {
+pub fn reload(
+    decider: &Decider,
+    dir: &Path,
+    cache: Option<&Path>,
+    metrics: &Metrics,
+) -> Result<String, String> {
+    match load(dir, cache) {
         Ok(snapshot) => {
             let version = snapshot.version().to_string();
             decider.engine().swap(snapshot);
@@ -68,6 +97,7 @@ pub fn pack_mtime(dir: &Path) -> Option<SystemTime> {
 pub fn spawn_watcher(
     decider: Arc<Decider>,
     dir: PathBuf,
+    cache: Option<PathBuf>,
     metrics: Arc<Metrics>,
     every: Duration,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
@@ -81,7 +111,7 @@ pub fn spawn_watcher(
                 if now != seen {
                     seen = now;
                     // Errors are logged and counted by reload; the old pack stays.
-                    let _ = reload(&decider, &dir, &metrics);
+                    let _ = reload(&decider, &dir, cache.as_deref(), &metrics);
                 }
             }
         })

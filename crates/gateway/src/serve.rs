@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use interdict_engine::{load_pack, Engine};
+use interdict_engine::Engine;
 
 use crate::config::{Config, LogFormat};
 use crate::decide::Decider;
@@ -66,9 +66,18 @@ pub fn run(cfg: Config) -> ExitCode {
 
 async fn serve(cfg: Config) -> Result<(), String> {
     let started = Instant::now();
-    let snapshot = load_pack(&cfg.gateway.rules)
+    let cache = cfg.gateway.cache_dir();
+    let snapshot = crate::reload::load(&cfg.gateway.rules, cache.as_deref())
         .map_err(|e| format!("rule pack {} is invalid:\n{e}", cfg.gateway.rules.display()))?;
     let pack_version = snapshot.version().to_string();
+    let stats = snapshot.matcher().cache_stats();
+    tracing::info!(
+        cache = ?cache,
+        loaded = stats.loaded,
+        compiled = stats.compiled,
+        rejected = stats.rejected,
+        "rule pack compiled"
+    );
     let metrics = Arc::new(Metrics::new());
     let engine = Arc::new(Engine::new(snapshot));
     // Pushed numbers are re-applied by `feed::start` before the first message is decided.
@@ -85,7 +94,7 @@ async fn serve(cfg: Config) -> Result<(), String> {
         metrics.clone(),
     ));
     if let Some(dir) = &cfg.gateway.shadow_rules {
-        let shadow = load_pack(dir)
+        let shadow = crate::reload::load(dir, cache.as_deref())
             .map_err(|e| format!("shadow rule pack {} is invalid:\n{e}", dir.display()))?;
         tracing::info!(pack = %dir.display(), version = shadow.version(), "shadow pack loaded");
         decider.set_shadow(Some(shadow));
@@ -141,10 +150,10 @@ async fn serve(cfg: Config) -> Result<(), String> {
     } else {
         sip.workers
     };
-    // The workers share one socket by default: the kernel hands each datagram to one waiting
-    // worker, which balances even when a single peer (one SBC, one SIPp) sends everything.
-    // With `reuse_port`, each worker has its own socket on the port (SO_REUSEPORT spreads
-    // peers by address hash: better with many peers, worse with few).
+    // Each worker has its own socket on the port by default (SO_REUSEPORT): the kernel picks
+    // the socket by the peer's address, so one peer's messages stay in order. With
+    // `reuse_port = false` the workers share one socket (better balance with a single big
+    // peer, at the price of possible reordering between workers).
     let mut sockets = Vec::new();
     let udp_addr = match sip.listen_udp {
         Some(addr) => {
@@ -228,6 +237,7 @@ async fn serve(cfg: Config) -> Result<(), String> {
         spawn_watcher(
             decider.clone(),
             cfg.gateway.rules.clone(),
+            cache.clone(),
             metrics.clone(),
             Duration::from_secs(1),
         )
@@ -281,8 +291,9 @@ async fn wait_for_stop(decider: &Arc<Decider>, cfg: &Config, metrics: &Arc<Metri
         tokio::select! {
             _ = hup.recv() => {
                 let (d, dir, m) = (decider.clone(), cfg.gateway.rules.clone(), metrics.clone());
+                let cache = cfg.gateway.cache_dir();
                 // Compiling a large pack takes seconds: off the runtime's threads.
-                let _ = tokio::task::spawn_blocking(move || reload(&d, &dir, &m)).await;
+                let _ = tokio::task::spawn_blocking(move || reload(&d, &dir, cache.as_deref(), &m)).await;
             }
             _ = usr2.recv() => {
                 if decider.promote_shadow() {

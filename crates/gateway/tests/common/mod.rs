@@ -84,8 +84,14 @@ impl Gateway {
         let hop = free_port();
         let metrics_port = free_port();
         let records = dir.join("records.jsonl");
+        // Debug builds decide slowly on a busy machine: a generous deadline unless a test sets one.
+        let deadline = if gateway_extra.contains("decision_deadline_us") {
+            ""
+        } else {
+            "decision_deadline_us = 1000000\n"
+        };
         let config = format!(
-            "[gateway]\nrules = {rules:?}\n{gateway_extra}\n\
+            "[gateway]\nrules = {rules:?}\n{deadline}{gateway_extra}\n\
              [sip]\nlisten_udp = \"127.0.0.1:{port}\"\nlisten_tcp = \"127.0.0.1:{port}\"\n\
              next_hop = \"127.0.0.1:{hop}\"\nworkers = 2\n{sip_extra}\n\
              [metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\
