@@ -80,8 +80,12 @@ impl Feed {
             gateway_id: "gw-test".into(),
             stats: stats.clone(),
             auth,
-            updates: tokio::sync::Mutex::new(()),
+            updates: tokio::sync::Mutex::new(Some(engine.snapshot())),
         });
+        tokio::spawn(interdict::feed::server::keep_pushes_after_reload(
+            state.clone(),
+            Duration::from_millis(20),
+        ));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(serve(state, tls, listener, async {
             let _ = stopped.await;
@@ -760,4 +764,39 @@ fn startup_with_a_year_of_pushes() {
         "start-up: {updates} updates ({} numbers) re-applied in {took:?}",
         updates * 100
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushed_numbers_stay_enforced_after_a_rule_pack_reload() {
+    let dir = temp_dir("reload");
+    let feed = Feed::start(&dir).await;
+    let number = "+8617055508642";
+    let mut rules = feed.rules().await;
+    rules
+        .update_numbers(push(number, "reload-1"))
+        .await
+        .unwrap();
+    let blocked = |engine: &Engine| {
+        let snap = engine.snapshot();
+        interdict_engine::decide_with(
+            &snap,
+            None,
+            &interdict_engine::Event::call(number, "+8617166604321", 0),
+        )
+        .verdict
+            == interdict_engine::Verdict::Block
+    };
+    assert!(blocked(&feed.engine));
+    // What SIGHUP does: the pack's own lists replace the pushed ones...
+    feed.engine.swap(load_pack(&rules_dir()).unwrap());
+    // ...and the feed applies the pushes again within its check interval.
+    let started = std::time::Instant::now();
+    while !blocked(&feed.engine) {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "push lost after reload"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!("pushes re-applied {:?} after the reload", started.elapsed());
 }

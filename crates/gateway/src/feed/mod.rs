@@ -354,14 +354,19 @@ pub async fn start(
             }
         }
     });
+    let state_engine = engine.clone();
     let state = Arc::new(server::FeedState {
         log: log.clone(),
         engine,
         gateway_id: gateway_id.to_string(),
         stats: stats.clone(),
         auth,
-        updates: tokio::sync::Mutex::new(()),
+        updates: tokio::sync::Mutex::new(Some(state_engine.snapshot())),
     });
+    tokio::spawn(server::keep_pushes_after_reload(
+        state.clone(),
+        std::time::Duration::from_millis(100),
+    ));
     tokio::spawn(async move {
         if let Err(e) = server::serve(state, tls, listener, std::future::pending()).await {
             tracing::error!(error = %e, "feed server stopped");

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use interdict_engine::{decide_with, Engine, Event};
+use interdict_engine::{decide_with, Engine, Event, Snapshot};
 use interdict_proto::v1 as pb;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -53,8 +53,10 @@ pub struct FeedState {
     pub stats: Arc<FeedStats>,
     /// How clients are identified.
     pub auth: Auth,
-    /// Serialises number updates (durable order = applied order).
-    pub updates: tokio::sync::Mutex<()>,
+    /// Serialises number updates (durable order = applied order), holding the engine's
+    /// snapshot as the feed last left it: a different one means the rule pack was reloaded
+    /// and the pushed numbers must be applied again (see [`keep_pushes_after_reload`]).
+    pub updates: tokio::sync::Mutex<Option<Arc<Snapshot>>>,
 }
 
 /// The identities a DER certificate names: DNS and URI SANs, then the subject CNs.
@@ -302,7 +304,7 @@ impl pb::rules_server::Rules for RulesService {
         if update.add.is_empty() && update.remove.is_empty() {
             return Err(Status::invalid_argument("nothing to add or remove"));
         }
-        let _order = self.0.updates.lock().await;
+        let mut known = self.0.updates.lock().await;
         let changes = number_changes(&self.0.engine.snapshot(), &update).map_err(|e| match e {
             UpdateError::Invalid(m) => Status::invalid_argument(m),
             UpdateError::Engine(m) => Status::internal(m),
@@ -339,6 +341,7 @@ impl pb::rules_server::Rules for RulesService {
                 .engine
                 .apply_number_changes(&changes)
                 .map_err(|e| Status::internal(e.to_string()))?;
+            *known = Some(self.0.engine.snapshot());
             tracing::info!(
                 actor = %caller.identity, list = %update.list, added = update.add.len(),
                 removed = update.remove.len(), case = %update.case_id,
@@ -425,6 +428,32 @@ impl pb::stats_server::Stats for StatsService {
             last_sequence: self.0.log.last_sequence(),
             subscribers: s.subscribers.load(Ordering::Relaxed),
         }))
+    }
+}
+
+/// Applies the pushed numbers again whenever the engine's snapshot was replaced by someone
+/// else (a rule-pack reload swaps in the pack's own lists): checked every `every`, until the
+/// services are gone.
+pub async fn keep_pushes_after_reload(state: Arc<FeedState>, every: std::time::Duration) {
+    let weak = Arc::downgrade(&state);
+    drop(state);
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(state) = weak.upgrade() else {
+            return;
+        };
+        let current = state.engine.snapshot();
+        let mut known = state.updates.lock().await;
+        if known.as_ref().is_some_and(|k| Arc::ptr_eq(k, &current)) {
+            continue;
+        }
+        let (log, engine) = (state.log.clone(), state.engine.clone());
+        match tokio::task::spawn_blocking(move || super::restore(&*log, &engine)).await {
+            Ok(Ok(n)) => tracing::info!(updates = n, "pushed numbers applied to the reloaded pack"),
+            Ok(Err(e)) => tracing::error!(error = %e, "pushed numbers not applied after a reload"),
+            Err(e) => tracing::error!(error = %e, "pushed numbers not applied after a reload"),
+        }
+        *known = Some(state.engine.snapshot());
     }
 }
 
