@@ -4,7 +4,13 @@
 //! its edge (`interdict::feed`); the domain types are not the wire schema.
 
 /// Package `interdict.v1`: the decision feed, rules, stats.
-#[allow(missing_docs, clippy::all, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[allow(
+    missing_docs,
+    clippy::all,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 pub mod v1 {
     tonic::include_proto!("interdict.v1");
 }
