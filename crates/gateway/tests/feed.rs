@@ -504,11 +504,25 @@ mod tls {
             .check(check_call("+8617055507777"))
             .await
             .is_ok());
+        let analyst_ch = analyst.clone();
         let err = RulesClient::new(analyst)
             .update_numbers(push("+8617055507777", "r-an"))
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::PermissionDenied);
+        // ...but may allow a number wrongly blocked, with a reason.
+        let mut allow = push("+8617055506666", "r-allow");
+        allow.list = "allow_official".into();
+        allow.reason = "a clinic's number, wrongly reported".into();
+        let r = RulesClient::new(analyst_ch.clone())
+            .update_numbers(allow)
+            .await
+            .unwrap()
+            .into_inner();
+        let audit = feed.log.read(r.audit_sequence, 1).unwrap().remove(0);
+        let change = audit.rule_change.unwrap();
+        assert_eq!(change.actor, "analyst.fzzx.example");
+        assert_eq!(change.role, "analyst");
 
         // A rules-admin may push; the audit names the certificate.
         let admin = channel(&feed, &ca, Some(ca.issue("admin.fzzx.example", true)))

@@ -291,7 +291,24 @@ impl pb::rules_server::Rules for RulesService {
         &self,
         request: Request<pb::UpdateNumbersRequest>,
     ) -> Result<Response<pb::UpdateNumbersResponse>, Status> {
-        let caller = self.0.authorise(&request, Role::RulesAdmin)?;
+        // An analyst may allow a number wrongly blocked (the remediation RFC 8688's
+        // Call-Info points to); every other change needs a rules-admin.
+        let snapshot = self.0.engine.snapshot();
+        let allows = {
+            let r = request.get_ref();
+            let lists = snapshot.lists();
+            r.remove.is_empty()
+                && lists
+                    .list_id(&r.list)
+                    .and_then(|id| lists.meta(id))
+                    .is_some_and(|m| m.action == interdict_engine::lists::Action::Allow)
+        };
+        let needed = if allows {
+            Role::Analyst
+        } else {
+            Role::RulesAdmin
+        };
+        let caller = self.0.authorise(&request, needed)?;
         let update = request.into_inner();
         if update.reason.trim().is_empty() {
             return Err(Status::invalid_argument("a reason is required"));
