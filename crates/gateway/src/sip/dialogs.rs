@@ -77,13 +77,14 @@ impl Dialogs {
         self.len() == 0
     }
 
-    /// Follows a new call; returns how many old calls were dropped to make room.
-    pub fn offer(&self, call: Call) -> u64 {
+    /// Follows a new call; returns how many old calls were dropped to make room and how many
+    /// calls are followed now.
+    pub fn offer(&self, call: Call) -> (u64, usize) {
         let Ok(mut inner) = self.inner.lock() else {
-            return 0;
+            return (0, 0);
         };
         if inner.calls.contains_key(&call.call_id) {
-            return 0;
+            return (0, inner.calls.len());
         }
         let mut evicted = 0;
         while inner.calls.len() >= self.max {
@@ -98,7 +99,7 @@ impl Dialogs {
             .order
             .push_back((call.offered_ms, call.call_id.clone()));
         inner.calls.insert(call.call_id.clone(), call);
-        evicted
+        (evicted, inner.calls.len())
     }
 
     /// A 2xx to the call's INVITE passed: the call is answered (once).

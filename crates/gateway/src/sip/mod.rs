@@ -2,10 +2,11 @@
 //! every call and SIP MESSAGE on its way from the border to the core.
 //!
 //! [`proxy`] holds the logic (one message in, at most one out), [`transport`] the sockets,
-//! [`dialogs`] the bounded table of live calls.
+//! [`dialogs`] the bounded table of live calls, [`recent`] the memory of recent transactions.
 
 pub mod dialogs;
 pub mod proxy;
+pub mod recent;
 pub mod transport;
 
 pub use proxy::{Action, Dest, Local, SipProxy, Wire};

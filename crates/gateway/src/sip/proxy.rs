@@ -29,6 +29,7 @@ use interdict_sip::{
 use rustc_hash::FxHashMap;
 
 use super::dialogs::{Call, Change, Dialogs};
+use super::recent::Recent;
 use crate::config::SipConfig;
 use crate::decide::Decider;
 use crate::ingest::sip::{decided, Decided};
@@ -133,7 +134,7 @@ pub struct SipProxy {
     metrics: Arc<Metrics>,
     records: RecordSink,
     dialogs: Dialogs,
-    seen: Mutex<FxHashMap<u64, Seen>>,
+    seen: Recent<Seen>,
     pending: Mutex<FxHashMap<u64, Pending>>,
     secret: u64,
     gateway_id: Arc<str>,
@@ -258,7 +259,7 @@ impl SipProxy {
             decider,
             metrics,
             records,
-            seen: Mutex::new(FxHashMap::default()),
+            seen: Recent::new(SEEN_MS, SEEN_MAX),
             pending: Mutex::new(FxHashMap::default()),
             secret,
             gateway_id,
@@ -524,7 +525,7 @@ impl SipProxy {
         let mut mark = None;
         if kind != Decided::NotDecided {
             let key = self.transaction_key(msg, &branch);
-            let seen = self.seen.lock().ok().and_then(|s| s.get(&key).copied());
+            let seen = self.seen.get(key, at_ms);
             let (acted, answer) = match seen {
                 Some(s) if at_ms.saturating_sub(s.at_ms) < SEEN_MS => {
                     self.metrics
@@ -572,29 +573,15 @@ impl SipProxy {
     }
 
     fn remember(&self, key: u64, at_ms: u64, acted: Verdict, answer: u16) {
-        if let Ok(mut seen) = self.seen.lock() {
-            if seen.len() >= SEEN_MAX {
-                seen.retain(|_, s| at_ms.saturating_sub(s.at_ms) < SEEN_MS);
-                if seen.len() >= SEEN_MAX {
-                    seen.clear();
-                }
-            }
-            seen.insert(
-                key,
-                Seen {
-                    at_ms,
-                    acted,
-                    answer,
-                },
-            );
-        }
-    }
-
-    /// Drops remembered transactions older than Timer B.
-    pub fn sweep_seen(&self, now_ms: u64) {
-        if let Ok(mut seen) = self.seen.lock() {
-            seen.retain(|_, s| now_ms.saturating_sub(s.at_ms) < SEEN_MS);
-        }
+        self.seen.insert(
+            key,
+            Seen {
+                at_ms,
+                acted,
+                answer,
+            },
+            at_ms,
+        );
     }
 
     /// A request is looping when one of its Vias is this proxy's with the branch this proxy
@@ -728,7 +715,7 @@ impl SipProxy {
             });
         }
         if kind == Decided::Call && outcome.acted != Verdict::Block {
-            let evicted = self.dialogs.offer(Call {
+            let (evicted, live) = self.dialogs.offer(Call {
                 call_id: ing.id.to_string(),
                 caller: ing
                     .callers
@@ -751,7 +738,7 @@ impl SipProxy {
             }
             self.metrics
                 .live_calls
-                .set(i64::try_from(self.dialogs.len()).unwrap_or(i64::MAX));
+                .set(i64::try_from(live).unwrap_or(i64::MAX));
         }
         let code = if outcome.acted == Verdict::Block {
             if outcome.degraded.deadline || outcome.degraded.engine_error {
@@ -1186,7 +1173,6 @@ impl SipProxy {
     /// Periodic work: forget old transactions, drop stale calls, and report warned calls
     /// that have been answered for long as victims at risk.
     pub fn tick(&self, now_ms: u64) -> Vec<(Dest, Vec<u8>)> {
-        self.sweep_seen(now_ms);
         let sends = self.upstream_timeouts(now_ms);
         let victims = self.dialogs.sweep(
             now_ms,
