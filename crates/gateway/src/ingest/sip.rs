@@ -92,7 +92,8 @@ pub fn read<'a>(msg: &Message<'a>, opts: &IngestOptions) -> Result<Ingested<'a>,
         callers.append(&mut asserted);
     }
     // A repeated From: cores read the first, a handset may show another; check them all.
-    for other in msg.from_all().skip(1) {
+    let repeated = msg.headers_of(HeaderKind::From).nth(1).is_some();
+    for other in msg.from_all().skip(1).take(if repeated { usize::MAX } else { 0 }) {
         let other = other.map_err(|e| malformed(format!("From: {e}")))?;
         if let Some(value) = number_of(other.uri()) {
             callers.push(Identity {
