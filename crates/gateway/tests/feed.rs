@@ -623,9 +623,21 @@ async fn a_subscriber_that_stops_reading_slows_nothing_and_stats_and_health_answ
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, run by hand"]
 async fn throughput_to_four_subscribers() {
-    let dir = temp_dir("throughput");
+    four_subscribers("throughput", 200_000, None).await;
+}
+
+/// Latency at a steady 10,000 events/s (not saturated).
+/// `cargo test -p interdict --test feed -- --ignored --nocapture latency_at_10k`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn latency_at_10k_events_per_second() {
+    four_subscribers("latency", 30_000, Some(10)).await;
+}
+
+/// `n` events to four live subscribers; with `per_ms`, offered at that many per millisecond.
+async fn four_subscribers(name: &str, n: u64, per_ms: Option<u64>) {
+    let dir = temp_dir(name);
     let feed = Feed::start(&dir).await;
-    let n = 200_000u64;
     let mut tasks = Vec::new();
     for _ in 0..4 {
         let mut client = feed.feed().await;
@@ -666,6 +678,14 @@ async fn throughput_to_four_subscribers() {
             // Offered as fast as the log takes it: at most 32,768 waiting.
             while i.saturating_sub(done(&stats)) > 32_768 {
                 std::thread::sleep(Duration::from_micros(200));
+            }
+            if let Some(k) = per_ms {
+                if i % k == 0 {
+                    let due = started + Duration::from_micros(i * 1000 / k);
+                    if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                }
             }
             let mut ev = event(i);
             // The send time rides in latency_ns for this measurement only.

@@ -140,15 +140,22 @@ pub struct Counts {
 impl FeedStats {
     fn count(&self, events: &[pb::DecisionEvent]) {
         let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        // Allocates only for a key seen for the first time.
+        fn bump(m: &mut BTreeMap<String, u64>, key: &str) {
+            match m.get_mut(key) {
+                Some(n) => *n += 1,
+                None => {
+                    m.insert(key.to_string(), 1);
+                }
+            }
+        }
         for ev in events {
             let v = pb::Verdict::try_from(ev.verdict).unwrap_or(pb::Verdict::Unspecified);
-            *c.by_verdict.entry(v.as_str_name().to_string()).or_default() += 1;
+            bump(&mut c.by_verdict, v.as_str_name());
             let p = pb::Protocol::try_from(ev.protocol).unwrap_or(pb::Protocol::Unspecified);
-            *c.by_protocol
-                .entry(p.as_str_name().to_string())
-                .or_default() += 1;
+            bump(&mut c.by_protocol, p.as_str_name());
             if !ev.rule_id.is_empty() {
-                *c.by_rule.entry(ev.rule_id.clone()).or_default() += 1;
+                bump(&mut c.by_rule, &ev.rule_id);
             }
         }
     }
