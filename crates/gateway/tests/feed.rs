@@ -616,6 +616,41 @@ async fn a_subscriber_that_stops_reading_slows_nothing_and_stats_and_health_answ
         health.status,
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
+    // Server reflection lists the services (what grpcurl relies on).
+    use tonic_reflection::pb::v1::{
+        server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        ServerReflectionRequest,
+    };
+    let ch = tonic::transport::Channel::from_shared(format!("http://{}", feed.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = ServerReflectionClient::new(ch)
+        .server_reflection_info(tokio_stream::iter(vec![req]))
+        .await
+        .unwrap()
+        .into_inner();
+    let answer = answers.next().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("no service list: {answer:?}");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for wanted in [
+        "interdict.v1.Feed",
+        "interdict.v1.Rules",
+        "interdict.v1.Stats",
+    ] {
+        assert!(
+            names.iter().any(|n| n == wanted),
+            "{wanted} not in {names:?}"
+        );
+    }
 }
 
 /// Throughput: events/s through the log to four live subscribers, and decision-to-subscriber
