@@ -160,8 +160,27 @@ fn sip_blocks_reach_the_feed_pushes_are_enforced_and_survive_sigkill() {
     let hint = std::fs::read_to_string(&err).unwrap();
     assert!(hint.contains("resume with --from 4"), "{hint}");
 
-    // SIGKILL, restart on the same log: the push is enforced, no gap, no duplicate.
+    // SIGKILL under load (blocked calls streaming in), restart on the same log: the push is
+    // enforced, and the sequence has no gap and no duplicate.
+    let sip = gw.sip;
+    let load = std::thread::spawn(move || {
+        let border = Peer::any();
+        for i in 0..400 {
+            let req = invite(
+                "INVITE",
+                "+8617100000003",
+                "+8613800000002",
+                border.port(),
+                "",
+                &format!("load-{i}"),
+            );
+            border.send(sip, &req);
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(100));
     gw.child.kill().unwrap();
+    load.join().unwrap();
     gw.child.wait().unwrap();
     drop(gw);
     let port = free_port();
@@ -172,8 +191,30 @@ fn sip_blocks_reach_the_feed_pushes_are_enforced_and_survive_sigkill() {
         Some(608),
         "the acknowledged push survives SIGKILL"
     );
-    let evs = rt.block_on(events_from(port, 1, 4));
+    let last = rt.block_on(async {
+        pb::stats_client::StatsClient::connect(format!("http://127.0.0.1:{port}"))
+            .await
+            .unwrap()
+            .get(pb::StatsRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .last_sequence
+    });
+    assert!(last >= 4, "{last}");
+    let evs = rt.block_on(events_from(port, 1, last as usize));
     let seqs: Vec<u64> = evs.iter().map(|e| e.sequence).collect();
-    assert_eq!(seqs, vec![1, 2, 3, 4]);
-    assert_eq!(evs[3].message_id, "feed-restarted");
+    assert_eq!(
+        seqs,
+        (1..=last).collect::<Vec<u64>>(),
+        "no gap, no duplicate"
+    );
+    let mut ids: Vec<&str> = evs.iter().map(|e| e.message_id.as_str()).collect();
+    ids.retain(|id| !id.is_empty());
+    let before = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), before, "no call logged twice");
+    assert_eq!(evs.last().unwrap().message_id, "feed-restarted");
+    eprintln!("{} events logged before SIGKILL under load", last - 4);
 }
