@@ -869,3 +869,34 @@ async fn pushed_numbers_stay_enforced_after_a_rule_pack_reload() {
     }
     eprintln!("pushes re-applied {:?} after the reload", started.elapsed());
 }
+
+#[test]
+fn feed_config_defaults_to_loopback_and_mutual_tls() {
+    use interdict::feed::server::{auth_of, ServeError};
+    use interdict::feed::FeedConfig;
+    let cfg = FeedConfig::default();
+    assert_eq!(cfg.listen.to_string(), "127.0.0.1:50051");
+    assert!(!cfg.plaintext);
+    assert!(matches!(auth_of(&cfg), Err(ServeError::MissingTls)));
+    let open = FeedConfig {
+        plaintext: true,
+        listen: "0.0.0.0:50051".parse().unwrap(),
+        ..FeedConfig::default()
+    };
+    assert!(matches!(
+        auth_of(&open),
+        Err(ServeError::PlaintextNotLoopback(_))
+    ));
+    let local = FeedConfig {
+        plaintext: true,
+        ..FeedConfig::default()
+    };
+    assert!(matches!(auth_of(&local), Ok((Auth::Plaintext(_), None))));
+    let parsed: interdict::config::Config = toml::from_str(
+        "[feed]\nenabled = true\n[feed.roles.\"sz.fzzx.example\"]\nrole = \"subscriber\"\ncallee_prefixes = [\"+86755\"]\n",
+    )
+    .unwrap();
+    let grant = &parsed.feed.roles["sz.fzzx.example"];
+    assert_eq!(grant.role, Role::Subscriber);
+    assert_eq!(grant.callee_prefixes, vec!["+86755".to_string()]);
+}
