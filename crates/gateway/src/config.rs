@@ -202,6 +202,8 @@ pub struct SipConfig {
     pub victim_after_s: u64,
     /// An INVITE with no answer from the next hop within this long (milliseconds) is sent
     /// again (doubling), and after `upstream_attempts` tries answered 503 to the border.
+    /// A UDP border retransmits on its own (RFC 3261 Timer A) and those copies are
+    /// forwarded too, so this is the backstop, not the first retry.
     pub upstream_timeout_ms: u64,
     /// How often an unanswered INVITE is sent to the next hop before the border gets 503.
     pub upstream_attempts: u32,
@@ -232,8 +234,8 @@ impl Default for SipConfig {
             max_live_calls: 200_000,
             call_timeout_s: 4 * 3600,
             victim_after_s: 120,
-            upstream_timeout_ms: 500,
-            upstream_attempts: 3,
+            upstream_timeout_ms: 2_000,
+            upstream_attempts: 2,
             drain_ms: 2_000,
         }
     }

@@ -106,7 +106,7 @@ async fn serve(cfg: Config) -> Result<(), String> {
         if let Some(feed) = &feed_sender {
             feed.send(r);
         }
-        tracing::info!(
+        tracing::debug!(
             kind = ?r.kind,
             verdict = r.acted.as_str(),
             rule = r.decision.rule.as_deref().unwrap_or("-"),

@@ -93,7 +93,11 @@ pub fn read<'a>(msg: &Message<'a>, opts: &IngestOptions) -> Result<Ingested<'a>,
     }
     // A repeated From: cores read the first, a handset may show another; check them all.
     let repeated = msg.headers_of(HeaderKind::From).nth(1).is_some();
-    for other in msg.from_all().skip(1).take(if repeated { usize::MAX } else { 0 }) {
+    for other in msg
+        .from_all()
+        .skip(1)
+        .take(if repeated { usize::MAX } else { 0 })
+    {
         let other = other.map_err(|e| malformed(format!("From: {e}")))?;
         if let Some(value) = number_of(other.uri()) {
             callers.push(Identity {

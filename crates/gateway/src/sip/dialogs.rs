@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use interdict_engine::Decision;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// One followed call.
 #[derive(Debug, Clone)]
@@ -53,6 +53,9 @@ pub struct Dialogs {
 struct Inner {
     calls: FxHashMap<String, Call>,
     order: VecDeque<(u64, String)>,
+    /// Warned calls not yet reported: the only ones the victim sweep looks at (scanning
+    /// every call each sweep stalled the workers once the table was full).
+    warned: FxHashSet<String>,
 }
 
 impl Dialogs {
@@ -62,6 +65,7 @@ impl Dialogs {
             inner: Mutex::new(Inner {
                 calls: FxHashMap::default(),
                 order: VecDeque::new(),
+                warned: FxHashSet::default(),
             }),
             max: max.max(1),
         }
@@ -91,6 +95,7 @@ impl Dialogs {
             let Some((_, id)) = inner.order.pop_front() else {
                 break;
             };
+            inner.warned.remove(&id);
             if inner.calls.remove(&id).is_some() {
                 evicted += 1;
             }
@@ -98,6 +103,9 @@ impl Dialogs {
         inner
             .order
             .push_back((call.offered_ms, call.call_id.clone()));
+        if call.warned.is_some() {
+            inner.warned.insert(call.call_id.clone());
+        }
         inner.calls.insert(call.call_id.clone(), call);
         (evicted, inner.calls.len())
     }
@@ -116,6 +124,7 @@ impl Dialogs {
     /// A BYE, a CANCEL or a final non-2xx answer ended the call.
     pub fn ended(&self, call_id: &str, at_ms: u64) -> Option<Change> {
         let mut inner = self.inner.lock().ok()?;
+        inner.warned.remove(call_id);
         let call = inner.calls.remove(call_id)?;
         let duration = call
             .answered_ms
@@ -129,30 +138,35 @@ impl Dialogs {
         let Ok(mut inner) = self.inner.lock() else {
             return Vec::new();
         };
-        while let Some((offered, id)) = inner.order.front().cloned() {
-            if now_ms.saturating_sub(offered) < timeout_ms {
+        while let Some((offered, id)) = inner.order.front() {
+            if now_ms.saturating_sub(*offered) < timeout_ms {
                 break;
             }
+            let id = id.clone();
             inner.order.pop_front();
+            inner.warned.remove(&id);
             inner.calls.remove(&id);
         }
         // The order queue may hold ids of calls already ended; bound it too.
         if inner.order.len() > inner.calls.len().saturating_mul(2) + 1024 {
-            let Inner { calls, order } = &mut *inner;
+            let Inner { calls, order, .. } = &mut *inner;
             order.retain(|(_, id)| calls.contains_key(id));
         }
         let mut victims = Vec::new();
-        for call in inner.calls.values_mut() {
-            if call.victim_reported || call.warned.is_none() {
-                continue;
-            }
-            if let Some(answered) = call.answered_ms {
-                if now_ms.saturating_sub(answered) >= victim_after_ms {
+        let Inner { calls, warned, .. } = &mut *inner;
+        warned.retain(|id| {
+            let Some(call) = calls.get_mut(id) else {
+                return false;
+            };
+            match call.answered_ms {
+                Some(answered) if now_ms.saturating_sub(answered) >= victim_after_ms => {
                     call.victim_reported = true;
                     victims.push(call.clone());
+                    false
                 }
+                _ => true,
             }
-        }
+        });
         victims
     }
 }

@@ -96,6 +96,14 @@ struct Pending {
     attempts: u32,
 }
 
+/// INVITEs awaiting the next hop's first answer, with their timers in deadline order (so a
+/// tick looks only at what is due, never at the whole table).
+#[derive(Default)]
+struct Upstream {
+    waiting: FxHashMap<u64, Pending>,
+    timers: std::collections::BinaryHeap<std::cmp::Reverse<(u64, u64)>>,
+}
+
 /// Most INVITEs awaiting the next hop's first answer.
 const PENDING_MAX: usize = 65_536;
 
@@ -135,13 +143,15 @@ pub struct SipProxy {
     records: RecordSink,
     dialogs: Dialogs,
     seen: Recent<Seen>,
-    pending: Mutex<FxHashMap<u64, Pending>>,
+    pending: Mutex<Upstream>,
     secret: u64,
     gateway_id: Arc<str>,
     include_text: bool,
     ingest: IngestOptions,
     /// Messages handled.
     pub handled: AtomicU64,
+    /// When the dialog table was last swept (ms since the epoch).
+    last_sweep_ms: AtomicU64,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -260,12 +270,13 @@ impl SipProxy {
             metrics,
             records,
             seen: Recent::new(SEEN_MS, SEEN_MAX),
-            pending: Mutex::new(FxHashMap::default()),
+            pending: Mutex::new(Upstream::default()),
             secret,
             gateway_id,
             include_text,
             ingest,
             handled: AtomicU64::new(0),
+            last_sweep_ms: AtomicU64::new(0),
         }
     }
 
@@ -1008,12 +1019,12 @@ impl SipProxy {
         let Ok(mut pending) = self.pending.lock() else {
             return;
         };
-        if pending.contains_key(&branch) {
+        if pending.waiting.contains_key(&branch) {
             return; // a retransmission: the first copy's timers run on
         }
-        if pending.len() >= PENDING_MAX {
+        if pending.waiting.len() >= PENDING_MAX {
             // Bounded: under a flood of unanswered INVITEs new ones are not followed (the
-            // border's own timers still run); the periodic sweep frees the table.
+            // border's own timers still run).
             self.metrics
                 .absorbed
                 .get_or_create(&KindLabel {
@@ -1023,7 +1034,8 @@ impl SipProxy {
                 .inc();
             return;
         }
-        pending.insert(
+        let deadline = now_ms().saturating_add(self.cfg.upstream_timeout_ms);
+        pending.waiting.insert(
             branch,
             Pending {
                 original: msg.as_bytes().to_vec(),
@@ -1032,16 +1044,18 @@ impl SipProxy {
                 dest,
                 mark: mark.map(str::to_string),
                 strip,
-                next_at_ms: now_ms().saturating_add(self.cfg.upstream_timeout_ms),
+                next_at_ms: deadline,
                 attempts: 1,
             },
         );
+        pending.timers.push(std::cmp::Reverse((deadline, branch)));
     }
 
     /// The next hop answered (anything, 100 Trying included): stop waiting.
     fn upstream_answered(&self, branch: &str) {
         if let Ok(mut pending) = self.pending.lock() {
-            pending.remove(&fnv(0, &[branch.as_bytes()]));
+            // Its timer stays in the heap and is skipped when it comes due.
+            pending.waiting.remove(&fnv(0, &[branch.as_bytes()]));
         }
     }
 
@@ -1049,26 +1063,31 @@ impl SipProxy {
     /// time), and after `upstream_attempts` answered 503 to the border. Returns what to send.
     fn upstream_timeouts(&self, now_ms: u64) -> Vec<(Dest, Vec<u8>)> {
         let due: Vec<Pending> = match self.pending.lock() {
-            Ok(mut pending) => {
-                let keys: Vec<u64> = pending
-                    .iter()
-                    .filter(|(_, p)| p.next_at_ms <= now_ms)
-                    .map(|(k, _)| *k)
-                    .collect();
-                let mut due = Vec::with_capacity(keys.len());
-                for k in keys {
-                    let Some(p) = pending.get_mut(&k) else {
-                        continue;
+            Ok(mut guard) => {
+                let pending = &mut *guard;
+                let mut due = Vec::new();
+                while let Some(std::cmp::Reverse((at, key))) = pending.timers.peek().copied() {
+                    if at > now_ms {
+                        break;
+                    }
+                    pending.timers.pop();
+                    let Some(p) = pending.waiting.get_mut(&key) else {
+                        continue; // answered meanwhile
                     };
+                    if p.next_at_ms != at {
+                        continue; // a stale timer of a rescheduled entry
+                    }
                     if p.attempts < self.cfg.upstream_attempts {
-                        p.attempts += 1;
+                        // Doubling: timeout, 2 × timeout, 4 × timeout …
                         let backoff = self
                             .cfg
                             .upstream_timeout_ms
                             .saturating_mul(1u64 << p.attempts.min(16));
+                        p.attempts += 1;
                         p.next_at_ms = now_ms.saturating_add(backoff);
+                        pending.timers.push(std::cmp::Reverse((p.next_at_ms, key)));
                         due.push(p.clone());
-                    } else if let Some(p) = pending.remove(&k) {
+                    } else if let Some(p) = pending.waiting.remove(&key) {
                         due.push(Pending {
                             attempts: u32::MAX,
                             ..p
@@ -1174,6 +1193,11 @@ impl SipProxy {
     /// that have been answered for long as victims at risk.
     pub fn tick(&self, now_ms: u64) -> Vec<(Dest, Vec<u8>)> {
         let sends = self.upstream_timeouts(now_ms);
+        // The dialog sweep runs about once a second (the upstream timers every tick).
+        if now_ms.saturating_sub(self.last_sweep_ms.load(Ordering::Relaxed)) < 1_000 {
+            return sends;
+        }
+        self.last_sweep_ms.store(now_ms, Ordering::Relaxed);
         let victims = self.dialogs.sweep(
             now_ms,
             self.cfg.call_timeout_s.saturating_mul(1000),
