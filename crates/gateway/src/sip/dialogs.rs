@@ -170,3 +170,67 @@ impl Dialogs {
         victims
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use interdict_engine::{Party, Verdict};
+
+    fn call(id: &str, at: u64, warned: bool) -> Call {
+        let mut d = Decision::pass(
+            Party::new("+8617055550001", None),
+            Party::new("+8613800000001", None),
+        );
+        d.verdict = Verdict::Warn;
+        Call {
+            call_id: id.into(),
+            caller: "+8617055550001".into(),
+            callee: "+8613800000001".into(),
+            offered_ms: at,
+            answered_ms: None,
+            warned: warned.then(|| Box::new(d)),
+            victim_reported: false,
+            ingress: interdict_engine::Ingress::Domestic,
+            peer: "127.0.0.1:5060".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_table_is_bounded_and_the_oldest_call_goes_first() {
+        let d = Dialogs::new(2);
+        assert_eq!(d.offer(call("a", 0, false)), (0, 1));
+        assert_eq!(d.offer(call("b", 1, false)), (0, 2));
+        assert_eq!(d.offer(call("c", 2, false)), (1, 2));
+        assert!(d.answered("a", 3).is_none(), "a was evicted");
+        assert!(d.answered("c", 3).is_some());
+    }
+
+    #[test]
+    fn a_warned_call_is_a_victim_once_it_has_lasted_and_never_after_it_ended() {
+        let d = Dialogs::new(10);
+        d.offer(call("long", 0, true));
+        d.offer(call("short", 0, true));
+        d.offer(call("plain", 0, false));
+        for id in ["long", "short", "plain"] {
+            d.answered(id, 1_000);
+        }
+        assert!(matches!(
+            d.ended("short", 2_000),
+            Some(Change::Ended(_, 1_000))
+        ));
+        assert!(
+            d.sweep(60_000, 3_600_000, 120_000).is_empty(),
+            "not long enough yet"
+        );
+        let victims = d.sweep(121_000, 3_600_000, 120_000);
+        assert_eq!(victims.len(), 1);
+        assert_eq!(victims[0].call_id, "long");
+        assert!(
+            d.sweep(200_000, 3_600_000, 120_000).is_empty(),
+            "reported once"
+        );
+        // Calls with no news for the timeout are dropped.
+        d.sweep(4_000_000, 3_600_000, 120_000);
+        assert!(d.is_empty());
+    }
+}
