@@ -9,8 +9,11 @@
 //!   fail-open policy and the shadow pack.
 //! - [`record`]: decision records and the bounded queue that never blocks the inline path.
 //! - [`metrics`]: Prometheus metrics, `/healthz`, `/readyz`.
-//! - [`reload`]: rule pack reloads (SIGHUP, a watched directory).
+//! - [`reload`]: rule pack loads with the compiled-database cache, reloads (SIGHUP, a
+//!   watched directory).
 //! - [`sip`]: the stateless SIP proxy and its sockets.
+//! - [`feed`]: the police centre's gRPC service: the durable decision log, the feed, number
+//!   pushes, dry-run checks, stats, mutual TLS with roles.
 //! - [`serve`]: the process: listeners, signals, drain.
 //! - [`check`]: the offline tool.
 
