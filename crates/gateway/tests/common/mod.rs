@@ -33,12 +33,18 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// A free loopback port for both UDP and TCP (bound and released).
+/// A free loopback port for both UDP and TCP (bound and released), chosen below the
+/// kernel's ephemeral range (32768 and up): a port the kernel hands out itself can be taken
+/// by an outgoing socket between this check and the gateway's (or the test's) bind.
 pub fn free_port() -> u16 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let seed = u64::from(std::process::id()).wrapping_mul(7919);
     loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
-        let port = udp.local_addr().expect("addr").port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + ((seed + n * 104_729) % 12_000) as u16;
+        let udp = UdpSocket::bind(("127.0.0.1", port));
+        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
+        if udp.is_ok() && tcp.is_ok() {
             return port;
         }
     }
