@@ -79,6 +79,13 @@ fn default_pack_quality_on_labelled_corpus() {
     let mut sent = 0u64;
     for file in &files {
         let content = std::fs::read_to_string(file).unwrap();
+        // The real fake-base-station SMS (fbs_*.tsv) are the held-out set of the detection
+        // issue: reported under their own labels (`fbs:fraud`, `fbs:legit`), not gated here,
+        // until that issue raises the pack's recall on them (about 8 % caught today).
+        let held_out = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("fbs_"));
         for (i, line) in content.lines().enumerate().skip(1) {
             let Some((label, text)) = line.split_once('\t') else {
                 continue;
@@ -88,6 +95,12 @@ fn default_pack_quality_on_labelled_corpus() {
             sent += 1;
             let caller = format!("1390{:07}", sent % 10_000_000);
             let d = engine.decide(&Event::sms(&caller, "13800000001", text, i as u64));
+            let label = if held_out {
+                format!("fbs:{label}")
+            } else {
+                label.to_owned()
+            };
+            let label = label.as_str();
             let c = counts.entry(label.to_owned()).or_default();
             c.total += 1;
             match d.verdict {
