@@ -676,36 +676,10 @@ impl SipProxy {
         };
         let outcome = self.decider.decide(&ing, ingress, trunk, at_ms);
         let method = msg.method().map_or("", |m| m.as_str()).to_string();
-        if outcome.acted != Verdict::Pass || outcome.degraded.any() {
-            let text = if self.include_text && outcome.acted != Verdict::Pass {
-                ing.text.as_deref().map(str::to_string)
-            } else {
-                None
-            };
-            self.records.send(DecisionRecord {
+        let wants_record = outcome.acted != Verdict::Pass || outcome.degraded.any();
+        if wants_record || outcome.shadow.is_some() {
+            let record = DecisionRecord {
                 kind: RecordKind::Decision,
-                at_ms,
-                gateway: self.gateway_id.clone(),
-                protocol: Protocol::Sip,
-                direction,
-                method: method.clone(),
-                ingress,
-                trunk: trunk.map(Arc::from),
-                peer: Some(peer),
-                message_id: ing.id.to_string(),
-                pack_version: outcome.pack_version.clone(),
-                latency_ns: outcome.latency_ns,
-                degraded: outcome.degraded,
-                acted: outcome.acted,
-                decision: outcome.decision.clone(),
-                shadow: None,
-                call_seconds: None,
-                text,
-            });
-        }
-        if let Some(shadow) = outcome.shadow.clone() {
-            self.records.send(DecisionRecord {
-                kind: RecordKind::ShadowDifference,
                 at_ms,
                 gateway: self.gateway_id.clone(),
                 protocol: Protocol::Sip,
@@ -720,10 +694,25 @@ impl SipProxy {
                 degraded: outcome.degraded,
                 acted: outcome.acted,
                 decision: outcome.decision.clone(),
-                shadow: Some(shadow),
+                shadow: None,
                 call_seconds: None,
                 text: None,
-            });
+            };
+            if let Some(shadow) = outcome.shadow.clone() {
+                self.records.send(DecisionRecord {
+                    kind: RecordKind::ShadowDifference,
+                    shadow: Some(shadow),
+                    ..record.clone()
+                });
+            }
+            if wants_record {
+                let text = if self.include_text && outcome.acted != Verdict::Pass {
+                    ing.text.as_deref().map(str::to_string)
+                } else {
+                    None
+                };
+                self.records.send(DecisionRecord { text, ..record });
+            }
         }
         if kind == Decided::Call && outcome.acted != Verdict::Block {
             let (evicted, live) = self.dialogs.offer(Call {
