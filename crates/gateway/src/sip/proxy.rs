@@ -675,7 +675,6 @@ impl SipProxy {
             }
         };
         let outcome = self.decider.decide(&ing, ingress, trunk, at_ms);
-        let method = msg.method().map_or("", |m| m.as_str()).to_string();
         let wants_record = outcome.acted != Verdict::Pass || outcome.degraded.any();
         if wants_record || outcome.shadow.is_some() {
             let record = DecisionRecord {
@@ -684,7 +683,8 @@ impl SipProxy {
                 gateway: self.gateway_id.clone(),
                 protocol: Protocol::Sip,
                 direction,
-                method,
+                // Allocated only when a record is made (not for the passes).
+                method: msg.method().map_or("", |m| m.as_str()).to_string(),
                 ingress,
                 trunk: trunk.map(Arc::from),
                 peer: Some(peer),
