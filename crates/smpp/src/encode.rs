@@ -366,6 +366,30 @@ pub fn rewrite_sm(
     message: &[u8],
     placement: Placement,
 ) -> Result<(), EncodeError> {
+    let esm_class = original.as_sm().map_or(0, |sm| sm.esm_class);
+    rewrite_sm_part(
+        out,
+        original,
+        esm_class,
+        data_coding,
+        message,
+        placement,
+        false,
+    )
+}
+
+/// Like [`rewrite_sm`] with a new esm_class (to set or clear UDHI for a re-segmented
+/// part) and, with `drop_sar`, without the sar_* TLVs (a part whose concatenation is now
+/// in its UDH must not also carry the old segmentation).
+pub fn rewrite_sm_part(
+    out: &mut Vec<u8>,
+    original: &Pdu<'_>,
+    esm_class: u8,
+    data_coding: u8,
+    message: &[u8],
+    placement: Placement,
+    drop_sar: bool,
+) -> Result<(), EncodeError> {
     let Some(sm) = original.as_sm() else {
         return Err(EncodeError::Rewrite(
             "only submit_sm and deliver_sm carry a short_message",
@@ -378,6 +402,7 @@ pub fn rewrite_sm(
         original.sequence_number,
         |w| {
             let mut copy = *sm;
+            copy.esm_class = esm_class;
             copy.data_coding = data_coding;
             copy.tlvs = Tlvs::EMPTY;
             copy.short_message = match placement {
@@ -386,7 +411,11 @@ pub fn rewrite_sm(
             };
             sm_body(w, &copy)?;
             for tlv in sm.tlvs.iter() {
-                if tlv.tag != TlvTag::MessagePayload {
+                let sar = matches!(
+                    tlv.tag,
+                    TlvTag::SarMsgRefNum | TlvTag::SarTotalSegments | TlvTag::SarSegmentSeqnum
+                );
+                if tlv.tag != TlvTag::MessagePayload && !(drop_sar && sar) {
                     write_tlv(w.out, tlv.tag, tlv.value)?;
                 }
             }

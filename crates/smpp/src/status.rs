@@ -24,10 +24,16 @@ pub const ESME_RBINDFAIL: u32 = 0x0000_000D;
 pub const ESME_RINVPASWD: u32 = 0x0000_000E;
 /// Message queue full.
 pub const ESME_RMSGQFUL: u32 = 0x0000_0014;
+/// Invalid esm_class field data (e.g. UDHI set without a valid UDH).
+pub const ESME_RINVESMCLASS: u32 = 0x0000_0043;
+/// submit_sm or submit_multi failed (the usual status of a message refused by a filter).
+pub const ESME_RSUBMITFAIL: u32 = 0x0000_0045;
 /// Invalid number of destinations.
 pub const ESME_RINVNUMDESTS: u32 = 0x0000_0033;
 /// Throttling error (ESME exceeded allowed message limits).
 pub const ESME_RTHROTTLED: u32 = 0x0000_0058;
+/// Invalid optional parameter value (e.g. message_payload given twice).
+pub const ESME_RINVOPTPARAMVAL: u32 = 0x0000_00C4;
 /// Optional parameter (TLV) stream error / both payload fields present.
 pub const ESME_RINVTLVSTREAM: u32 = 0x0000_00C0;
 /// Invalid optional parameter length.

@@ -225,7 +225,6 @@ pub fn decode(message: &Message<'_>, options: &TextOptions) -> Text {
                 (issues.odd_length, TextFlags::ODD_LENGTH),
                 (issues.bom, TextFlags::BOM),
                 (issues.little_endian, TextFlags::LITTLE_ENDIAN),
-                (issues.guessed, TextFlags::GUESSED),
             ] {
                 if set {
                     flags.insert(flag);

@@ -1,5 +1,8 @@
-//! UCS-2 as sent with data_coding 8, read as UTF-16 (big-endian unless a
-//! byte-order mark or a clear little-endian pattern says otherwise).
+//! UCS-2 as sent with data_coding 8, read as UTF-16 big-endian, as handsets do.
+//!
+//! Only a byte-order mark changes the byte order. Guessing little-endian from the
+//! octets was a bypass: a script padded with U+3000 or U+4E00 (octets `30 00`, `4E 00`)
+//! looks "byte-swapped", was read as garbage, and passed while the handset showed it.
 
 /// What the UCS-2 decoder had to guess or replace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -10,15 +13,11 @@ pub struct Ucs2Issues {
     pub odd_length: bool,
     /// A byte-order mark was found (and removed).
     pub bom: bool,
-    /// The octets were read little-endian (BOM FF FE, or the pattern guess).
+    /// The octets were read little-endian (BOM FF FE).
     pub little_endian: bool,
-    /// Little-endian was guessed without a BOM.
-    pub guessed: bool,
 }
 
-/// Decode UTF-16BE octets (a BOM selects the byte order; without one, text
-/// whose code units mostly look byte-swapped ASCII/Latin is read little-endian
-/// and flagged as guessed).
+/// Decode UTF-16BE octets (a BOM, removed, selects the byte order).
 pub fn decode(octets: &[u8], out: &mut String) -> Ucs2Issues {
     let mut issues = Ucs2Issues::default();
     let mut body = octets;
@@ -33,12 +32,7 @@ pub fn decode(octets: &[u8], out: &mut String) -> Ucs2Issues {
             little = true;
             body = rest;
         }
-        _ => {
-            if looks_little_endian(octets) {
-                little = true;
-                issues.guessed = true;
-            }
-        }
+        _ => {}
     }
     issues.little_endian = little;
     out.reserve(body.len() / 2 * 3);
@@ -80,20 +74,6 @@ pub fn decode(octets: &[u8], out: &mut String) -> Ucs2Issues {
         out.push(char::REPLACEMENT_CHARACTER);
     }
     issues
-}
-
-/// More than half of the code units read big-endian end in 0x00 with a
-/// non-zero high octet (U+xx00): byte-swapped Latin text, not real UCS-2.
-fn looks_little_endian(octets: &[u8]) -> bool {
-    let units = octets.len() / 2;
-    if units < 2 {
-        return false;
-    }
-    let swapped = octets
-        .chunks_exact(2)
-        .filter(|p| matches!(p, [hi, 0] if *hi != 0))
-        .count();
-    swapped * 2 > units
 }
 
 /// Encode text as UTF-16BE (characters outside the BMP as surrogate pairs).
