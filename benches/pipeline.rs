@@ -258,6 +258,7 @@ fn pipeline(c: &mut Criterion) {
         gateway_id: Arc::from("bench"),
         include_text: false,
         ingest: IngestOptions::default(),
+        dissuader: None,
     });
     proxy.warm_up();
 

@@ -25,6 +25,10 @@ pub struct Config {
     pub records: RecordsConfig,
     /// The police centre's gRPC feed (`[feed]`).
     pub feed: crate::feed::FeedConfig,
+    /// The inline SMPP proxy (`[smpp]`; off unless `listen` is set).
+    pub smpp: SmppConfig,
+    /// Dissuasion SMS to likely victims (`[dissuasion]`; off by default).
+    pub dissuasion: DissuasionConfig,
 }
 
 /// Process-wide settings.
@@ -256,6 +260,141 @@ impl SipConfig {
     /// trusted ranges.
     pub fn is_trusted(&self, peer: SocketAddr) -> bool {
         peer == self.next_hop || self.trusted_peers.iter().any(|r| r.contains(&peer.ip()))
+    }
+}
+
+/// What a blocked SMPP message gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmppBlock {
+    /// The `_resp` carries `block_status`: the sender knows it was refused.
+    Reject,
+    /// Success with a message id, never delivered (and, when a receipt was asked for, a
+    /// receipt saying undelivered after `receipt_after_ms`): the sender learns nothing.
+    SilentDrop,
+}
+
+/// A bind towards the SMSC with other credentials than the ESME's own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindMapping {
+    /// The ESME's system_id.
+    pub system_id: String,
+    /// system_id used towards the SMSC.
+    pub upstream_system_id: String,
+    /// password used towards the SMSC.
+    pub upstream_password: String,
+}
+
+/// The inline SMPP proxy: ESMEs bind to it, it binds to the SMSC for each of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmppConfig {
+    /// Where ESMEs connect (None: no SMPP proxy).
+    pub listen: Option<SocketAddr>,
+    /// The SMSC every bind is relayed to.
+    pub smsc: SocketAddr,
+    /// Credentials mapped per ESME system_id (others bind with their own).
+    pub bind_map: Vec<BindMapping>,
+    /// Most ESME connections at once; more are refused at accept.
+    pub max_sessions: usize,
+    /// Most requests of one bind waiting for the other side's answer; beyond it the ESME
+    /// gets ESME_RTHROTTLED.
+    pub window: usize,
+    /// A request the other side has not answered within this long (ms) is answered
+    /// ESME_RSYSERR (its late answer is dropped).
+    pub response_timeout_ms: u64,
+    /// Connecting and binding to the SMSC must finish within this long (ms).
+    pub bind_timeout_ms: u64,
+    /// Largest PDU accepted (octets); a longer command_length gets generic_nack and the
+    /// connection is closed (the stream cannot be resynchronised).
+    pub max_pdu_bytes: u32,
+    /// Accept C-Octet strings up to 255 octets in any field (peers that exceed SMPP 3.4).
+    pub lenient: bool,
+    /// What a blocked message gets.
+    pub block: SmppBlock,
+    /// command_status of a refused message (default 0x45 ESME_RSUBMITFAIL).
+    pub block_status: u32,
+    /// For a silent drop with a receipt requested: when the "undelivered" receipt is sent (ms).
+    pub receipt_after_ms: u64,
+    /// Put in front of a warned message's text (None: warned messages pass unmarked).
+    pub warn_prefix: Option<String>,
+    /// Parts of a concatenated message are held this long (ms) for the rest; then what
+    /// arrived is decided as it is.
+    pub reassembly_timeout_ms: u64,
+    /// Most octets of held parts per bind (one ESME cannot exhaust the others).
+    pub reassembly_bytes_per_session: usize,
+    /// Most incomplete messages held per bind.
+    pub reassembly_messages_per_session: usize,
+    /// Ingress class of SMPP traffic (ESMEs are usually domestic aggregators).
+    pub ingress: Ingress,
+    /// Trunk name in decision records.
+    pub trunk: Option<String>,
+    /// On SIGTERM, how long (ms) sessions may take to unbind both sides.
+    pub drain_ms: u64,
+}
+
+impl Default for SmppConfig {
+    fn default() -> Self {
+        SmppConfig {
+            listen: None,
+            smsc: SocketAddr::from(([127, 0, 0, 1], 2776)),
+            bind_map: Vec::new(),
+            max_sessions: 256,
+            window: 512,
+            response_timeout_ms: 10_000,
+            bind_timeout_ms: 5_000,
+            max_pdu_bytes: interdict_smpp::DEFAULT_MAX_PDU_LEN,
+            lenient: false,
+            block: SmppBlock::Reject,
+            block_status: interdict_smpp::status::ESME_RSUBMITFAIL,
+            receipt_after_ms: 5_000,
+            warn_prefix: Some("【反诈提醒】".into()),
+            reassembly_timeout_ms: 10_000,
+            reassembly_bytes_per_session: 1 << 20,
+            reassembly_messages_per_session: 1_024,
+            ingress: Ingress::Domestic,
+            trunk: None,
+            drain_ms: 2_000,
+        }
+    }
+}
+
+/// Dissuasion SMS (劝阻短信): when a call or an SMS to a subscriber is warned, the gateway
+/// sends that subscriber a warning over its own bind to the SMSC, at most once per period.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DissuasionConfig {
+    /// Send dissuasion SMS at all.
+    pub enabled: bool,
+    /// The SMSC (default: the SMPP proxy's).
+    pub smsc: Option<SocketAddr>,
+    /// system_id of the gateway's own bind.
+    pub system_id: String,
+    /// Its password.
+    pub password: String,
+    /// The sender the subscriber sees (a police short code such as 96110 or 12381).
+    pub sender: String,
+    /// The text; `{category}` becomes the warned category (e.g. 冒充客服), `{kind}` 电话 or 短信.
+    pub template: String,
+    /// At most one dissuasion SMS per subscriber per this many seconds.
+    pub period_s: u64,
+    /// Most subscribers remembered for the period (the oldest are forgotten first).
+    pub max_subscribers: usize,
+}
+
+impl Default for DissuasionConfig {
+    fn default() -> Self {
+        DissuasionConfig {
+            enabled: false,
+            smsc: None,
+            system_id: "interdict".into(),
+            password: "interdict".into(),
+            sender: "96110".into(),
+            template: "【反诈中心】您刚接到的{kind}疑似{category}诈骗。请勿转账汇款，勿透露验证码。如有疑问请拨打96110。".into(),
+            period_s: 86_400,
+            max_subscribers: 1_000_000,
+        }
     }
 }
 

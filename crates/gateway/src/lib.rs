@@ -12,6 +12,8 @@
 //! - [`reload`]: rule pack loads with the compiled-database cache, reloads (SIGHUP, a
 //!   watched directory).
 //! - [`sip`]: the stateless SIP proxy and its sockets.
+//! - [`smpp`]: the transparent SMPP proxy (binds relayed, every text decided whole) and
+//!   dissuasion SMS.
 //! - [`feed`]: the police centre's gRPC service: the durable decision log, the feed, number
 //!   pushes, dry-run checks, stats, mutual TLS with roles.
 //! - [`serve`]: the process: listeners, signals, drain.
@@ -29,3 +31,4 @@ pub mod record;
 pub mod reload;
 pub mod serve;
 pub mod sip;
+pub mod smpp;

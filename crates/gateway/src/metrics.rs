@@ -81,6 +81,11 @@ pub struct Metrics {
     pub absorbed: Family<KindLabel, Counter>,
     /// INVITEs the next hop never answered (the border got 503).
     pub upstream_timeouts: Counter,
+    /// SMPP sessions (ESME connections) open.
+    pub smpp_sessions: Gauge,
+    /// SMPP proxy events by kind: throttled, timeout, reassembly_completed / _expired /
+    /// _evicted, duplicate_part, bind_failed, unknown_response, dissuasion_sent, …
+    pub smpp_events: Family<KindLabel, Counter>,
     /// Records dropped because the record queue was full.
     records_dropped: Gauge,
     /// Records written.
@@ -113,6 +118,8 @@ impl Metrics {
             reloads: Family::default(),
             absorbed: Family::default(),
             upstream_timeouts: Counter::default(),
+            smpp_sessions: Gauge::default(),
+            smpp_events: Family::default(),
             records_dropped: Gauge::default(),
             records_written: Gauge::default(),
             sink: Mutex::new(None),
@@ -175,6 +182,16 @@ impl Metrics {
             m.upstream_timeouts.clone(),
         );
         registry.register(
+            "smpp_sessions",
+            "SMPP sessions (ESME connections) open",
+            m.smpp_sessions.clone(),
+        );
+        registry.register(
+            "smpp_events",
+            "SMPP proxy events by kind (throttled, timeout, reassembly, dissuasion …)",
+            m.smpp_events.clone(),
+        );
+        registry.register(
             "records_dropped",
             "Decision records dropped because the record queue was full",
             m.records_dropped.clone(),
@@ -212,6 +229,16 @@ impl Metrics {
     pub fn parse_error(&self, protocol: &'static str, kind: &'static str) {
         self.parse_errors
             .get_or_create(&KindLabel { protocol, kind })
+            .inc();
+    }
+
+    /// Counts one SMPP proxy event of `kind`.
+    pub fn smpp_event(&self, kind: &'static str) {
+        self.smpp_events
+            .get_or_create(&KindLabel {
+                protocol: "smpp",
+                kind,
+            })
             .inc();
     }
 

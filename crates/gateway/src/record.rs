@@ -49,6 +49,9 @@ pub enum RecordKind {
     VictimAtRisk,
     /// The shadow pack would have decided this message differently from the enforced pack.
     ShadowDifference,
+    /// A dissuasion SMS (劝阻短信) was submitted to the likely victim of a warned call or SMS
+    /// (the callee of the decision).
+    DissuasionSent,
 }
 
 /// Stages that could not run on a message; the decision was taken on the rest.

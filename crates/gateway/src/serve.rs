@@ -118,7 +118,146 @@ async fn serve(cfg: Config) -> Result<(), String> {
     })
     .map_err(|e| format!("records: {e}"))?;
 
+    let dissuader = cfg.dissuasion.enabled.then(|| {
+        crate::smpp::dissuade::Dissuader::start(
+            cfg.dissuasion.clone(),
+            cfg.dissuasion.smsc.unwrap_or(cfg.smpp.smsc),
+            sink.clone(),
+            metrics.clone(),
+            Arc::from(cfg.gateway.id.as_str()),
+        )
+    });
+    let stop = Arc::new(AtomicBool::new(false));
     let sip = Arc::new(cfg.sip.clone());
+    let sip_running = if sip.listen_udp.is_some() || sip.listen_tcp.is_some() {
+        Some(
+            start_sip(
+                &cfg,
+                sip.clone(),
+                decider.clone(),
+                metrics.clone(),
+                sink.clone(),
+                dissuader.clone(),
+                stop.clone(),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let (smpp_stop_tx, smpp_stop) = tokio::sync::watch::channel(false);
+    let smpp_live = Arc::new(crate::smpp::net::Live::default());
+    let smpp_addr = match cfg.smpp.listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("smpp.listen {addr}: {e}"))?;
+            let bound = listener.local_addr().map_err(|e| e.to_string())?;
+            let shared = Arc::new(crate::smpp::session::Shared::new(
+                Arc::new(cfg.smpp.clone()),
+                decider.clone(),
+                metrics.clone(),
+                sink.clone(),
+                Arc::from(cfg.gateway.id.as_str()),
+                cfg.records.include_text,
+                IngestOptions {
+                    refuse_undecodable: cfg.gateway.refuse_undecodable,
+                    ..IngestOptions::default()
+                },
+                dissuader.clone(),
+            ));
+            tokio::spawn(crate::smpp::net::accept(
+                listener,
+                shared,
+                smpp_stop,
+                smpp_live.clone(),
+            ));
+            Some(bound)
+        }
+        None => None,
+    };
+    if sip_running.is_none() && smpp_addr.is_none() {
+        return Err(
+            "no listener configured (sip.listen_udp, sip.listen_tcp or smpp.listen)".into(),
+        );
+    }
+    drop(sink);
+    drop(dissuader);
+
+    let metrics_addr = match cfg.metrics.listen {
+        Some(addr) => Some(
+            crate::metrics::serve(addr, metrics.clone())
+                .await
+                .map_err(|e| format!("metrics.listen {addr}: {e}"))?,
+        ),
+        None => None,
+    };
+    if cfg.gateway.watch_rules {
+        spawn_watcher(
+            decider.clone(),
+            cfg.gateway.rules.clone(),
+            cache.clone(),
+            metrics.clone(),
+            Duration::from_secs(1),
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    metrics.set_ready(true);
+    tracing::info!(
+        udp = ?sip_running.as_ref().and_then(|s| s.udp),
+        tcp = ?sip_running.as_ref().and_then(|s| s.tcp),
+        smpp = ?smpp_addr,
+        metrics = ?metrics_addr,
+        next_hop = %sip.next_hop,
+        smsc = %cfg.smpp.smsc,
+        pack = %pack_version,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "interdict serving"
+    );
+
+    wait_for_stop(&decider, &cfg, &metrics).await;
+
+    // Drain: stop accepting, let workers finish the message in hand, unbind the SMPP
+    // sessions, flush the records.
+    metrics.set_ready(false);
+    stop.store(true, Ordering::SeqCst);
+    let _ = smpp_stop_tx.send(true);
+    let drain_ms = sip.drain_ms.max(cfg.smpp.drain_ms);
+    let deadline = Instant::now() + Duration::from_millis(drain_ms);
+    if let Some(running) = sip_running {
+        for t in running.threads {
+            while !t.is_finished() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    while smpp_live.get() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    while !writer.is_finished() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tracing::info!("drained; exiting");
+    Ok(())
+}
+
+/// The SIP proxy while it runs.
+struct SipRunning {
+    threads: Vec<std::thread::JoinHandle<()>>,
+    udp: Option<SocketAddr>,
+    tcp: Option<SocketAddr>,
+}
+
+/// Opens the SIP listeners and starts the workers and the timer thread.
+async fn start_sip(
+    cfg: &Config,
+    sip: Arc<crate::config::SipConfig>,
+    decider: Arc<Decider>,
+    metrics: Arc<Metrics>,
+    sink: RecordSink,
+    dissuader: Option<crate::smpp::dissuade::Dissuader>,
+    stop: Arc<AtomicBool>,
+) -> Result<SipRunning, String> {
     let listen = sip
         .listen_udp
         .or(sip.listen_tcp)
@@ -135,7 +274,8 @@ async fn serve(cfg: Config) -> Result<(), String> {
         local,
         decider: decider.clone(),
         metrics: metrics.clone(),
-        records: sink.clone(),
+        records: sink,
+        dissuader,
         gateway_id: Arc::from(cfg.gateway.id.as_str()),
         include_text: cfg.records.include_text,
         ingest: IngestOptions {
@@ -143,7 +283,6 @@ async fn serve(cfg: Config) -> Result<(), String> {
             ..IngestOptions::default()
         },
     }));
-    drop(sink);
 
     let workers = if sip.workers == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -185,7 +324,6 @@ async fn serve(cfg: Config) -> Result<(), String> {
         sip.max_message_bytes,
         Duration::from_secs(sip.tcp_idle_timeout_s.max(1)),
     );
-    let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
     for (i, socket) in sockets.into_iter().enumerate() {
         let (outbox, proxy, stop) = (outbox.clone(), proxy.clone(), stop.clone());
@@ -211,14 +349,6 @@ async fn serve(cfg: Config) -> Result<(), String> {
         }
         None => None,
     };
-    let metrics_addr = match cfg.metrics.listen {
-        Some(addr) => Some(
-            crate::metrics::serve(addr, metrics.clone())
-                .await
-                .map_err(|e| format!("metrics.listen {addr}: {e}"))?,
-        ),
-        None => None,
-    };
     {
         let (proxy, stop, outbox) = (proxy.clone(), stop.clone(), outbox.clone());
         std::thread::Builder::new()
@@ -233,46 +363,11 @@ async fn serve(cfg: Config) -> Result<(), String> {
             })
             .map_err(|e| e.to_string())?;
     }
-    if cfg.gateway.watch_rules {
-        spawn_watcher(
-            decider.clone(),
-            cfg.gateway.rules.clone(),
-            cache.clone(),
-            metrics.clone(),
-            Duration::from_secs(1),
-        )
-        .map_err(|e| e.to_string())?;
-    }
-    metrics.set_ready(true);
-    tracing::info!(
-        udp = ?udp_addr,
-        tcp = ?tcp_addr,
-        metrics = ?metrics_addr,
-        next_hop = %sip.next_hop,
-        pack = %pack_version,
-        workers,
-        startup_ms = started.elapsed().as_millis() as u64,
-        "interdict serving"
-    );
-
-    wait_for_stop(&decider, &cfg, &metrics).await;
-
-    // Drain: stop accepting, let workers finish the message in hand, flush the records.
-    metrics.set_ready(false);
-    stop.store(true, Ordering::SeqCst);
-    let deadline = Instant::now() + Duration::from_millis(sip.drain_ms);
-    for t in threads {
-        while !t.is_finished() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-    drop(outbox);
-    drop(proxy);
-    while !writer.is_finished() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    tracing::info!("drained; exiting");
-    Ok(())
+    Ok(SipRunning {
+        threads,
+        udp: udp_addr,
+        tcp: tcp_addr,
+    })
 }
 
 #[cfg(unix)]

@@ -184,6 +184,7 @@ pub fn record_event(r: &DecisionRecord) -> pb::DecisionEvent {
         RecordKind::Decision => pb::EventKind::Sms,
         RecordKind::VictimAtRisk => pb::EventKind::VictimAtRisk,
         RecordKind::ShadowDifference => pb::EventKind::ShadowDifference,
+        RecordKind::DissuasionSent => pb::EventKind::DissuasionSent,
     };
     let mut ev = decision_event(&r.decision, kind, r.at_ms);
     ev.verdict = verdict(r.acted) as i32;

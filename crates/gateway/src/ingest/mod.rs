@@ -87,6 +87,15 @@ pub enum IngestError {
     /// The body could not be decoded and the configuration refuses such messages.
     #[error("body not decodable: {0}")]
     Undecodable(String),
+    /// An SMPP message whose fields contradict each other (both payload fields, UDHI without
+    /// a UDH, …): refused with `status` in its `_resp`, never forwarded.
+    #[error("SMPP: {message} (command_status {status:#010x})")]
+    SmppRefused {
+        /// The command_status of the `_resp`.
+        status: u32,
+        /// What and where.
+        message: String,
+    },
     /// The text is larger than the configured bound.
     #[error("text of {len} bytes exceeds the limit of {max}")]
     TooLarge {

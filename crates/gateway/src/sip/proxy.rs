@@ -130,11 +130,14 @@ pub struct ProxyParts {
     pub include_text: bool,
     /// Ingest bounds and choices.
     pub ingest: IngestOptions,
+    /// Sends a dissuasion SMS to the callee of a warned call (when configured).
+    pub dissuader: Option<crate::smpp::dissuade::Dissuader>,
 }
 
 /// The proxy: configuration, decider, dialog table, counters. Shared by every worker.
 pub struct SipProxy {
     cfg: Arc<SipConfig>,
+    dissuader: Option<crate::smpp::dissuade::Dissuader>,
     local: Local,
     record_route_udp: String,
     record_route_tcp: String,
@@ -250,6 +253,7 @@ impl SipProxy {
             gateway_id,
             include_text,
             ingest,
+            dissuader,
         } = parts;
         let secret = fnv(
             0,
@@ -264,6 +268,7 @@ impl SipProxy {
             record_route_udp: format!("sip:{hostport};lr"),
             record_route_tcp: format!("sip:{hostport};transport=tcp;lr"),
             dialogs: Dialogs::new(cfg.max_live_calls),
+            dissuader,
             cfg,
             local,
             decider,
@@ -712,6 +717,16 @@ impl SipProxy {
                     None
                 };
                 self.records.send(DecisionRecord { text, ..record });
+            }
+        }
+        if outcome.acted == Verdict::Warn {
+            if let (Some(d), Some(callee)) = (&self.dissuader, ing.callees.first()) {
+                let what = if kind == Decided::Call {
+                    "电话"
+                } else {
+                    "短信"
+                };
+                d.offer(&callee.value, &outcome.decision, what, peer);
             }
         }
         if kind == Decided::Call && outcome.acted != Verdict::Block {
