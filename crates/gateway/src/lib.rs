@@ -15,6 +15,7 @@
 //! - [`feed`]: the police centre's gRPC service: the durable decision log, the feed, number
 //!   pushes, dry-run checks, stats, mutual TLS with roles.
 //! - [`serve`]: the process: listeners, signals, drain.
+//! - [`smpp_wire`]: SMPP framing over tokio streams (whole PDUs in, batched PDUs out).
 //! - [`check`]: the offline tool.
 
 pub mod check;
@@ -29,3 +30,4 @@ pub mod record;
 pub mod reload;
 pub mod serve;
 pub mod sip;
+pub mod smpp_wire;
