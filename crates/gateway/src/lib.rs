@@ -16,6 +16,8 @@
 //!   pushes, dry-run checks, stats, mutual TLS with roles.
 //! - [`serve`]: the process: listeners, signals, drain.
 //! - [`smpp_wire`]: SMPP framing over tokio streams (whole PDUs in, batched PDUs out).
+//! - [`load_smpp`]: `interdict load smpp`, the SMPP load generator.
+//! - [`smsc_sim`]: the SMSC simulator (`interdict smsc-sim`) the SMPP tests and demos use.
 //! - [`check`]: the offline tool.
 
 pub mod check;
@@ -24,6 +26,7 @@ pub mod decide;
 pub mod feed;
 pub mod ingest;
 mod jsonl;
+pub mod load_smpp;
 pub mod metrics;
 mod raw;
 pub mod record;
@@ -31,3 +34,4 @@ pub mod reload;
 pub mod serve;
 pub mod sip;
 pub mod smpp_wire;
+pub mod smsc_sim;
