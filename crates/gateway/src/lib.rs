@@ -17,6 +17,9 @@
 //! - [`feed`]: the police centre's gRPC service: the durable decision log, the feed, number
 //!   pushes, dry-run checks, stats, mutual TLS with roles.
 //! - [`serve`]: the process: listeners, signals, drain.
+//! - [`smpp_wire`]: SMPP framing over tokio streams (whole PDUs in, batched PDUs out).
+//! - [`load_smpp`]: `interdict load smpp`, the SMPP load generator.
+//! - [`smsc_sim`]: the SMSC simulator (`interdict smsc-sim`) the SMPP tests and demos use.
 //! - [`check`]: the offline tool.
 
 pub mod check;
@@ -25,6 +28,7 @@ pub mod decide;
 pub mod feed;
 pub mod ingest;
 mod jsonl;
+pub mod load_smpp;
 pub mod metrics;
 mod raw;
 pub mod record;
@@ -32,3 +36,5 @@ pub mod reload;
 pub mod serve;
 pub mod sip;
 pub mod smpp;
+pub mod smpp_wire;
+pub mod smsc_sim;

@@ -49,11 +49,25 @@ enum Command {
     ///
     /// Ctrl-C stops and prints the sequence number to resume from with --from.
     Tail(Box<interdict::feed::tail::TailArgs>),
+    /// The SMSC simulator the SMPP tests and demos use (loopback only by default).
+    SmscSim(Box<interdict::smsc_sim::SimArgs>),
+    /// Load generators.
+    Load {
+        #[command(subcommand)]
+        command: LoadCommand,
+    },
     /// Rule pack commands.
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum LoadCommand {
+    /// Bind SMPP sessions to a target and submit a mix of messages; report the rate,
+    /// the responses by status and the latency percentiles.
+    Smpp(Box<interdict::load_smpp::LoadSmppArgs>),
 }
 
 #[derive(Subcommand)]
@@ -89,6 +103,10 @@ fn main() -> ExitCode {
             ingress,
         } => check::run(&rules, jsonl.as_deref(), &files, ingress.into()),
         Command::Tail(args) => interdict::feed::tail::run(&args),
+        Command::SmscSim(args) => interdict::smsc_sim::run(&args),
+        Command::Load {
+            command: LoadCommand::Smpp(args),
+        } => interdict::load_smpp::run(&args),
         Command::Rules {
             command: RulesCommand::Validate { dir },
         } => check::validate(&dir),
