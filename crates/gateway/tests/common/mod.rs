@@ -86,6 +86,17 @@ impl Gateway {
 
     /// Starts the gateway in `dir` (which holds `rules/`).
     pub fn start_in(dir: PathBuf, gateway_extra: &str, sip_extra: &str) -> Gateway {
+        Gateway::start_with_tables(dir, gateway_extra, sip_extra, "")
+    }
+
+    /// Starts the gateway in `dir` with whole TOML tables (`[smpp]`, `[dissuasion]` …)
+    /// appended to its configuration.
+    pub fn start_with_tables(
+        dir: PathBuf,
+        gateway_extra: &str,
+        sip_extra: &str,
+        tables: &str,
+    ) -> Gateway {
         let port = free_port();
         let hop = free_port();
         let metrics_port = free_port();
@@ -101,7 +112,7 @@ impl Gateway {
              [sip]\nlisten_udp = \"127.0.0.1:{port}\"\nlisten_tcp = \"127.0.0.1:{port}\"\n\
              next_hop = \"127.0.0.1:{hop}\"\nworkers = 2\n{sip_extra}\n\
              [metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\
-             [records]\npath = {records:?}\ninclude_text = true\n",
+             [records]\npath = {records:?}\ninclude_text = true\n{tables}\n",
             rules = dir.join("rules").display().to_string(),
             records = records.display().to_string(),
         );
