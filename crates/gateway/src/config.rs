@@ -495,6 +495,11 @@ mod tests {
         let example = include_str!("../../../interdict.example.toml");
         let c = Config::parse(example).unwrap();
         assert_eq!(c.sip.block_code.code(), 608);
+        assert_eq!(c.smpp.block, SmppBlock::Reject);
+        assert_eq!(c.smpp.block_status, interdict_smpp::status::ESME_RSUBMITFAIL);
+        assert_eq!(c.smpp.warn_prefix.as_deref(), Some("【反诈提醒】"));
+        assert!(!c.dissuasion.enabled);
+        assert!(Config::parse("[smpp]\nblock = \"drop\"\n").is_err());
         assert!(Config::parse("[sip]\nblok_code = 603\n").is_err());
         let err = Config::parse("[sip]\nblock_code = 404\n").unwrap_err();
         assert!(err.contains("608, 603 or 607"), "{err}");
