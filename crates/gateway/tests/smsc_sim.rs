@@ -137,6 +137,10 @@ fn load_against_the_sim_counts_match_and_every_status_is_zero() {
     assert_eq!(report.responses, report.submitted);
     assert_eq!(report.by_status.len(), 1, "{report:?}");
     assert_eq!(report.by_status.get("0x00000000"), Some(&report.submitted));
+    for (kind, n) in &report.submitted_by_kind {
+        assert!(*n > 0, "{kind}");
+        assert_eq!(report.by_kind_status[kind].get("0x00000000"), Some(n));
+    }
     assert!(report.rate > 0.0 && report.latency_us.p50 > 0.0);
     assert!(report.latency_us.p50 <= report.latency_us.p99);
 
