@@ -1056,8 +1056,10 @@ pub fn run_blocking(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
     runtime.block_on(run_async(cfg))
 }
 
-/// Options of `interdict load smpp`.
+/// Options of `interdict load smpp` (a later option overrides an earlier one, so scripts
+/// can put defaults first).
 #[derive(Debug, clap::Args)]
+#[command(args_override_self = true)]
 pub struct LoadSmppArgs {
     /// The gateway or SMSC to load (host:port; loopback unless --allow-non-loopback).
     #[arg(long, default_value = "127.0.0.1:2775")]
