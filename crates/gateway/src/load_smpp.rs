@@ -242,6 +242,9 @@ pub struct LoadReport {
     pub responses: u64,
     /// submit_sm_resp by command_status (`0x00000000` ...).
     pub by_status: BTreeMap<String, u64>,
+    /// submit_sm_resp by kind of message, then by command_status (e.g. scams refused
+    /// by the gateway, ordinary notices accepted).
+    pub by_kind_status: BTreeMap<&'static str, BTreeMap<String, u64>>,
     /// generic_nack received for a submit_sm.
     pub generic_nack: u64,
     /// submit_sm never answered within the drain time.
@@ -588,7 +591,8 @@ struct SessionResult {
     by_kind: [u64; 3],
     messages: u64,
     responses: u64,
-    by_status: FxHashMap<u32, u64>,
+    /// (kind index, command_status) → submit_sm_resp count.
+    by_status: FxHashMap<(u8, u32), u64>,
     generic_nack: u64,
     unanswered: u64,
     deliver_sm: u64,
@@ -717,7 +721,8 @@ async fn session(
 /// Per-session sending state.
 struct Sender {
     seq: u32,
-    outstanding: FxHashMap<u32, Instant>,
+    /// Sequence number → (send time, kind index).
+    outstanding: FxHashMap<u32, (Instant, u8)>,
     n: u64,
     per_kind: [u64; 3],
     concat_ref: u8,
@@ -776,6 +781,7 @@ async fn drive(
                     break;
                 }
                 s.n += 1;
+                let kind_index = Kind::ALL.iter().position(|k| *k == group.kind).unwrap_or(0) as u8;
                 s.concat_ref = s.concat_ref.wrapping_add(1);
                 s.dest = (s.dest + 1) % 10_000;
                 let digits = [
@@ -798,11 +804,10 @@ async fn drive(
                             *r = s.concat_ref;
                         }
                     }
-                    s.outstanding.insert(seq, now);
+                    s.outstanding.insert(seq, (now, kind_index));
                     result.submitted += 1;
                 }
-                let k = Kind::ALL.iter().position(|k| *k == group.kind).unwrap_or(0);
-                if let Some(c) = result.by_kind.get_mut(k) {
+                if let Some(c) = result.by_kind.get_mut(usize::from(kind_index)) {
                     *c += group.parts.len() as u64;
                 }
                 result.messages += 1;
@@ -900,10 +905,13 @@ fn answer(
     };
     match CommandId::from_u32(h.command_id) {
         Some(CommandId::SubmitSmResp) => {
-            if let Some(sent) = s.outstanding.remove(&h.sequence_number) {
+            if let Some((sent, kind)) = s.outstanding.remove(&h.sequence_number) {
                 result.hist.record(at.saturating_duration_since(sent));
                 result.responses += 1;
-                *result.by_status.entry(h.command_status).or_insert(0) += 1;
+                *result
+                    .by_status
+                    .entry((kind, h.command_status))
+                    .or_insert(0) += 1;
             }
         }
         Some(CommandId::GenericNack) if s.outstanding.remove(&h.sequence_number).is_some() => {
@@ -986,6 +994,7 @@ fn report(cfg: &LoadConfig, results: Vec<SessionResult>) -> LoadReport {
         messages: 0,
         responses: 0,
         by_status: BTreeMap::new(),
+        by_kind_status: BTreeMap::new(),
         generic_nack: 0,
         unanswered: 0,
         deliver_sm: 0,
@@ -1009,8 +1018,15 @@ fn report(cfg: &LoadConfig, results: Vec<SessionResult>) -> LoadReport {
         for (k, n) in Kind::ALL.iter().zip(s.by_kind) {
             *by_kind.entry(k.name()).or_insert(0) += n;
         }
-        for (status, n) in s.by_status {
-            *by_status.entry(format!("{status:#010x}")).or_insert(0) += n;
+        for ((kind, status), n) in s.by_status {
+            let status = format!("{status:#010x}");
+            *by_status.entry(status.clone()).or_insert(0) += n;
+            let kind = Kind::ALL.get(usize::from(kind)).map_or("?", |k| k.name());
+            *r.by_kind_status
+                .entry(kind)
+                .or_default()
+                .entry(status)
+                .or_insert(0) += n;
         }
         if let Some(e) = s.error {
             r.errors.push(e);
@@ -1040,8 +1056,10 @@ pub fn run_blocking(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
     runtime.block_on(run_async(cfg))
 }
 
-/// Options of `interdict load smpp`.
+/// Options of `interdict load smpp` (a later option overrides an earlier one, so scripts
+/// can put defaults first).
 #[derive(Debug, clap::Args)]
+#[command(args_override_self = true)]
 pub struct LoadSmppArgs {
     /// The gateway or SMSC to load (host:port; loopback unless --allow-non-loopback).
     #[arg(long, default_value = "127.0.0.1:2775")]
@@ -1165,6 +1183,10 @@ fn print_human(r: &LoadReport) {
         r.generic_nack,
         r.unanswered
     );
+    for (kind, statuses) in &r.by_kind_status {
+        let s: Vec<String> = statuses.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+        println!("  {kind}: {}", s.join(", "));
+    }
     if r.deliver_sm > 0 {
         println!("deliver_sm {} (receipts {})", r.deliver_sm, r.receipts);
     }

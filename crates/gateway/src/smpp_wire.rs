@@ -138,6 +138,9 @@ impl<R: AsyncRead + Unpin> PduReader<R> {
     /// The next whole PDU (exactly command_length octets, header included), reading from
     /// the stream only when no whole PDU is buffered. `Ok(None)` at a clean end of stream
     /// (between PDUs). The slice is valid until the next call.
+    ///
+    /// Cancel-safe: dropping the future (e.g. the losing branch of `tokio::select!`)
+    /// loses no octets; the next call carries on where this one stopped.
     pub async fn next_pdu(&mut self) -> Result<Option<&[u8]>, WireError> {
         let range = loop {
             if let Some(range) = self.locate()? {

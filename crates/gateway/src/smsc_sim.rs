@@ -90,7 +90,7 @@ impl Default for SimConfig {
             allow_non_loopback: false,
             system_id: "interdict-sim".to_string(),
             log: None,
-            keep: 1_000_000,
+            keep: 100_000,
             deliver_receipts: true,
             receipt_delay: Duration::ZERO,
             response_delay: Duration::ZERO,
