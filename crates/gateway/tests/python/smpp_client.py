@@ -41,6 +41,10 @@ MESSAGES = [
     ),
 ]
 PART_OCTETS = 133
+# With --with-warned: a long ordinary text from a number on the bundled suspect list
+# (synthetic), which a gateway warns: it must arrive prefixed and re-segmented.
+SUSPECT_SOURCE = "8617055550001"
+WARNED = ("warned", "【物业】本周六上午九点至十一点小区停水检修，请提前储水，给您带来不便敬请谅解。" * 2, "ucs2")
 
 
 def parts_of(text, encoding, reference):
@@ -72,6 +76,7 @@ def main():
     ap.add_argument("--receipts", action="store_true", help="ask for receipts and wait for them")
     ap.add_argument("--expect", type=int, default=0, help="deliver_sm to wait for (receiver)")
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--with-warned", action="store_true", help="also submit a suspect sender's text")
     a = ap.parse_args()
 
     client = smpplib.client.Client(a.host, a.port, timeout=0.5, allow_unknown_opt_params=True)
@@ -115,9 +120,12 @@ def main():
 
     sent = []  # (kind, [sequence, ...])
     if a.bind != "receiver":
-        for n, (kind, text, encoding) in enumerate(MESSAGES):
+        messages = MESSAGES + ([WARNED] if a.with_warned else [])
+        for n, (kind, text, encoding) in enumerate(messages):
             data_coding, esm_class, parts = parts_of(text, encoding, 40 + n)
             source = SCAM_SOURCE if kind in ("scam", "gbk", "concat_ucs2") else SOURCE
+            if kind == "warned":
+                source = SUSPECT_SOURCE
             seqs = []
             for part in parts:
                 pdu = client.send_message(
