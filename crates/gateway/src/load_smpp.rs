@@ -318,8 +318,9 @@ const PART_OCTETS: usize = 133;
 /// Synthetic senders: a made-up service code for notices, a made-up mobile for scams.
 const NOTICE_SENDER: &[u8] = b"1069000000001";
 const SCAM_SENDER: &[u8] = b"8617000009999";
-/// Destination template: the last 4 digits rotate over 0000..9999.
-const DESTINATION: &[u8] = b"8617000000000";
+/// Destination template: the last 4 digits rotate over 0000..9999 (a synthetic block clear
+/// of the bundled fraud and suspect lists).
+const DESTINATION: &[u8] = b"8613800010000";
 
 /// One pre-encoded submit_sm and where to patch it.
 #[derive(Debug, Clone)]
@@ -783,7 +784,9 @@ async fn drive(
                 s.n += 1;
                 let kind_index = Kind::ALL.iter().position(|k| *k == group.kind).unwrap_or(0) as u8;
                 s.concat_ref = s.concat_ref.wrapping_add(1);
-                s.dest = (s.dest + 1) % 10_000;
+                // A large stride: recipients of bulk traffic are a customer list, not a
+                // sequential sweep (which the engine rightly reads as war dialling).
+                s.dest = (s.dest + 7_919) % 10_000;
                 let digits = [
                     b'0' + (s.dest / 1000) as u8,
                     b'0' + (s.dest / 100 % 10) as u8,
@@ -1238,7 +1241,7 @@ mod tests {
                 let pdu = Pdu::decode(&wire).unwrap();
                 assert_eq!(pdu.sequence_number, 4242);
                 let sm = pdu.as_sm().unwrap();
-                assert_eq!(sm.destination.addr, b"8617000001234");
+                assert_eq!(sm.destination.addr, b"8613800011234");
                 assert_eq!(sm.registered_delivery, 1);
                 let m = sm.message().unwrap();
                 if let Some(c) = m.concat {

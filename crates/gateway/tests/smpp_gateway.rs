@@ -762,3 +762,53 @@ fn sigterm_unbinds_both_sides_and_exits() {
     wait_for("the SMSC side to unbind", || t.sim.bound_sessions() == 0);
     assert!(t.sim.stats().unbind >= 1);
 }
+
+#[test]
+fn reload_under_load_loses_no_message() {
+    use interdict::load_smpp::{self, LoadConfig, Rate};
+    let t = setup("smpp-reload", "", "", SimConfig::default());
+    let target = t.smpp;
+    let load = std::thread::spawn(move || {
+        load_smpp::run_blocking(LoadConfig {
+            target,
+            sessions: 2,
+            window: 32,
+            count: 6_000,
+            rate: Rate::PerSecond(2_000.0),
+            duration: Duration::from_secs(20),
+            drain: Duration::from_secs(5),
+            ..LoadConfig::default()
+        })
+        .unwrap()
+    });
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(700));
+        t.gw.signal("HUP");
+    }
+    let report = load.join().unwrap();
+    assert!(report.errors.is_empty(), "{report:?}");
+    assert_eq!(report.unanswered, 0, "{report:?}");
+    assert_eq!(report.generic_nack, 0, "{report:?}");
+    assert_eq!(report.responses, report.submitted, "{report:?}");
+    let ok = report.by_status.get("0x00000000").copied().unwrap_or(0);
+    let refused = report.by_status.get("0x00000045").copied().unwrap_or(0);
+    assert_eq!(ok + refused, report.submitted, "{report:?}");
+    let ordinary = &report.by_kind_status["ordinary"];
+    assert_eq!(
+        ordinary.len(),
+        1,
+        "every ordinary message passed: {ordinary:?}"
+    );
+    let scam = &report.by_kind_status["scam"];
+    assert_eq!(scam.keys().collect::<Vec<_>>(), ["0x00000045"], "{scam:?}");
+    // Every accepted PDU reached the SMSC (warned ones re-segmented into more parts), and
+    // no refused text did.
+    assert!(t.sim.wait_received(ok as usize, Duration::from_secs(5)));
+    let received = t.sim.received();
+    assert!(received.len() as u64 >= ok, "{} < {ok}", received.len());
+    assert!(!reassembled_texts(&received)
+        .iter()
+        .any(|text| text.contains("安全账户")));
+    let reloads = t.gw.metric("interdict_reloads_total{result=\"ok\"}");
+    assert!(reloads >= 3.0, "{reloads}");
+}
