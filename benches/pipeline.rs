@@ -438,5 +438,215 @@ fn pipeline(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, pipeline);
+/// The SMPP path: a submit_sm's bytes in, decoded, ingested, decided and the bytes to the
+/// SMSC (or the refusal to the ESME) out, through `interdict::smpp::session::Session` as
+/// the socket task calls it. The session is bound first (the bind and the SMSC's bind_resp
+/// go through it). `smpp/submit_pass` sends an ordinary UCS-2 notice from a sender that
+/// changes every message (so no behaviour rate rises); timed in chunks of 256, between
+/// which (untimed) the SMSC's submit_sm_resp answer each forwarded PDU so the window never
+/// fills. `smpp/submit_block` sends a scam, refused at once. `smpp/resp` is the SMSC's
+/// submit_sm_resp mapped back to the ESME.
+fn smpp_pipeline(c: &mut Criterion) {
+    use interdict::config::SmppConfig;
+    use interdict::smpp::session::{Out, Session, Shared};
+    use interdict::smpp::Side;
+    use interdict_smpp::{encode, Address, Bind, Body, Pdu, Sm, Tlvs};
+
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let snapshot = load_pack(&rules).expect("the default rule pack loads");
+    let metrics = Arc::new(Metrics::new());
+    let decider = Arc::new(Decider::new(
+        Arc::new(Engine::new(snapshot)),
+        Duration::from_secs(1),
+        false,
+        metrics.clone(),
+    ));
+    let (sink, rx, _stats) = RecordSink::new(65_536);
+    let drain = std::thread::spawn(move || for _ in rx {});
+    let shared = Arc::new(Shared::new(
+        Arc::new(SmppConfig {
+            window: 1 << 20,
+            ..SmppConfig::default()
+        }),
+        decider,
+        metrics,
+        sink,
+        Arc::from("bench"),
+        false,
+        IngestOptions::default(),
+        None,
+    ));
+    let mut session = Session::new(shared.clone(), SocketAddr::from(BORDER));
+    let now = Instant::now();
+    let mut out = Out::default();
+    let bind = Pdu {
+        command_status: 0,
+        sequence_number: 1,
+        body: Body::BindTransmitter(Bind {
+            system_id: b"bench",
+            password: b"bench",
+            interface_version: 0x34,
+            ..Bind::default()
+        }),
+    }
+    .to_vec()
+    .unwrap();
+    session.on_pdu(Side::Esme, &bind, now, 0, &mut out);
+    let upstream_bind = out.connect.take().expect("the bind is relayed");
+    let mut resp = Vec::new();
+    encode::write_header_only(
+        &mut resp,
+        interdict_smpp::CommandId::BindTransmitterResp,
+        0,
+        u32::from_be_bytes(upstream_bind[12..16].try_into().unwrap()),
+    );
+    session.on_pdu(Side::Smsc, &resp, now, 0, &mut out);
+    assert!(session.is_bound());
+
+    let ucs2 = |t: &str| {
+        let mut v = Vec::new();
+        interdict_smpp::text::ucs2::encode(t, &mut v);
+        v
+    };
+    let submit = |source: &str, text: &[u8]| {
+        Pdu {
+            command_status: 0,
+            sequence_number: 2,
+            body: Body::SubmitSm(Sm {
+                source: Address {
+                    ton: 1,
+                    npi: 1,
+                    addr: source.as_bytes(),
+                },
+                destination: Address {
+                    ton: 1,
+                    npi: 1,
+                    addr: b"8613800005678",
+                },
+                data_coding: 8,
+                short_message: text,
+                tlvs: Tlvs::EMPTY,
+                ..Sm::default()
+            }),
+        }
+        .to_vec()
+        .unwrap()
+    };
+    let pass_text = ucs2(ORDINARY_TEXT);
+    let scam_text = ucs2(SCAM_TEXT);
+    let mut pass_pdu = submit("8613900000000", &pass_text);
+    let source_at = pass_pdu
+        .windows(13)
+        .position(|w| w == b"8613900000000")
+        .unwrap();
+    let block_pdu = submit("8613700000001", &scam_text);
+    let mut n: u64 = 0;
+    let mut next_pass = |pdu: &mut Vec<u8>| {
+        n += 1;
+        let caller = ((n % 100_000_000) * 2_654_435_761 + 1234) % 100_000_000;
+        put_digits(&mut pdu[source_at + 5..source_at + 13], caller);
+    };
+
+    // Checked once: the ordinary notice goes to the SMSC unchanged, the scam is refused.
+    let mut out = Out::default();
+    next_pass(&mut pass_pdu);
+    session.on_pdu(Side::Esme, &pass_pdu, now, 0, &mut out);
+    assert_eq!(out.smsc.len(), pass_pdu.len(), "pass forwarded");
+    assert!(out.esme.is_empty());
+    let mut out = Out::default();
+    session.on_pdu(Side::Esme, &block_pdu, now, 0, &mut out);
+    assert!(out.smsc.is_empty(), "block not forwarded");
+    assert_eq!(
+        u32::from_be_bytes(out.esme[8..12].try_into().unwrap()),
+        interdict_smpp::status::ESME_RSUBMITFAIL
+    );
+
+    let mut g = c.benchmark_group("smpp");
+    g.throughput(Throughput::Elements(1));
+    let mut out = Out::default();
+    let mut answers = Vec::with_capacity(CHUNK * 32);
+    g.bench_function("submit_pass", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let k = left.min(CHUNK as u64) as usize;
+                out.smsc.clear();
+                out.esme.clear();
+                let started = Instant::now();
+                for _ in 0..k {
+                    next_pass(&mut pass_pdu);
+                    session.on_pdu(Side::Esme, black_box(&pass_pdu), now, 0, &mut out);
+                }
+                timed += started.elapsed();
+                // The SMSC answers every forwarded PDU (untimed).
+                answers.clear();
+                let mut at = 0;
+                while let Some(h) = interdict_smpp::Header::peek(&out.smsc[at..]) {
+                    let _ = encode::submit_sm_resp(&mut answers, 0, h.sequence_number, Some(b"m1"));
+                    at += h.command_length as usize;
+                }
+                let mut at = 0;
+                let mut back = Out::default();
+                while let Some(h) = interdict_smpp::Header::peek(&answers[at..]) {
+                    let len = h.command_length as usize;
+                    session.on_pdu(Side::Smsc, &answers[at..at + len], now, 0, &mut back);
+                    at += len;
+                }
+                left -= k as u64;
+            }
+            timed
+        })
+    });
+    g.bench_function("submit_block", |b| {
+        b.iter(|| {
+            out.esme.clear();
+            session.on_pdu(Side::Esme, black_box(&block_pdu), now, 0, &mut out)
+        })
+    });
+    // A submit_sm_resp from the SMSC for a request in flight, mapped back to the ESME.
+    g.bench_function("resp", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let k = left.min(CHUNK as u64) as usize;
+                out.smsc.clear();
+                for _ in 0..k {
+                    next_pass(&mut pass_pdu);
+                    session.on_pdu(Side::Esme, &pass_pdu, now, 0, &mut out);
+                }
+                answers.clear();
+                let mut at = 0;
+                while let Some(h) = interdict_smpp::Header::peek(&out.smsc[at..]) {
+                    let _ = encode::submit_sm_resp(&mut answers, 0, h.sequence_number, Some(b"m1"));
+                    at += h.command_length as usize;
+                }
+                let mut back = Out::default();
+                let started = Instant::now();
+                let mut at = 0;
+                while let Some(h) = interdict_smpp::Header::peek(&answers[at..]) {
+                    let len = h.command_length as usize;
+                    session.on_pdu(
+                        Side::Smsc,
+                        black_box(&answers[at..at + len]),
+                        now,
+                        0,
+                        &mut back,
+                    );
+                    at += len;
+                }
+                timed += started.elapsed();
+                left -= k as u64;
+            }
+            timed
+        })
+    });
+    g.finish();
+    drop(session);
+    drop(shared);
+    drain.join().expect("drain thread");
+}
+
+criterion_group!(benches, pipeline, smpp_pipeline);
 criterion_main!(benches);
