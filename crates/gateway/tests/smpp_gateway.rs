@@ -812,3 +812,101 @@ fn reload_under_load_loses_no_message() {
     let reloads = t.gw.metric("interdict_reloads_total{result=\"ok\"}");
     assert!(reloads >= 3.0, "{reloads}");
 }
+
+#[test]
+fn submit_multi_and_replace_sm_are_decided_too() {
+    use interdict_smpp::{Dest, DestList, ReplaceSm, SubmitMulti};
+    let t = setup("smpp-multi", "", "", SimConfig::default());
+    let mut esme = Esme::connect(t.smpp);
+    assert_eq!(esme.bind(CommandId::BindTransmitter), status::ESME_ROK);
+    let text = ucs2(ORDINARY);
+    let multi = |dests: &[&'static str], raw: &mut Vec<u8>| -> u8 {
+        let list: Vec<Dest<'_>> = dests
+            .iter()
+            .map(|d| {
+                Dest::Sme(Address {
+                    ton: 1,
+                    npi: 1,
+                    addr: d.as_bytes(),
+                })
+            })
+            .collect();
+        DestList::write(&list, raw).unwrap()
+    };
+    // One destination of three is a listed fraud number: the whole submit_multi is refused.
+    let mut raw = Vec::new();
+    let n = multi(&[TO, "8617000000001", "8613800000003"], &mut raw);
+    let seq = esme.send(Body::SubmitMulti(SubmitMulti {
+        source: Address {
+            ton: 1,
+            npi: 1,
+            addr: FROM.as_bytes(),
+        },
+        destinations: DestList::from_raw(n, &raw),
+        data_coding: 8,
+        short_message: &text,
+        ..SubmitMulti::default()
+    }));
+    assert_eq!(esme.response(seq).command_status, status::ESME_RSUBMITFAIL);
+    let mut raw = Vec::new();
+    let n = multi(&[TO, "8613800000003"], &mut raw);
+    let seq = esme.send(Body::SubmitMulti(SubmitMulti {
+        source: Address {
+            ton: 1,
+            npi: 1,
+            addr: FROM.as_bytes(),
+        },
+        destinations: DestList::from_raw(n, &raw),
+        data_coding: 8,
+        short_message: &text,
+        ..SubmitMulti::default()
+    }));
+    assert_eq!(esme.response(seq).command_status, status::ESME_ROK);
+    // replace_sm swapping an accepted notice's text for a script (no data_coding: UCS-2
+    // is read too).
+    let scam = ucs2(SCAM);
+    let seq = esme.send(Body::ReplaceSm(ReplaceSm {
+        message_id: b"1",
+        source: Address {
+            ton: 1,
+            npi: 1,
+            addr: FROM.as_bytes(),
+        },
+        short_message: &scam,
+        ..ReplaceSm::default()
+    }));
+    assert_eq!(esme.response(seq).command_status, status::ESME_RSUBMITFAIL);
+    let got = t.sim.received();
+    assert_eq!(got.len(), 1, "only the clean submit_multi");
+    assert_eq!(got[0].command, "submit_multi");
+}
+
+#[test]
+fn a_warned_call_sends_a_dissuasion_sms_to_its_callee() {
+    let t = setup(
+        "smpp-dissuade-call",
+        "",
+        "[dissuasion]\nenabled = true\n",
+        SimConfig::default(),
+    );
+    let core = common::Peer::bind(t.gw.next_hop);
+    let border = common::Peer::any();
+    let invite = common::invite(
+        "INVITE",
+        &format!("+{SUSPECT}"),
+        "+8613800000009",
+        border.port(),
+        "",
+        "warned-call-1",
+    );
+    border.send(t.gw.sip, &invite);
+    let (forwarded, _) = core
+        .recv(Duration::from_secs(5))
+        .expect("the warned call goes on");
+    assert!(String::from_utf8_lossy(&forwarded).starts_with("INVITE "));
+    wait_for("the dissuasion SMS", || !t.sim.received().is_empty());
+    let got = t.sim.received();
+    assert_eq!(got[0].destinations[0].addr, "8613800000009");
+    assert_eq!(got[0].destinations[0].ton, 1);
+    assert!(got[0].text.as_deref().unwrap_or("").contains("电话"));
+}
