@@ -682,13 +682,12 @@ impl Session {
             }
         };
         let outcome = self.decide(&ing, from, command.name(), at_ms);
-        let text = handset_text(&[t.message], &TextOptions::default());
         self.act(
             from,
             &outcome,
             &[Some((frame, &[seq][..]))],
             &t,
-            &text,
+            &[t.message],
             now,
             out,
         );
@@ -768,13 +767,12 @@ impl Session {
             }
         };
         let messages: Vec<_> = texts.iter().map(|t| t.message).collect();
-        let text = handset_text(&messages, &TextOptions::default());
         let parts: Vec<Option<(&[u8], &[u32])>> = r
             .parts
             .iter()
             .map(|p| p.as_ref().map(|p| (&p.raw[..], &p.seqs[..])))
             .collect();
-        self.act(from, &outcome, &parts, &first, &text, now, out);
+        self.act(from, &outcome, &parts, &first, &messages, now, out);
     }
 
     /// Decides one message (records, counters, dissuasion).
@@ -834,7 +832,7 @@ impl Session {
     }
 
     /// Does what the verdict says with the parts of one message (`None` where a part of an
-    /// expired message never came). `text` is what the handset would show.
+    /// expired message never came); `messages` are the parts' texts (for a warning prefix).
     #[allow(clippy::too_many_arguments)]
     fn act(
         &mut self,
@@ -842,7 +840,7 @@ impl Session {
         outcome: &Outcome,
         parts: &[Option<(&[u8], &[u32])>],
         first: &TextPdu<'_>,
-        text: &str,
+        messages: &[interdict_smpp::Message<'_>],
         now: Instant,
         out: &mut Out,
     ) {
@@ -855,7 +853,8 @@ impl Session {
                     self.forward(from, &present, now, out);
                     return;
                 };
-                match self.warned_pdus(&present, first, &prefix, text) {
+                let text = handset_text(messages, &TextOptions::default());
+                match self.warned_pdus(&present, first, &prefix, &text) {
                     Some(pdus) => {
                         // Segment i answers original part i; the last also answers any
                         // original parts left over.
