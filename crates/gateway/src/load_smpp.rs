@@ -837,6 +837,10 @@ async fn drive(
                 .unwrap_or(stop_submitting);
             if s.outstanding.len() >= window {
                 stop_submitting.min(drain_deadline)
+            } else if ctx.interval.is_none() {
+                // Room in the window (the batch buffer filled first): only take what has
+                // already arrived, then send more.
+                Instant::now()
             } else {
                 next_paced.min(stop_submitting)
             }

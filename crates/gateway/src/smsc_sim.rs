@@ -36,7 +36,7 @@ use std::time::Duration;
 use interdict_smpp::encode::{self, write_header_only};
 use interdict_smpp::tlv::write_tlv;
 use interdict_smpp::{
-    status, text, Address, BindResp, Body, CommandId, Header, Message, Pdu, QuerySmResp, Sm,
+    status, text, Address, Bind, BindResp, Body, CommandId, Header, Message, Pdu, QuerySmResp, Sm,
     SubmitMultiResp, TlvTag, Tlvs, UnsuccessList, DEFAULT_MAX_PDU_LEN,
 };
 use serde::{Deserialize, Serialize};
@@ -81,6 +81,9 @@ pub struct SimConfig {
     pub mode: SimMode,
     /// Largest command_length accepted.
     pub max_pdu_len: u32,
+    /// Accepted (system_id, password) pairs; empty accepts any credentials. A bind with
+    /// an unknown system_id gets ESME_RINVSYSID, a wrong password ESME_RINVPASWD.
+    pub accounts: Vec<(String, String)>,
 }
 
 impl Default for SimConfig {
@@ -96,8 +99,28 @@ impl Default for SimConfig {
             response_delay: Duration::ZERO,
             mode: SimMode::Normal,
             max_pdu_len: DEFAULT_MAX_PDU_LEN,
+            accounts: Vec::new(),
         }
     }
+}
+
+/// One bind attempt, as [`SmscSim::binds`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BindRecord {
+    /// `transmitter`, `receiver` or `transceiver`.
+    pub kind: &'static str,
+    /// system_id sent.
+    pub system_id: String,
+    /// password sent.
+    pub password: String,
+    /// system_type sent.
+    pub system_type: String,
+    /// interface_version sent.
+    pub interface_version: u8,
+    /// addr_ton, addr_npi and address_range sent.
+    pub address_range: Addr,
+    /// The command_status answered (0: bound).
+    pub status: u32,
 }
 
 /// An address as recorded: TON, NPI and the digits (lossy UTF-8).
@@ -362,6 +385,7 @@ struct Shared {
     received: Mutex<VecDeque<Received>>,
     log: Option<Mutex<BufWriter<std::fs::File>>>,
     routes: Mutex<Vec<Route>>,
+    binds: Mutex<VecDeque<BindRecord>>,
     next_route: AtomicU64,
     bound: watch::Sender<usize>,
 }
@@ -584,6 +608,7 @@ impl SmscSim {
             received: Mutex::new(VecDeque::new()),
             log,
             routes: Mutex::new(Vec::new()),
+            binds: Mutex::new(VecDeque::new()),
             next_route: AtomicU64::new(0),
             bound: watch::channel(0).0,
         });
@@ -663,6 +688,11 @@ impl SmscSim {
     /// Every recorded request so far (oldest first, at most `keep`).
     pub fn received(&self) -> Vec<Received> {
         lock(&self.shared.received).iter().cloned().collect()
+    }
+
+    /// Every bind attempt so far (the last 10,000), refused ones included.
+    pub fn binds(&self) -> Vec<BindRecord> {
+        lock(&self.shared.binds).iter().cloned().collect()
     }
 
     /// Forget the recorded requests.
@@ -878,21 +908,45 @@ async fn session(stream: TcpStream, id: u64, shared: Arc<Shared>, mut stop: watc
 }
 
 impl Session {
-    fn bind(
-        &mut self,
-        kind: BindKind,
-        system_id: &[u8],
-        resp: CommandId,
-        seq: u32,
-        out: &mut Vec<u8>,
-    ) {
-        if self.bound.is_some() {
+    fn bind(&mut self, kind: BindKind, b: &Bind<'_>, resp: CommandId, seq: u32, out: &mut Vec<u8>) {
+        let accounts = &self.shared.cfg.accounts;
+        let refusal = if self.bound.is_some() {
+            Some(status::ESME_RALYBND)
+        } else if accounts.is_empty() {
+            None
+        } else {
+            match accounts.iter().find(|(id, _)| id.as_bytes() == b.system_id) {
+                None => Some(ESME_RINVSYSID),
+                Some((_, pw)) if pw.as_bytes() != b.password => Some(status::ESME_RINVPASWD),
+                Some(_) => None,
+            }
+        };
+        {
+            let mut binds = lock(&self.shared.binds);
+            if binds.len() >= MAX_BIND_RECORDS {
+                binds.pop_front();
+            }
+            binds.push_back(BindRecord {
+                kind: match kind {
+                    BindKind::Transmitter => "transmitter",
+                    BindKind::Receiver => "receiver",
+                    BindKind::Transceiver => "transceiver",
+                },
+                system_id: String::from_utf8_lossy(b.system_id).into_owned(),
+                password: String::from_utf8_lossy(b.password).into_owned(),
+                system_type: String::from_utf8_lossy(b.system_type).into_owned(),
+                interface_version: b.interface_version,
+                address_range: Addr::of(&b.address_range),
+                status: refusal.unwrap_or(0),
+            });
+        }
+        if let Some(refusal) = refusal {
             bump(&self.shared.counters.refused);
-            write_header_only(out, resp, status::ESME_RALYBND, seq);
+            write_header_only(out, resp, refusal, seq);
             return;
         }
         self.bound = Some(kind);
-        self.system_id = String::from_utf8_lossy(system_id).into_owned();
+        self.system_id = String::from_utf8_lossy(b.system_id).into_owned();
         bump(&self.shared.counters.binds);
         let mut tlv = Vec::new();
         let _ = write_tlv(&mut tlv, TlvTag::ScInterfaceVersion, &[0x34]);
@@ -978,21 +1032,21 @@ impl Session {
         match pdu.body {
             Body::BindTransmitter(b) => self.bind(
                 BindKind::Transmitter,
-                b.system_id,
+                &b,
                 CommandId::BindTransmitterResp,
                 seq,
                 out,
             ),
             Body::BindReceiver(b) => self.bind(
                 BindKind::Receiver,
-                b.system_id,
+                &b,
                 CommandId::BindReceiverResp,
                 seq,
                 out,
             ),
             Body::BindTransceiver(b) => self.bind(
                 BindKind::Transceiver,
-                b.system_id,
+                &b,
                 CommandId::BindTransceiverResp,
                 seq,
                 out,
@@ -1324,6 +1378,12 @@ impl Session {
     }
 }
 
+/// ESME_RINVSYSID (0x0F), not among the codec's constants.
+const ESME_RINVSYSID: u32 = 0x0000_000F;
+
+/// Bind attempts kept for [`SmscSim::binds`].
+const MAX_BIND_RECORDS: usize = 10_000;
+
 /// ESME_RINVMSGID (0x0C), not among the codec's constants.
 fn status_invmsgid() -> u32 {
     0x0000_000C
@@ -1366,6 +1426,15 @@ pub struct SimArgs {
     /// Largest command_length accepted.
     #[arg(long, default_value_t = DEFAULT_MAX_PDU_LEN)]
     pub max_pdu_len: u32,
+    /// Accept only these credentials (repeatable; default: any).
+    #[arg(long, value_name = "SYSTEM_ID:PASSWORD", value_parser = parse_account)]
+    pub account: Vec<(String, String)>,
+}
+
+fn parse_account(s: &str) -> Result<(String, String), String> {
+    s.split_once(':')
+        .map(|(id, pw)| (id.to_string(), pw.to_string()))
+        .ok_or_else(|| format!("{s:?}: expected SYSTEM_ID:PASSWORD"))
 }
 
 /// Run `interdict smsc-sim` until SIGINT or SIGTERM; prints the counters as JSON at exit.
@@ -1392,6 +1461,7 @@ pub fn run(args: &SimArgs) -> ExitCode {
         response_delay: Duration::from_millis(args.response_delay_ms),
         mode: args.mode,
         max_pdu_len: args.max_pdu_len,
+        accounts: args.account.clone(),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -1484,6 +1554,7 @@ mod tests {
             received: Mutex::new(VecDeque::new()),
             log: None,
             routes: Mutex::new(Vec::new()),
+            binds: Mutex::new(VecDeque::new()),
             next_route: AtomicU64::new(0),
             bound: watch::channel(0).0,
         });

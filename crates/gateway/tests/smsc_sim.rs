@@ -450,6 +450,57 @@ fn a_lying_command_length_is_answered_then_the_connection_closes() {
 }
 
 #[test]
+fn accounts_restrict_binds_and_every_bind_is_listed() {
+    let sim = SmscSim::spawn(SimConfig {
+        accounts: vec![("esme1".into(), "pw".into())],
+        ..Default::default()
+    })
+    .unwrap();
+    let mut ok = Esme::connect(&sim);
+    let b = Bind {
+        system_id: b"esme1",
+        password: b"pw",
+        interface_version: 0x34,
+        ..Default::default()
+    };
+    ok.send_pdu(1, Body::BindTransceiver(b));
+    ok.expect(CommandId::BindTransceiverResp, 0, 1);
+    for (system_id, password, expected) in [
+        (&b"esme1"[..], &b"wrong"[..], status::ESME_RINVPASWD),
+        (b"nobody", b"pw", 0x0000_000F),
+    ] {
+        let mut e = Esme::connect(&sim);
+        e.send_pdu(
+            3,
+            Body::BindTransmitter(Bind {
+                system_id,
+                password,
+                interface_version: 0x34,
+                ..Default::default()
+            }),
+        );
+        e.expect(CommandId::BindTransmitterResp, expected, 3);
+        // Still unbound: a submit is refused.
+        e.send_pdu(4, submit(b"x", 1, 0));
+        e.expect(CommandId::SubmitSmResp, status::ESME_RINVBNDSTS, 4);
+    }
+    let binds = sim.binds();
+    assert_eq!(binds.len(), 3);
+    assert_eq!(
+        (
+            binds[0].kind,
+            binds[0].system_id.as_str(),
+            binds[0].password.as_str(),
+            binds[0].status
+        ),
+        ("transceiver", "esme1", "pw", 0)
+    );
+    assert_eq!(binds[1].status, status::ESME_RINVPASWD);
+    assert_eq!(binds[2].system_id, "nobody");
+    assert_eq!(sim.stats().binds, 1);
+}
+
+#[test]
 fn silent_and_stalled_modes_never_answer() {
     for mode in [SimMode::Silent, SimMode::Stalled] {
         let sim = SmscSim::spawn(SimConfig {
