@@ -55,6 +55,9 @@ pub enum SimMode {
     Silent,
     /// Accept connections and never read nor answer (a frozen host: TCP backs up).
     Stalled,
+    /// Answer binds, then read every octet and never answer again (an SMSC that hangs
+    /// once sessions are up).
+    SilentAfterBind,
 }
 
 /// Settings of one simulator.
@@ -84,6 +87,9 @@ pub struct SimConfig {
     /// Accepted (system_id, password) pairs; empty accepts any credentials. A bind with
     /// an unknown system_id gets ESME_RINVSYSID, a wrong password ESME_RINVPASWD.
     pub accounts: Vec<(String, String)>,
+    /// When not 0, every submit_sm, data_sm and submit_multi is refused with this
+    /// command_status (e.g. ESME_RTHROTTLED 0x58, ESME_RMSGQFUL 0x14) and not recorded.
+    pub submit_status: u32,
 }
 
 impl Default for SimConfig {
@@ -100,6 +106,7 @@ impl Default for SimConfig {
             mode: SimMode::Normal,
             max_pdu_len: DEFAULT_MAX_PDU_LEN,
             accounts: Vec::new(),
+            submit_status: 0,
         }
     }
 }
@@ -819,7 +826,7 @@ enum Next {
 
 async fn session(stream: TcpStream, id: u64, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     match shared.cfg.mode {
-        SimMode::Normal => {}
+        SimMode::Normal | SimMode::SilentAfterBind => {}
         SimMode::Stalled => {
             let _ = stop.changed().await;
             drop(stream);
@@ -1008,6 +1015,13 @@ impl Session {
     }
 
     fn handle(&mut self, raw: &[u8], out: &mut Vec<u8>) -> Next {
+        if self.bound.is_some() && self.shared.cfg.mode == SimMode::SilentAfterBind {
+            self.shared
+                .counters
+                .ignored_octets
+                .fetch_add(raw.len() as u64, Ordering::Relaxed);
+            return Next::Continue;
+        }
         let pdu = match Pdu::decode_lenient(raw) {
             Ok(pdu) => pdu,
             Err(e) => {
@@ -1096,6 +1110,20 @@ impl Session {
     /// Answer and record a message request (the session is bound to transmit).
     fn message(&mut self, pdu: &Pdu<'_>, out: &mut Vec<u8>) {
         let seq = pdu.sequence_number;
+        let refuse = self.shared.cfg.submit_status;
+        if refuse != 0 {
+            let resp = match pdu.command_id() {
+                CommandId::SubmitSm => Some(CommandId::SubmitSmResp),
+                CommandId::DataSm => Some(CommandId::DataSmResp),
+                CommandId::SubmitMulti => Some(CommandId::SubmitMultiResp),
+                _ => None,
+            };
+            if let Some(resp) = resp {
+                bump(&self.shared.counters.refused);
+                write_header_only(out, resp, refuse, seq);
+                return;
+            }
+        }
         let mut idbuf = [0u8; 16];
         let message_id: &[u8];
         let mut registered_delivery = 0u8;
@@ -1413,7 +1441,7 @@ pub struct SimArgs {
     /// Delay before each batch of answers (milliseconds): a slow SMSC.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub response_delay_ms: u64,
-    /// normal, silent (reads, never answers) or stalled (never reads).
+    /// normal, silent (reads, never answers), stalled (never reads) or silent-after-bind.
     #[arg(long, value_enum, default_value = "normal")]
     pub mode: SimMode,
     /// Mobile-originated messages to deliver (JSON lines: source, destination, text, ...)
@@ -1426,9 +1454,21 @@ pub struct SimArgs {
     /// Largest command_length accepted.
     #[arg(long, default_value_t = DEFAULT_MAX_PDU_LEN)]
     pub max_pdu_len: u32,
+    /// Refuse every submit_sm, data_sm and submit_multi with this command_status
+    /// (decimal or 0x hex, e.g. 0x58 ESME_RTHROTTLED); 0 accepts them.
+    #[arg(long, default_value = "0", value_parser = parse_status)]
+    pub submit_status: u32,
     /// Accept only these credentials (repeatable; default: any).
     #[arg(long, value_name = "SYSTEM_ID:PASSWORD", value_parser = parse_account)]
     pub account: Vec<(String, String)>,
+}
+
+fn parse_status(s: &str) -> Result<u32, String> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    parsed.map_err(|_| format!("{s:?}: expected a command_status (decimal or 0x hex)"))
 }
 
 fn parse_account(s: &str) -> Result<(String, String), String> {
@@ -1462,6 +1502,7 @@ pub fn run(args: &SimArgs) -> ExitCode {
         mode: args.mode,
         max_pdu_len: args.max_pdu_len,
         accounts: args.account.clone(),
+        submit_status: args.submit_status,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

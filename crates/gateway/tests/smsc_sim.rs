@@ -541,6 +541,33 @@ fn silent_and_stalled_modes_never_answer() {
 }
 
 #[test]
+fn silent_after_bind_and_refusing_smscs() {
+    let sim = SmscSim::spawn(SimConfig {
+        mode: SimMode::SilentAfterBind,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut esme = Esme::connect(&sim);
+    esme.bind(CommandId::BindTransmitter, "x");
+    esme.s
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    esme.send_pdu(2, Body::EnquireLink);
+    esme.send_pdu(3, submit(b"lost", 1, 0));
+    assert!(esme.recv().is_none(), "no answer after the bind");
+    assert!(sim.received().is_empty());
+
+    let sim = SmscSim::spawn(SimConfig {
+        submit_status: status::ESME_RTHROTTLED,
+        ..Default::default()
+    })
+    .unwrap();
+    let report = load_smpp::run_blocking(load(&sim, 100)).unwrap();
+    assert_eq!(report.by_status.get("0x00000058"), Some(&report.submitted));
+    assert!(sim.received().is_empty());
+}
+
+#[test]
 fn a_response_delay_shows_in_the_latency() {
     let sim = SmscSim::spawn(SimConfig {
         response_delay: Duration::from_millis(30),
