@@ -1065,7 +1065,8 @@ pub fn run_blocking(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
 #[derive(Debug, clap::Args)]
 #[command(args_override_self = true)]
 pub struct LoadSmppArgs {
-    /// The gateway or SMSC to load (host:port; loopback unless --allow-non-loopback).
+    /// The gateway or SMSC to load (host:port; loopback unless --allow-non-loopback); the
+    /// default is the gateway's default `[smpp] listen`.
     #[arg(long, default_value = "127.0.0.1:2775")]
     pub target: SocketAddr,
     /// Allow a non-loopback target.

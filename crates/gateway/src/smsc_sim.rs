@@ -1420,8 +1420,9 @@ fn status_invmsgid() -> u32 {
 /// Options of `interdict smsc-sim`.
 #[derive(Debug, clap::Args)]
 pub struct SimArgs {
-    /// Address to listen on (loopback unless --allow-non-loopback).
-    #[arg(long, default_value = "127.0.0.1:2775")]
+    /// Address to listen on (loopback unless --allow-non-loopback); the default is the
+    /// gateway's default `[smpp] smsc` upstream.
+    #[arg(long, default_value = "127.0.0.1:2776")]
     pub listen: SocketAddr,
     /// Allow listening on a non-loopback address.
     #[arg(long)]
