@@ -690,3 +690,82 @@ fn stop_child(child: &mut std::process::Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A target that binds, then answers every submit_sm under the wrong sequence number
+/// (odd ones) or without a message_id (even ones), as a broken proxy might.
+fn broken_target() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(s) = stream else { return };
+            std::thread::spawn(move || {
+                let mut esme = Esme { s };
+                while let Some(pdu) = esme.recv() {
+                    let h = Header::peek(&pdu).unwrap();
+                    let mut out = Vec::new();
+                    match CommandId::from_u32(h.command_id) {
+                        Some(CommandId::BindTransmitter) => {
+                            encode::write_header_only(
+                                &mut out,
+                                CommandId::BindTransmitterResp,
+                                0,
+                                h.sequence_number,
+                            );
+                            out.push(0);
+                            out[3] = 17;
+                        }
+                        Some(CommandId::SubmitSm) if h.sequence_number % 2 == 1 => {
+                            encode::submit_sm_resp(
+                                &mut out,
+                                0,
+                                h.sequence_number + 100_000,
+                                Some(b"1"),
+                            )
+                            .unwrap();
+                        }
+                        Some(CommandId::SubmitSm) => {
+                            encode::write_header_only(
+                                &mut out,
+                                CommandId::SubmitSmResp,
+                                0,
+                                h.sequence_number,
+                            );
+                        }
+                        Some(CommandId::Unbind) => {
+                            encode::write_header_only(
+                                &mut out,
+                                CommandId::UnbindResp,
+                                0,
+                                h.sequence_number,
+                            );
+                        }
+                        _ => {}
+                    }
+                    esme.send(&out);
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn wrong_sequence_numbers_and_missing_message_ids_are_reported() {
+    let cfg = LoadConfig {
+        target: broken_target(),
+        sessions: 1,
+        window: 10,
+        count: 20,
+        mix: "ordinary=1".parse().unwrap(),
+        drain: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let report = load_smpp::run_blocking(cfg).unwrap();
+    assert!(!report.clean());
+    assert_eq!(report.submitted, 20);
+    assert_eq!(report.unknown_sequence, 10, "{report:?}");
+    assert_eq!(report.unanswered, 10, "{report:?}");
+    assert_eq!(report.responses, 10);
+    assert_eq!(report.missing_message_id, 10);
+}
