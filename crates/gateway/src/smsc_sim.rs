@@ -10,7 +10,10 @@
 //! `--mo`) and delivery receipts when registered_delivery asks for them.
 //!
 //! For failure tests the SMSC can answer late ([`SimConfig::response_delay`]), read and
-//! never answer ([`SimMode::Silent`]) or never even read ([`SimMode::Stalled`]).
+//! never answer ([`SimMode::Silent`], or [`SimMode::SilentAfterBind`] once bound), never
+//! even read ([`SimMode::Stalled`]), refuse every submit with a status
+//! ([`SimConfig::submit_status`]) or accept only some credentials
+//! ([`SimConfig::accounts`]; every bind attempt is listed by [`SmscSim::binds`]).
 //! It listens on loopback only unless [`SimConfig::allow_non_loopback`] is set.
 //!
 //! ```no_run
