@@ -247,6 +247,11 @@ pub struct LoadReport {
     pub by_kind_status: BTreeMap<&'static str, BTreeMap<String, u64>>,
     /// generic_nack received for a submit_sm.
     pub generic_nack: u64,
+    /// Responses whose sequence_number matches no outstanding submit_sm (a proxy that
+    /// maps sequence numbers wrongly, or a duplicate response).
+    pub unknown_sequence: u64,
+    /// Successful submit_sm_resp without a message_id (a body is required on success).
+    pub missing_message_id: u64,
     /// submit_sm never answered within the drain time.
     pub unanswered: u64,
     /// deliver_sm received (answered with deliver_sm_resp).
@@ -266,7 +271,11 @@ pub struct LoadReport {
 impl LoadReport {
     /// True when every submit_sm was answered and no session failed.
     pub fn clean(&self) -> bool {
-        self.errors.is_empty() && self.unanswered == 0 && self.generic_nack == 0
+        self.errors.is_empty()
+            && self.unanswered == 0
+            && self.generic_nack == 0
+            && self.unknown_sequence == 0
+            && self.missing_message_id == 0
     }
 }
 
@@ -595,6 +604,8 @@ struct SessionResult {
     /// (kind index, command_status) → submit_sm_resp count.
     by_status: FxHashMap<(u8, u32), u64>,
     generic_nack: u64,
+    unknown_sequence: u64,
+    missing_message_id: u64,
     unanswered: u64,
     deliver_sm: u64,
     receipts: u64,
@@ -614,6 +625,8 @@ impl SessionResult {
             responses: 0,
             by_status: FxHashMap::default(),
             generic_nack: 0,
+            unknown_sequence: 0,
+            missing_message_id: 0,
             unanswered: 0,
             deliver_sm: 0,
             receipts: 0,
@@ -840,6 +853,10 @@ async fn drive(
                 .unwrap_or(stop_submitting);
             if s.outstanding.len() >= window {
                 stop_submitting.min(drain_deadline)
+            } else if ctx.interval.is_none() {
+                // Room in the window (the batch buffer filled first): only take what has
+                // already arrived, then send more.
+                Instant::now()
             } else {
                 next_paced.min(stop_submitting)
             }
@@ -915,10 +932,20 @@ fn answer(
                     .by_status
                     .entry((kind, h.command_status))
                     .or_insert(0) += 1;
+                // A message_id is at least its NUL after the header.
+                if h.command_status == 0 && pdu.len() <= interdict_smpp::HEADER_LEN {
+                    result.missing_message_id += 1;
+                }
+            } else {
+                result.unknown_sequence += 1;
             }
         }
-        Some(CommandId::GenericNack) if s.outstanding.remove(&h.sequence_number).is_some() => {
-            result.generic_nack += 1;
+        Some(CommandId::GenericNack) => {
+            if s.outstanding.remove(&h.sequence_number).is_some() {
+                result.generic_nack += 1;
+            } else {
+                result.unknown_sequence += 1;
+            }
         }
         Some(CommandId::EnquireLink) => {
             write_header_only(out, CommandId::EnquireLinkResp, 0, h.sequence_number);
@@ -999,6 +1026,8 @@ fn report(cfg: &LoadConfig, results: Vec<SessionResult>) -> LoadReport {
         by_status: BTreeMap::new(),
         by_kind_status: BTreeMap::new(),
         generic_nack: 0,
+        unknown_sequence: 0,
+        missing_message_id: 0,
         unanswered: 0,
         deliver_sm: 0,
         receipts: 0,
@@ -1015,6 +1044,8 @@ fn report(cfg: &LoadConfig, results: Vec<SessionResult>) -> LoadReport {
         r.messages += s.messages;
         r.responses += s.responses;
         r.generic_nack += s.generic_nack;
+        r.unknown_sequence += s.unknown_sequence;
+        r.missing_message_id += s.missing_message_id;
         r.unanswered += s.unanswered;
         r.deliver_sm += s.deliver_sm;
         r.receipts += s.receipts;
@@ -1064,7 +1095,8 @@ pub fn run_blocking(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
 #[derive(Debug, clap::Args)]
 #[command(args_override_self = true)]
 pub struct LoadSmppArgs {
-    /// The gateway or SMSC to load (host:port; loopback unless --allow-non-loopback).
+    /// The gateway or SMSC to load (host:port; loopback unless --allow-non-loopback); the
+    /// default is the gateway's default `[smpp] listen`.
     #[arg(long, default_value = "127.0.0.1:2775")]
     pub target: SocketAddr,
     /// Allow a non-loopback target.
@@ -1180,11 +1212,14 @@ fn print_human(r: &LoadReport) {
         .map(|(k, n)| format!("{k}: {n}"))
         .collect();
     println!(
-        "responses {} ({})  generic_nack {}  unanswered {}",
+        "responses {} ({})  generic_nack {}  unanswered {}  unknown sequence {}  \
+         no message_id {}",
         r.responses,
         statuses.join(", "),
         r.generic_nack,
-        r.unanswered
+        r.unanswered,
+        r.unknown_sequence,
+        r.missing_message_id
     );
     for (kind, statuses) in &r.by_kind_status {
         let s: Vec<String> = statuses.iter().map(|(k, n)| format!("{k}: {n}")).collect();

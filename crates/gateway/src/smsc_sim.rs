@@ -10,7 +10,10 @@
 //! `--mo`) and delivery receipts when registered_delivery asks for them.
 //!
 //! For failure tests the SMSC can answer late ([`SimConfig::response_delay`]), read and
-//! never answer ([`SimMode::Silent`]) or never even read ([`SimMode::Stalled`]).
+//! never answer ([`SimMode::Silent`], or [`SimMode::SilentAfterBind`] once bound), never
+//! even read ([`SimMode::Stalled`]), refuse every submit with a status
+//! ([`SimConfig::submit_status`]) or accept only some credentials
+//! ([`SimConfig::accounts`]; every bind attempt is listed by [`SmscSim::binds`]).
 //! It listens on loopback only unless [`SimConfig::allow_non_loopback`] is set.
 //!
 //! ```no_run
@@ -36,7 +39,7 @@ use std::time::Duration;
 use interdict_smpp::encode::{self, write_header_only};
 use interdict_smpp::tlv::write_tlv;
 use interdict_smpp::{
-    status, text, Address, BindResp, Body, CommandId, Header, Message, Pdu, QuerySmResp, Sm,
+    status, text, Address, Bind, BindResp, Body, CommandId, Header, Message, Pdu, QuerySmResp, Sm,
     SubmitMultiResp, TlvTag, Tlvs, UnsuccessList, DEFAULT_MAX_PDU_LEN,
 };
 use serde::{Deserialize, Serialize};
@@ -55,6 +58,9 @@ pub enum SimMode {
     Silent,
     /// Accept connections and never read nor answer (a frozen host: TCP backs up).
     Stalled,
+    /// Answer binds, then read every octet and never answer again (an SMSC that hangs
+    /// once sessions are up).
+    SilentAfterBind,
 }
 
 /// Settings of one simulator.
@@ -81,6 +87,12 @@ pub struct SimConfig {
     pub mode: SimMode,
     /// Largest command_length accepted.
     pub max_pdu_len: u32,
+    /// Accepted (system_id, password) pairs; empty accepts any credentials. A bind with
+    /// an unknown system_id gets ESME_RINVSYSID, a wrong password ESME_RINVPASWD.
+    pub accounts: Vec<(String, String)>,
+    /// When not 0, every submit_sm, data_sm and submit_multi is refused with this
+    /// command_status (e.g. ESME_RTHROTTLED 0x58, ESME_RMSGQFUL 0x14) and not recorded.
+    pub submit_status: u32,
 }
 
 impl Default for SimConfig {
@@ -96,8 +108,29 @@ impl Default for SimConfig {
             response_delay: Duration::ZERO,
             mode: SimMode::Normal,
             max_pdu_len: DEFAULT_MAX_PDU_LEN,
+            accounts: Vec::new(),
+            submit_status: 0,
         }
     }
+}
+
+/// One bind attempt, as [`SmscSim::binds`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BindRecord {
+    /// `transmitter`, `receiver` or `transceiver`.
+    pub kind: &'static str,
+    /// system_id sent.
+    pub system_id: String,
+    /// password sent.
+    pub password: String,
+    /// system_type sent.
+    pub system_type: String,
+    /// interface_version sent.
+    pub interface_version: u8,
+    /// addr_ton, addr_npi and address_range sent.
+    pub address_range: Addr,
+    /// The command_status answered (0: bound).
+    pub status: u32,
 }
 
 /// An address as recorded: TON, NPI and the digits (lossy UTF-8).
@@ -362,6 +395,7 @@ struct Shared {
     received: Mutex<VecDeque<Received>>,
     log: Option<Mutex<BufWriter<std::fs::File>>>,
     routes: Mutex<Vec<Route>>,
+    binds: Mutex<VecDeque<BindRecord>>,
     next_route: AtomicU64,
     bound: watch::Sender<usize>,
 }
@@ -584,6 +618,7 @@ impl SmscSim {
             received: Mutex::new(VecDeque::new()),
             log,
             routes: Mutex::new(Vec::new()),
+            binds: Mutex::new(VecDeque::new()),
             next_route: AtomicU64::new(0),
             bound: watch::channel(0).0,
         });
@@ -663,6 +698,11 @@ impl SmscSim {
     /// Every recorded request so far (oldest first, at most `keep`).
     pub fn received(&self) -> Vec<Received> {
         lock(&self.shared.received).iter().cloned().collect()
+    }
+
+    /// Every bind attempt so far (the last 10,000), refused ones included.
+    pub fn binds(&self) -> Vec<BindRecord> {
+        lock(&self.shared.binds).iter().cloned().collect()
     }
 
     /// Forget the recorded requests.
@@ -789,7 +829,7 @@ enum Next {
 
 async fn session(stream: TcpStream, id: u64, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     match shared.cfg.mode {
-        SimMode::Normal => {}
+        SimMode::Normal | SimMode::SilentAfterBind => {}
         SimMode::Stalled => {
             let _ = stop.changed().await;
             drop(stream);
@@ -878,21 +918,45 @@ async fn session(stream: TcpStream, id: u64, shared: Arc<Shared>, mut stop: watc
 }
 
 impl Session {
-    fn bind(
-        &mut self,
-        kind: BindKind,
-        system_id: &[u8],
-        resp: CommandId,
-        seq: u32,
-        out: &mut Vec<u8>,
-    ) {
-        if self.bound.is_some() {
+    fn bind(&mut self, kind: BindKind, b: &Bind<'_>, resp: CommandId, seq: u32, out: &mut Vec<u8>) {
+        let accounts = &self.shared.cfg.accounts;
+        let refusal = if self.bound.is_some() {
+            Some(status::ESME_RALYBND)
+        } else if accounts.is_empty() {
+            None
+        } else {
+            match accounts.iter().find(|(id, _)| id.as_bytes() == b.system_id) {
+                None => Some(ESME_RINVSYSID),
+                Some((_, pw)) if pw.as_bytes() != b.password => Some(status::ESME_RINVPASWD),
+                Some(_) => None,
+            }
+        };
+        {
+            let mut binds = lock(&self.shared.binds);
+            if binds.len() >= MAX_BIND_RECORDS {
+                binds.pop_front();
+            }
+            binds.push_back(BindRecord {
+                kind: match kind {
+                    BindKind::Transmitter => "transmitter",
+                    BindKind::Receiver => "receiver",
+                    BindKind::Transceiver => "transceiver",
+                },
+                system_id: String::from_utf8_lossy(b.system_id).into_owned(),
+                password: String::from_utf8_lossy(b.password).into_owned(),
+                system_type: String::from_utf8_lossy(b.system_type).into_owned(),
+                interface_version: b.interface_version,
+                address_range: Addr::of(&b.address_range),
+                status: refusal.unwrap_or(0),
+            });
+        }
+        if let Some(refusal) = refusal {
             bump(&self.shared.counters.refused);
-            write_header_only(out, resp, status::ESME_RALYBND, seq);
+            write_header_only(out, resp, refusal, seq);
             return;
         }
         self.bound = Some(kind);
-        self.system_id = String::from_utf8_lossy(system_id).into_owned();
+        self.system_id = String::from_utf8_lossy(b.system_id).into_owned();
         bump(&self.shared.counters.binds);
         let mut tlv = Vec::new();
         let _ = write_tlv(&mut tlv, TlvTag::ScInterfaceVersion, &[0x34]);
@@ -954,6 +1018,13 @@ impl Session {
     }
 
     fn handle(&mut self, raw: &[u8], out: &mut Vec<u8>) -> Next {
+        if self.bound.is_some() && self.shared.cfg.mode == SimMode::SilentAfterBind {
+            self.shared
+                .counters
+                .ignored_octets
+                .fetch_add(raw.len() as u64, Ordering::Relaxed);
+            return Next::Continue;
+        }
         let pdu = match Pdu::decode_lenient(raw) {
             Ok(pdu) => pdu,
             Err(e) => {
@@ -978,21 +1049,21 @@ impl Session {
         match pdu.body {
             Body::BindTransmitter(b) => self.bind(
                 BindKind::Transmitter,
-                b.system_id,
+                &b,
                 CommandId::BindTransmitterResp,
                 seq,
                 out,
             ),
             Body::BindReceiver(b) => self.bind(
                 BindKind::Receiver,
-                b.system_id,
+                &b,
                 CommandId::BindReceiverResp,
                 seq,
                 out,
             ),
             Body::BindTransceiver(b) => self.bind(
                 BindKind::Transceiver,
-                b.system_id,
+                &b,
                 CommandId::BindTransceiverResp,
                 seq,
                 out,
@@ -1042,6 +1113,20 @@ impl Session {
     /// Answer and record a message request (the session is bound to transmit).
     fn message(&mut self, pdu: &Pdu<'_>, out: &mut Vec<u8>) {
         let seq = pdu.sequence_number;
+        let refuse = self.shared.cfg.submit_status;
+        if refuse != 0 {
+            let resp = match pdu.command_id() {
+                CommandId::SubmitSm => Some(CommandId::SubmitSmResp),
+                CommandId::DataSm => Some(CommandId::DataSmResp),
+                CommandId::SubmitMulti => Some(CommandId::SubmitMultiResp),
+                _ => None,
+            };
+            if let Some(resp) = resp {
+                bump(&self.shared.counters.refused);
+                write_header_only(out, resp, refuse, seq);
+                return;
+            }
+        }
         let mut idbuf = [0u8; 16];
         let message_id: &[u8];
         let mut registered_delivery = 0u8;
@@ -1324,6 +1409,12 @@ impl Session {
     }
 }
 
+/// ESME_RINVSYSID (0x0F), not among the codec's constants.
+const ESME_RINVSYSID: u32 = 0x0000_000F;
+
+/// Bind attempts kept for [`SmscSim::binds`].
+const MAX_BIND_RECORDS: usize = 10_000;
+
 /// ESME_RINVMSGID (0x0C), not among the codec's constants.
 fn status_invmsgid() -> u32 {
     0x0000_000C
@@ -1332,8 +1423,9 @@ fn status_invmsgid() -> u32 {
 /// Options of `interdict smsc-sim`.
 #[derive(Debug, clap::Args)]
 pub struct SimArgs {
-    /// Address to listen on (loopback unless --allow-non-loopback).
-    #[arg(long, default_value = "127.0.0.1:2775")]
+    /// Address to listen on (loopback unless --allow-non-loopback); the default is the
+    /// gateway's default `[smpp] smsc` upstream.
+    #[arg(long, default_value = "127.0.0.1:2776")]
     pub listen: SocketAddr,
     /// Allow listening on a non-loopback address.
     #[arg(long)]
@@ -1353,7 +1445,7 @@ pub struct SimArgs {
     /// Delay before each batch of answers (milliseconds): a slow SMSC.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub response_delay_ms: u64,
-    /// normal, silent (reads, never answers) or stalled (never reads).
+    /// normal, silent (reads, never answers), stalled (never reads) or silent-after-bind.
     #[arg(long, value_enum, default_value = "normal")]
     pub mode: SimMode,
     /// Mobile-originated messages to deliver (JSON lines: source, destination, text, ...)
@@ -1366,6 +1458,27 @@ pub struct SimArgs {
     /// Largest command_length accepted.
     #[arg(long, default_value_t = DEFAULT_MAX_PDU_LEN)]
     pub max_pdu_len: u32,
+    /// Refuse every submit_sm, data_sm and submit_multi with this command_status
+    /// (decimal or 0x hex, e.g. 0x58 ESME_RTHROTTLED); 0 accepts them.
+    #[arg(long, default_value = "0", value_parser = parse_status)]
+    pub submit_status: u32,
+    /// Accept only these credentials (repeatable; default: any).
+    #[arg(long, value_name = "SYSTEM_ID:PASSWORD", value_parser = parse_account)]
+    pub account: Vec<(String, String)>,
+}
+
+fn parse_status(s: &str) -> Result<u32, String> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    parsed.map_err(|_| format!("{s:?}: expected a command_status (decimal or 0x hex)"))
+}
+
+fn parse_account(s: &str) -> Result<(String, String), String> {
+    s.split_once(':')
+        .map(|(id, pw)| (id.to_string(), pw.to_string()))
+        .ok_or_else(|| format!("{s:?}: expected SYSTEM_ID:PASSWORD"))
 }
 
 /// Run `interdict smsc-sim` until SIGINT or SIGTERM; prints the counters as JSON at exit.
@@ -1392,6 +1505,8 @@ pub fn run(args: &SimArgs) -> ExitCode {
         response_delay: Duration::from_millis(args.response_delay_ms),
         mode: args.mode,
         max_pdu_len: args.max_pdu_len,
+        accounts: args.account.clone(),
+        submit_status: args.submit_status,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -1484,6 +1599,7 @@ mod tests {
             received: Mutex::new(VecDeque::new()),
             log: None,
             routes: Mutex::new(Vec::new()),
+            binds: Mutex::new(VecDeque::new()),
             next_route: AtomicU64::new(0),
             bound: watch::channel(0).0,
         });

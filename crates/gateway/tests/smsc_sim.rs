@@ -450,6 +450,57 @@ fn a_lying_command_length_is_answered_then_the_connection_closes() {
 }
 
 #[test]
+fn accounts_restrict_binds_and_every_bind_is_listed() {
+    let sim = SmscSim::spawn(SimConfig {
+        accounts: vec![("esme1".into(), "pw".into())],
+        ..Default::default()
+    })
+    .unwrap();
+    let mut ok = Esme::connect(&sim);
+    let b = Bind {
+        system_id: b"esme1",
+        password: b"pw",
+        interface_version: 0x34,
+        ..Default::default()
+    };
+    ok.send_pdu(1, Body::BindTransceiver(b));
+    ok.expect(CommandId::BindTransceiverResp, 0, 1);
+    for (system_id, password, expected) in [
+        (&b"esme1"[..], &b"wrong"[..], status::ESME_RINVPASWD),
+        (b"nobody", b"pw", 0x0000_000F),
+    ] {
+        let mut e = Esme::connect(&sim);
+        e.send_pdu(
+            3,
+            Body::BindTransmitter(Bind {
+                system_id,
+                password,
+                interface_version: 0x34,
+                ..Default::default()
+            }),
+        );
+        e.expect(CommandId::BindTransmitterResp, expected, 3);
+        // Still unbound: a submit is refused.
+        e.send_pdu(4, submit(b"x", 1, 0));
+        e.expect(CommandId::SubmitSmResp, status::ESME_RINVBNDSTS, 4);
+    }
+    let binds = sim.binds();
+    assert_eq!(binds.len(), 3);
+    assert_eq!(
+        (
+            binds[0].kind,
+            binds[0].system_id.as_str(),
+            binds[0].password.as_str(),
+            binds[0].status
+        ),
+        ("transceiver", "esme1", "pw", 0)
+    );
+    assert_eq!(binds[1].status, status::ESME_RINVPASWD);
+    assert_eq!(binds[2].system_id, "nobody");
+    assert_eq!(sim.stats().binds, 1);
+}
+
+#[test]
 fn silent_and_stalled_modes_never_answer() {
     for mode in [SimMode::Silent, SimMode::Stalled] {
         let sim = SmscSim::spawn(SimConfig {
@@ -487,6 +538,33 @@ fn silent_and_stalled_modes_never_answer() {
             assert!(sim.stats().ignored_octets > 0);
         }
     }
+}
+
+#[test]
+fn silent_after_bind_and_refusing_smscs() {
+    let sim = SmscSim::spawn(SimConfig {
+        mode: SimMode::SilentAfterBind,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut esme = Esme::connect(&sim);
+    esme.bind(CommandId::BindTransmitter, "x");
+    esme.s
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    esme.send_pdu(2, Body::EnquireLink);
+    esme.send_pdu(3, submit(b"lost", 1, 0));
+    assert!(esme.recv().is_none(), "no answer after the bind");
+    assert!(sim.received().is_empty());
+
+    let sim = SmscSim::spawn(SimConfig {
+        submit_status: status::ESME_RTHROTTLED,
+        ..Default::default()
+    })
+    .unwrap();
+    let report = load_smpp::run_blocking(load(&sim, 100)).unwrap();
+    assert_eq!(report.by_status.get("0x00000058"), Some(&report.submitted));
+    assert!(sim.received().is_empty());
 }
 
 #[test]
@@ -611,4 +689,83 @@ fn stop_child(child: &mut std::process::Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// A target that binds, then answers every submit_sm under the wrong sequence number
+/// (odd ones) or without a message_id (even ones), as a broken proxy might.
+fn broken_target() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(s) = stream else { return };
+            std::thread::spawn(move || {
+                let mut esme = Esme { s };
+                while let Some(pdu) = esme.recv() {
+                    let h = Header::peek(&pdu).unwrap();
+                    let mut out = Vec::new();
+                    match CommandId::from_u32(h.command_id) {
+                        Some(CommandId::BindTransmitter) => {
+                            encode::write_header_only(
+                                &mut out,
+                                CommandId::BindTransmitterResp,
+                                0,
+                                h.sequence_number,
+                            );
+                            out.push(0);
+                            out[3] = 17;
+                        }
+                        Some(CommandId::SubmitSm) if h.sequence_number % 2 == 1 => {
+                            encode::submit_sm_resp(
+                                &mut out,
+                                0,
+                                h.sequence_number + 100_000,
+                                Some(b"1"),
+                            )
+                            .unwrap();
+                        }
+                        Some(CommandId::SubmitSm) => {
+                            encode::write_header_only(
+                                &mut out,
+                                CommandId::SubmitSmResp,
+                                0,
+                                h.sequence_number,
+                            );
+                        }
+                        Some(CommandId::Unbind) => {
+                            encode::write_header_only(
+                                &mut out,
+                                CommandId::UnbindResp,
+                                0,
+                                h.sequence_number,
+                            );
+                        }
+                        _ => {}
+                    }
+                    esme.send(&out);
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn wrong_sequence_numbers_and_missing_message_ids_are_reported() {
+    let cfg = LoadConfig {
+        target: broken_target(),
+        sessions: 1,
+        window: 10,
+        count: 20,
+        mix: "ordinary=1".parse().unwrap(),
+        drain: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let report = load_smpp::run_blocking(cfg).unwrap();
+    assert!(!report.clean());
+    assert_eq!(report.submitted, 20);
+    assert_eq!(report.unknown_sequence, 10, "{report:?}");
+    assert_eq!(report.unanswered, 10, "{report:?}");
+    assert_eq!(report.responses, 10);
+    assert_eq!(report.missing_message_id, 10);
 }
