@@ -268,6 +268,7 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
         let mut contact_hits = [None::<ContactHit>; MAX_CONTACT_LOOKUPS];
         let mut contact_lists = 0u64;
         let mut lure_domain = false;
+        let mut links = 0u8;
         let text_hits = match text {
             Some(t) => {
                 // A scan error (no scratch space) fails open: what was found still counts.
@@ -294,8 +295,9 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
                             }
                         }
                         ContactKind::Url | ContactKind::Domain => {
-                            if c.host.is_some_and(|h| snap.lure_domain(h).is_some()) {
-                                lure_domain = true;
+                            if let Some(h) = c.host {
+                                lure_domain |= snap.lure_domain(h).is_some();
+                                links |= snap.links.classify(h).bits;
                             }
                         }
                         ContactKind::Qq | ContactKind::WeChat => {}
@@ -316,6 +318,7 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
             lure_domain,
             text: text_hits,
             behaviour: flags.bits(),
+            links,
             allowlisted,
         };
         let ctx = Context {
@@ -588,7 +591,15 @@ fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: &PartyFacts, callee: &Party
             });
         }
     }
-    for e in ctx.flags.iter().filter(|e| w.behaviour & e.flag.bit() != 0) {
+    if w.link != 0 {
+        link_evidence(ctx, w.link, &mut out);
+    }
+    let behaviour_mask = w.behaviour | w.behaviour_also;
+    for e in ctx
+        .flags
+        .iter()
+        .filter(|e| behaviour_mask & e.flag.bit() != 0)
+    {
         out.evidence.push(Evidence::Behaviour {
             flag: e.flag.name().to_owned(),
             observed: u64::from(e.observed),
@@ -626,6 +637,43 @@ fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: &PartyFacts, callee: &Party
         rule: Some(rule.id.clone()),
         categories: out.cats,
         evidence: out.evidence,
+    }
+}
+
+/// Evidence of the links of the text whose kinds are in `mask`: which kinds, and the
+/// institution a look-alike imitates or the shortener it uses.
+fn link_evidence(ctx: &Context<'_, '_>, mask: u8, out: &mut Out) {
+    for c in ctx.contacts.iter().flat_map(|c| c.iter()) {
+        let Some(host) = c.host else {
+            continue;
+        };
+        let class = ctx.snap.links.classify(host);
+        let held = class.bits & mask;
+        if held == 0 {
+            continue;
+        }
+        let mut matched = String::new();
+        for (name, bit) in crate::text::LINK_KINDS {
+            if held & bit != 0 {
+                if !matched.is_empty() {
+                    matched.push(',');
+                }
+                matched.push_str(name);
+            }
+        }
+        if let Some(d) = class.matched {
+            matched.push_str(" (");
+            matched.push_str(d);
+            matched.push(')');
+        }
+        out.evidence.push(Evidence::Contact {
+            kind: c.kind.name().to_owned(),
+            value: c.value.to_owned(),
+            matched,
+            source: class.origin.map(|o| o.to_string()).unwrap_or_default(),
+            start: c.start,
+            end: c.end,
+        });
     }
 }
 
