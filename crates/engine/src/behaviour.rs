@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `call_rate` | call offers in the last second > `calls_per_second`, or in the last minute > `calls_per_minute` |
 //! | `distinct_callees` | distinct callees (calls and SMS) within `distinct_window_ms` > `distinct_callees` |
-//! | `sequential_dialling` | the last `sequential_run` callees each exceed the previous by 1..=`sequential_max_step` |
+//! | `sequential_dialling` | the last `sequential_run` callees each exceed the previous by 1..=`sequential_max_step`, each within `sequential_max_gap_ms` of the previous one (war dialling is fast: an ordinary caller ringing colleagues' nearby lines over an hour never builds a run) |
 //! | `sms_burst` | SMS in the last second > `sms_per_second`, or in the last minute > `sms_per_minute` |
 //! | `concurrent` | answered calls not yet ended > `max_concurrent_calls` |
 //! | `short_calls` | at least `short_call_min_calls` calls ended within `short_call_window_ms` and the share shorter than `short_call_ms` > `short_call_percent` |
@@ -186,6 +186,8 @@ pub struct BehaviourConfig {
     pub sequential_run: u32,
     /// Largest step between consecutive callees that still counts as sequential.
     pub sequential_max_step: u64,
+    /// Longest time between two calls of a sequential run: a slower caller starts a new run.
+    pub sequential_max_gap_ms: u64,
     /// A call shorter than this is short.
     pub short_call_ms: u64,
     /// Window of the short-call ratio.
@@ -217,6 +219,7 @@ impl Default for BehaviourConfig {
             distinct_window_ms: 10 * MINUTE_MS,
             sequential_run: 5,
             sequential_max_step: 10,
+            sequential_max_gap_ms: 15 * SECOND_MS,
             short_call_ms: 8_000,
             short_call_window_ms: 10 * MINUTE_MS,
             short_call_min_calls: 10,
@@ -269,6 +272,9 @@ impl BehaviourConfig {
                 "idle_expiry_ms/distinct_window_ms/short_call_window_ms",
                 "must be > 0",
             );
+        }
+        if self.sequential_max_gap_ms == 0 {
+            return bad("sequential_max_gap_ms", "must be > 0");
         }
         if self.sequential_run < 2 {
             return bad("sequential_run", "must be at least 2");
@@ -851,7 +857,8 @@ fn record_callee(s: &mut CallerState, ev: &BehaviourEvent<'_>, cfg: &BehaviourCo
     let t = ev.at_ms;
     // Sequential dialling: each callee a small step above the previous one.
     let step = raw.wrapping_sub(s.last_callee);
-    let recent = t.saturating_sub(s.last_sequential_ms) <= cfg.distinct_window_ms;
+    // Only at SIM-box rates: a pause longer than `sequential_max_gap_ms` ends the run.
+    let recent = t.saturating_sub(s.last_sequential_ms) <= cfg.sequential_max_gap_ms;
     if s.last_callee != 0 && raw > s.last_callee && step <= cfg.sequential_max_step && recent {
         s.sequential = s.sequential.saturating_add(1);
     } else if raw != s.last_callee {
@@ -1118,6 +1125,28 @@ mod tests {
         for i in 0..8 {
             let f = offer(&b, &other, &callee(500 - i), DAY + i * 5_000);
             assert!(!f.contains(BehaviourFlag::SequentialDialling));
+        }
+    }
+
+    /// The false alarm the gap guards against: an ordinary subscriber ringing a handful of
+    /// colleagues' direct lines in one block (increasing numbers, small steps) over an hour.
+    #[test]
+    fn ordinary_caller_ringing_nearby_lines_over_an_hour_is_not_sequential() {
+        let b = behaviour();
+        let caller = num("+8617000000003");
+        for i in 0..8u64 {
+            let f = offer(&b, &caller, &callee(300 + i), DAY + i * 8 * 60_000);
+            assert!(
+                f.is_empty(),
+                "call {i}: {:?}",
+                f.names().collect::<Vec<_>>()
+            );
+        }
+        // Even at one call a minute the run never builds.
+        let other = num("+8617000000004");
+        for i in 0..10u64 {
+            let f = offer(&b, &other, &callee(400 + i), DAY + i * 60_000);
+            assert!(!f.contains(BehaviourFlag::SequentialDialling), "call {i}");
         }
     }
 

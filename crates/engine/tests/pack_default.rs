@@ -250,6 +250,93 @@ fn sequential_dialling_is_blocked() {
     assert_eq!(last, Verdict::Block);
 }
 
+/// The false alarm of sequential dialling: an ordinary subscriber ringing six colleagues'
+/// direct lines in one block (increasing by small steps) over an hour. Must pass.
+#[test]
+fn ordinary_caller_ringing_nearby_lines_over_an_hour_passes() {
+    let e = Engine::new(load_pack(&rules_dir()).unwrap());
+    for i in 0..6u64 {
+        let callee = format!("+861710000{:04}", 2001 + i * 2);
+        let at = 1_000 + i * 8 * 60_000;
+        let d = e.decide(&Event::call("+8617100009001", &callee, at));
+        assert_eq!(d.verdict, Verdict::Pass, "call {i}: {}", json(&d));
+    }
+}
+
+/// The same ordinary subscriber calling back quickly (a few calls a minute apart) is at most
+/// warned, never blocked: sequential dialling alone is one weak signal.
+#[test]
+fn a_quick_handful_of_nearby_calls_is_never_blocked() {
+    let e = Engine::new(load_pack(&rules_dir()).unwrap());
+    for i in 0..8u64 {
+        let callee = format!("+861710000{:04}", 3001 + i);
+        let d = e.decide(&Event::call("+8617100009002", &callee, 1_000 + i * 10_000));
+        assert_ne!(d.verdict, Verdict::Block, "call {i}: {}", json(&d));
+    }
+}
+
+/// A SIM-box burst (a call every two seconds to sequential numbers) is warned once the run
+/// builds and blocked, with corroboration, within 30 calls.
+#[test]
+fn simbox_burst_is_blocked_within_30_calls() {
+    let e = Engine::new(load_pack(&rules_dir()).unwrap());
+    let mut first_warn = None;
+    let mut first_block = None;
+    for i in 0..30u64 {
+        let callee = format!("+861710001{:04}", i);
+        let d = e.decide(&Event::call("+8617100009003", &callee, 1_000 + i * 2_000));
+        if d.verdict == Verdict::Warn && first_warn.is_none() {
+            first_warn = Some(i);
+        }
+        if d.verdict == Verdict::Block {
+            first_block = Some(i);
+            assert_eq!(d.rule.as_deref(), Some("simbox-sequential-dialling"));
+            break;
+        }
+    }
+    assert!(
+        first_warn.is_some_and(|w| w < 8),
+        "warned at {first_warn:?}"
+    );
+    assert!(first_block.is_some(), "not blocked within 30 calls");
+}
+
+/// An ordinary subscriber's busy day, the false-alarm case of every other detector at once:
+/// fifteen calls over two hours to friends and shops (a few of them short, none concurrent),
+/// and twenty-five New Year greetings sent over twenty minutes. Every event must pass.
+#[test]
+fn ordinary_subscriber_busy_day_passes() {
+    use interdict_engine::EventKind;
+    let e = Engine::new(load_pack(&rules_dir()).unwrap());
+    let me = "+8617100009004";
+    let mut at = 1_000u64;
+    for i in 0..15u64 {
+        // Scattered numbers, not a block.
+        let callee = format!("+86171{:08}", 10_000_000 + (i * 7_919_993) % 89_999_999);
+        let d = e.decide(&Event::call(me, &callee, at));
+        assert_eq!(d.verdict, Verdict::Pass, "call {i}: {}", json(&d));
+        let mut ev = Event::call(me, &callee, at + 5_000);
+        ev.kind = EventKind::CallAnswered;
+        assert_eq!(e.decide(&ev).verdict, Verdict::Pass);
+        // Every fifth call is short (a wrong number, a closed shop).
+        let duration_ms = if i % 5 == 0 { 4_000 } else { 180_000 };
+        let mut ev = Event::call(me, &callee, at + 5_000 + duration_ms);
+        ev.kind = EventKind::CallEnded { duration_ms };
+        assert_eq!(e.decide(&ev).verdict, Verdict::Pass);
+        at += 8 * 60_000;
+    }
+    for i in 0..25u64 {
+        let friend = format!("+86171{:08}", 20_000_000 + i * 3_331);
+        let d = e.decide(&Event::sms(
+            me,
+            &friend,
+            "新年快乐，万事如意！",
+            at + i * 48_000,
+        ));
+        assert_eq!(d.verdict, Verdict::Pass, "sms {i}: {}", json(&d));
+    }
+}
+
 #[test]
 fn decision_json_has_the_contract_fields() {
     let d = sms("你好");
