@@ -279,6 +279,22 @@ pub enum Evidence {
         /// The threshold it crossed.
         threshold: u64,
     },
+    /// The message's template went to many recipients from several senders
+    /// (`text_campaign`): enough for an analyst to write a rule or block its senders.
+    Campaign {
+        /// The template's id (hex of its fingerprint's smallest hash).
+        template: String,
+        /// Distinct recipients of the template in the window.
+        recipients: u64,
+        /// Distinct senders of the template in the window.
+        senders: u64,
+        /// Messages of the template in the window.
+        messages: u64,
+        /// The window, in milliseconds.
+        window_ms: u64,
+        /// This message's text, cut at 140 characters: an example of the template.
+        example: String,
+    },
     /// A party that could not be read as a number.
     Unparseable {
         /// Caller or callee.

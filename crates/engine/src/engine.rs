@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 
-use crate::behaviour::{Behaviour, BehaviourEvent, BehaviourFlags, BehaviourKind};
+use crate::behaviour::{Behaviour, BehaviourEvent, BehaviourFlag, BehaviourFlags, BehaviourKind};
 use crate::decision::{Decision, Evidence, Party, PartyKind, Role};
 use crate::event::EventKind;
 use crate::event::{Event, Ingress};
@@ -269,11 +269,27 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
         let mut contact_lists = 0u64;
         let mut lure_domain = false;
         let mut links = 0u8;
+        let mut template = None;
         let text_hits = match text {
             Some(t) => {
                 // A scan error (no scratch space) fails open: what was found still counts.
                 let _ = snap.matcher.scan(t, hits);
                 extract_contacts(hits.normalised(), t, contacts);
+                // Templates of allowlisted (known bulk) senders are not counted.
+                if let (Some(b), Some(from), EventKind::Sms, false) = (
+                    behaviour,
+                    caller.party.normalised.as_ref(),
+                    ev.kind,
+                    allowlisted,
+                ) {
+                    template = b.observe_text(
+                        hits.normalised().as_str(),
+                        from.key(),
+                        callee.party.normalised.as_ref().map(|n| n.key()),
+                        ev.at_ms,
+                        &mut flags,
+                    );
+                }
                 let mut n = 0;
                 for c in contacts.iter() {
                     match c.kind {
@@ -333,6 +349,7 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
                 None
             },
             contact_hits: &contact_hits,
+            template,
         };
         match snap.policy.evaluate(&facts) {
             Some(rule) => build(&ctx, rule, &caller, &callee),
@@ -393,6 +410,8 @@ struct Context<'a, 'e> {
     flags: &'a crate::behaviour::BehaviourFlags,
     contacts: Option<&'a Contacts>,
     contact_hits: &'a [Option<ContactHit>],
+    /// The SMS's template counts, when it was fingerprinted.
+    template: Option<crate::campaign::TemplateCount>,
 }
 
 /// `text` cut at `max` bytes on a character boundary.
@@ -541,7 +560,7 @@ fn evidence_bound(ctx: &Context<'_, '_>, caller: &PartyFacts, callee: &PartyFact
         + alt_hits(callee)
         + contact_hits
         + contacts
-        + ctx.flags.iter().count()
+        + 2 * ctx.flags.iter().count()
         + text
 }
 
@@ -605,6 +624,16 @@ fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: &PartyFacts, callee: &Party
             observed: u64::from(e.observed),
             threshold: u64::from(e.threshold),
         });
+        if let (BehaviourFlag::TextCampaign, Some(c)) = (e.flag, ctx.template) {
+            out.evidence.push(Evidence::Campaign {
+                template: format!("{:016x}", c.template),
+                recipients: u64::from(c.recipients),
+                senders: u64::from(c.senders),
+                messages: u64::from(c.messages),
+                window_ms: e.window_ms,
+                example: ctx.text.unwrap_or("").chars().take(140).collect(),
+            });
+        }
     }
     if w.caller_kind != 0 && caller.party.kind == PartyKind::Unparseable {
         out.evidence.push(Evidence::Unparseable {

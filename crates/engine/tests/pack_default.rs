@@ -337,6 +337,71 @@ fn ordinary_subscriber_busy_day_passes() {
     }
 }
 
+/// One template (names, amounts and links vary) sent by four ordinary numbers to many
+/// recipients is flagged within a bounded number of messages, with the template, its counts
+/// and an example in the evidence.
+#[test]
+fn sms_template_to_many_recipients_from_several_senders_is_a_campaign() {
+    let e = Engine::new(load_pack(&rules_dir()).unwrap());
+    let names = ["王伟", "李娜", "张敏", "刘洋", "陈静"];
+    let mut flagged = None;
+    for i in 0..30u64 {
+        let sender = format!("+86171000050{:02}", i % 4);
+        let recipient = format!("+86171000060{:02}", i);
+        let name = names[(i % 5) as usize];
+        let text = format!(
+            "{name}您好，周末新店开业全场五折，凭本短信到店再送{}元购物券，详情点击http://s{i}.example/a{i}",
+            20 + i
+        );
+        let d = e.decide(&Event::sms(&sender, &recipient, &text, 1_000 + i * 3_000));
+        if d.verdict != Verdict::Pass {
+            assert_eq!(d.verdict, Verdict::Warn, "{}", json(&d));
+            assert_eq!(d.rule.as_deref(), Some("sms-template-campaign"));
+            let campaign = d.evidence.iter().find_map(|e| match e {
+                Evidence::Campaign {
+                    recipients,
+                    senders,
+                    example,
+                    ..
+                } => Some((*recipients, *senders, example.clone())),
+                _ => None,
+            });
+            let (recipients, senders, example) = campaign.expect("campaign evidence");
+            assert!(recipients >= 10 && senders >= 3, "{}", json(&d));
+            assert!(example.contains("新店开业"));
+            flagged = Some(i);
+            break;
+        }
+    }
+    assert!(flagged.is_some_and(|i| i < 12), "flagged at {flagged:?}");
+}
+
+/// The false alarm of the campaign detector: a bank's or operator's bulk notice from its own
+/// (allowlisted) number to many customers, and a family group greeting sent by one person.
+#[test]
+fn bulk_notices_from_known_senders_are_not_a_campaign() {
+    let e = Engine::new(load_pack(&rules_dir()).unwrap());
+    for i in 0..60u64 {
+        let recipient = format!("+86171000070{:02}", i);
+        let text = format!(
+            "尊敬的客户，您尾号{:04}的账户于今日完成年度结息，利息已存入您的账户，详询客服。",
+            1000 + i
+        );
+        let d = e.decide(&Event::sms("95588", &recipient, &text, 1_000 + i * 500));
+        assert_eq!(d.verdict, Verdict::Pass, "{i}: {}", json(&d));
+    }
+    for i in 0..15u64 {
+        let recipient = format!("+86171000080{:02}", i);
+        let d = e.decide(&Event::sms(
+            "+8617100008100",
+            &recipient,
+            "祝大家新年快乐，身体健康，万事如意，阖家幸福！",
+            1_000 + i * 30_000,
+        ));
+        assert_eq!(d.verdict, Verdict::Pass, "{i}: {}", json(&d));
+    }
+}
+
 #[test]
 fn decision_json_has_the_contract_fields() {
     let d = sms("你好");

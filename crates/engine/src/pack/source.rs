@@ -900,7 +900,7 @@ fn parse_pattern<'a>(
 }
 
 /// Behaviour flag names a rule may use.
-pub const BEHAVIOUR_FLAGS: [&str; 7] = [
+pub const BEHAVIOUR_FLAGS: [&str; 8] = [
     "call_rate",
     "distinct_callees",
     "sequential_dialling",
@@ -908,6 +908,7 @@ pub const BEHAVIOUR_FLAGS: [&str; 7] = [
     "concurrent",
     "short_calls",
     "campaign",
+    "text_campaign",
 ];
 
 fn check_rule(
