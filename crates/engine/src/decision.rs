@@ -321,6 +321,11 @@ pub struct Decision {
     pub caller: Party,
     /// The called party.
     pub callee: Party,
+    /// The text could not be fully examined: the scan failed (no scratch space) or stopped
+    /// at its hit limit, or the text was longer than the engine scans. A pass then means
+    /// "nothing found in what was read", not "nothing there". Serialised only when set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub degraded: bool,
 }
 
 impl Decision {
@@ -333,6 +338,7 @@ impl Decision {
             evidence: Vec::new(),
             caller,
             callee,
+            degraded: false,
         }
     }
 }

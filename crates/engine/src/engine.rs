@@ -257,7 +257,7 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
     }
     let text = ev.text.map(|t| cut(t, snap.max_text_bytes));
 
-    let outcome = SCRATCH.with(|cell| {
+    let (outcome, degraded) = SCRATCH.with(|cell| {
         let mut own = None;
         let mut borrowed = cell.try_borrow_mut().ok();
         let scratch: &mut Scratch = match borrowed.as_deref_mut() {
@@ -270,10 +270,13 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
         let mut lure_domain = false;
         let mut links = 0u8;
         let mut template = None;
+        let mut degraded = false;
         let text_hits = match text {
             Some(t) => {
-                // A scan error (no scratch space) fails open: what was found still counts.
-                let _ = snap.matcher.scan(t, hits);
+                // A scan error (no scratch space) fails open: what was found still counts, and
+                // the decision says it is degraded.
+                let scanned = snap.matcher.scan(t, hits).is_ok();
+                degraded = !scanned || hits.truncated() || t.len() < ev.text.map_or(0, str::len);
                 extract_contacts(hits.normalised(), t, contacts);
                 // Templates of allowlisted (known bulk) senders are not counted.
                 if let (Some(b), Some(from), EventKind::Sms, false) = (
@@ -351,7 +354,7 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
             contact_hits: &contact_hits,
             template,
         };
-        match snap.policy.evaluate(&facts) {
+        let outcome = match snap.policy.evaluate(&facts) {
             Some(rule) => build(&ctx, rule, &caller, &callee),
             None if allowlisted => {
                 // Report the allowlist only when it changed the outcome.
@@ -367,7 +370,8 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
                 }
             }
             None => Outcome::pass(),
-        }
+        };
+        (outcome, degraded)
     });
     // The parties are moved in last: the closure above only borrows them (when it moved them
     // into the decision, capturing them by value copied both).
@@ -378,6 +382,7 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
         evidence: outcome.evidence,
         caller: caller.party,
         callee: callee.party,
+        degraded,
     }
 }
 

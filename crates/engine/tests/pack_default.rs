@@ -402,6 +402,19 @@ fn bulk_notices_from_known_senders_are_not_a_campaign() {
     }
 }
 
+/// A text the engine could not examine whole (here longer than `max_text_bytes`; a scan
+/// failure or the matcher's hit limit count the same) is decided on what was read, and the
+/// decision says it is degraded; an ordinary text is not.
+#[test]
+fn text_not_examined_whole_makes_a_degraded_decision() {
+    assert!(!sms("今天下午开会").degraded);
+    let flood = "今天天气很好".repeat(4_000);
+    let d = sms(&flood);
+    assert!(d.degraded, "{}", json(&d));
+    assert!(json(&d).contains("\"degraded\":true"));
+    assert!(!json(&sms("你好")).contains("degraded"));
+}
+
 #[test]
 fn decision_json_has_the_contract_fields() {
     let d = sms("你好");
