@@ -9,11 +9,12 @@
 //! |---|---|
 //! | `call_rate` | call offers in the last second > `calls_per_second`, or in the last minute > `calls_per_minute` |
 //! | `distinct_callees` | distinct callees (calls and SMS) within `distinct_window_ms` > `distinct_callees` |
-//! | `sequential_dialling` | the last `sequential_run` callees each exceed the previous by 1..=`sequential_max_step` |
+//! | `sequential_dialling` | the last `sequential_run` callees each exceed the previous by 1..=`sequential_max_step`, each within `sequential_max_gap_ms` of the previous one (war dialling is fast: an ordinary caller ringing colleagues' nearby lines over an hour never builds a run) |
 //! | `sms_burst` | SMS in the last second > `sms_per_second`, or in the last minute > `sms_per_minute` |
 //! | `concurrent` | answered calls not yet ended > `max_concurrent_calls` |
 //! | `short_calls` | at least `short_call_min_calls` calls ended within `short_call_window_ms` and the share shorter than `short_call_ms` > `short_call_percent` |
 //! | `campaign` | within the last minute, call offers ≥ `campaign_min_calls` **and** SMS ≥ `campaign_min_sms` |
+//! | `text_campaign` | the SMS's template (see [`crate::campaign`]) reached ≥ `template_min_recipients` distinct recipients **and** ≥ `template_min_senders` distinct senders within `template_window_ms` ([`Behaviour::observe_text`]) |
 //!
 //! Rates use a two-bucket sliding window (the current bucket plus the previous one weighted
 //! by how much of it still lies in the window), which needs two integers per rate and no
@@ -57,6 +58,7 @@ use std::sync::{Mutex, PoisonError};
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
+use crate::campaign::{sketch, TemplateCount, TemplateTable};
 use crate::number::{Normalised, NumberKey};
 
 /// Slots of the distinct-callee ring per caller: `distinct_callees` must be below it.
@@ -186,6 +188,8 @@ pub struct BehaviourConfig {
     pub sequential_run: u32,
     /// Largest step between consecutive callees that still counts as sequential.
     pub sequential_max_step: u64,
+    /// Longest time between two calls of a sequential run: a slower caller starts a new run.
+    pub sequential_max_gap_ms: u64,
     /// A call shorter than this is short.
     pub short_call_ms: u64,
     /// Window of the short-call ratio.
@@ -198,6 +202,19 @@ pub struct BehaviourConfig {
     pub campaign_min_calls: u32,
     /// SMS within a minute needed for `campaign`.
     pub campaign_min_sms: u32,
+    /// Window of the template counts of `text_campaign` (tumbling, from a template's first
+    /// sight).
+    pub template_window_ms: u64,
+    /// Distinct recipients of one template that make `text_campaign` (at most
+    /// [`crate::campaign::RECIPIENTS`]).
+    pub template_min_recipients: u32,
+    /// Distinct senders of one template that make `text_campaign` (at most
+    /// [`crate::campaign::SENDERS`]).
+    pub template_min_senders: u32,
+    /// Templates tracked at once (fixed memory, about 300 bytes each).
+    pub template_slots: usize,
+    /// Shortest text fingerprinted, in non-ASCII letters.
+    pub template_min_chars: usize,
     /// Offset of local time from UTC for profile hours (minutes; +480 for China).
     pub utc_offset_minutes: i32,
     /// Default thresholds.
@@ -217,12 +234,18 @@ impl Default for BehaviourConfig {
             distinct_window_ms: 10 * MINUTE_MS,
             sequential_run: 5,
             sequential_max_step: 10,
+            sequential_max_gap_ms: 15 * SECOND_MS,
             short_call_ms: 8_000,
             short_call_window_ms: 10 * MINUTE_MS,
             short_call_min_calls: 10,
             short_call_percent: 70,
             campaign_min_calls: 5,
             campaign_min_sms: 5,
+            template_window_ms: 10 * MINUTE_MS,
+            template_min_recipients: 10,
+            template_min_senders: 3,
+            template_slots: 8_192,
+            template_min_chars: 12,
             utc_offset_minutes: 480,
             thresholds: Thresholds::default(),
             profiles: Vec::new(),
@@ -269,6 +292,23 @@ impl BehaviourConfig {
                 "idle_expiry_ms/distinct_window_ms/short_call_window_ms",
                 "must be > 0",
             );
+        }
+        if self.template_window_ms == 0 || !(1..=1 << 20).contains(&self.template_slots) {
+            return bad(
+                "template_window_ms/template_slots",
+                "must be > 0 (slots at most 1048576)",
+            );
+        }
+        if !(2..=crate::campaign::RECIPIENTS as u32).contains(&self.template_min_recipients)
+            || !(1..=crate::campaign::SENDERS as u32).contains(&self.template_min_senders)
+        {
+            return bad(
+                "template_min_recipients/template_min_senders",
+                "must be 2..=48 and 1..=12",
+            );
+        }
+        if self.sequential_max_gap_ms == 0 {
+            return bad("sequential_max_gap_ms", "must be > 0");
         }
         if self.sequential_run < 2 {
             return bad("sequential_run", "must be at least 2");
@@ -374,11 +414,13 @@ pub enum BehaviourFlag {
     ShortCalls = 5,
     /// Bursting on calls and SMS together.
     Campaign = 6,
+    /// One SMS template to many recipients from several senders.
+    TextCampaign = 7,
 }
 
 impl BehaviourFlag {
     /// Every flag, in bit order.
-    pub const ALL: [BehaviourFlag; 7] = [
+    pub const ALL: [BehaviourFlag; 8] = [
         BehaviourFlag::CallRate,
         BehaviourFlag::DistinctCallees,
         BehaviourFlag::SequentialDialling,
@@ -386,6 +428,7 @@ impl BehaviourFlag {
         BehaviourFlag::Concurrent,
         BehaviourFlag::ShortCalls,
         BehaviourFlag::Campaign,
+        BehaviourFlag::TextCampaign,
     ];
 
     /// Name used in rules and evidence (`"call_rate"`, ...).
@@ -398,6 +441,7 @@ impl BehaviourFlag {
             BehaviourFlag::Concurrent => "concurrent",
             BehaviourFlag::ShortCalls => "short_calls",
             BehaviourFlag::Campaign => "campaign",
+            BehaviourFlag::TextCampaign => "text_campaign",
         }
     }
 
@@ -429,7 +473,7 @@ pub struct FlagEvidence {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BehaviourFlags {
     bits: u8,
-    evidence: [FlagEvidence; 7],
+    evidence: [FlagEvidence; 8],
 }
 
 impl Default for BehaviourFlags {
@@ -734,6 +778,8 @@ pub struct Behaviour {
     config: BehaviourConfig,
     per_shard: usize,
     shards: Box<[Mutex<Shard>]>,
+    /// SMS templates (one lock: near-duplicate texts cannot be sharded by their hash).
+    templates: Mutex<TemplateTable>,
 }
 
 impl Behaviour {
@@ -744,10 +790,15 @@ impl Behaviour {
         let shards = (0..config.shards)
             .map(|_| Mutex::new(Shard::new(per_shard)))
             .collect();
+        let templates = Mutex::new(TemplateTable::new(
+            config.template_slots,
+            config.template_window_ms,
+        ));
         Ok(Behaviour {
             config,
             per_shard,
             shards,
+            templates,
         })
     }
 
@@ -804,6 +855,39 @@ impl Behaviour {
         evaluate(s, t, cfg, &thresholds, flags);
     }
 
+    /// Counts an SMS's template ([`crate::campaign`]): `normalised` is its normalised text.
+    /// Raises `text_campaign` in `flags` when the template reached the thresholds, and returns
+    /// the template's counts (`None` for a text too short to fingerprint).
+    pub fn observe_text(
+        &self,
+        normalised: &str,
+        sender: NumberKey,
+        recipient: Option<NumberKey>,
+        at_ms: u64,
+        flags: &mut BehaviourFlags,
+    ) -> Option<TemplateCount> {
+        let cfg = &self.config;
+        let s = sketch(normalised, cfg.template_min_chars)?;
+        let hash32 = |k: NumberKey| ((mix(k.raw()) >> 32) as u32).max(1);
+        let to = recipient.map_or(0, hash32);
+        let count = self
+            .templates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .observe(&s, hash32(sender), to, at_ms);
+        if count.recipients >= cfg.template_min_recipients
+            && count.senders >= cfg.template_min_senders
+        {
+            flags.raise(
+                BehaviourFlag::TextCampaign,
+                count.recipients,
+                cfg.template_min_recipients,
+                cfg.template_window_ms,
+            );
+        }
+        Some(count)
+    }
+
     /// Tracked callers, capacity, evictions and expiries so far.
     pub fn stats(&self) -> BehaviourStats {
         let mut stats = BehaviourStats {
@@ -851,7 +935,8 @@ fn record_callee(s: &mut CallerState, ev: &BehaviourEvent<'_>, cfg: &BehaviourCo
     let t = ev.at_ms;
     // Sequential dialling: each callee a small step above the previous one.
     let step = raw.wrapping_sub(s.last_callee);
-    let recent = t.saturating_sub(s.last_sequential_ms) <= cfg.distinct_window_ms;
+    // Only at SIM-box rates: a pause longer than `sequential_max_gap_ms` ends the run.
+    let recent = t.saturating_sub(s.last_sequential_ms) <= cfg.sequential_max_gap_ms;
     if s.last_callee != 0 && raw > s.last_callee && step <= cfg.sequential_max_step && recent {
         s.sequential = s.sequential.saturating_add(1);
     } else if raw != s.last_callee {
@@ -974,7 +1059,7 @@ fn evaluate(
 }
 
 /// SplitMix64 finaliser.
-fn mix(key: u64) -> u64 {
+pub(crate) fn mix(key: u64) -> u64 {
     let mut z = key;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -1118,6 +1203,28 @@ mod tests {
         for i in 0..8 {
             let f = offer(&b, &other, &callee(500 - i), DAY + i * 5_000);
             assert!(!f.contains(BehaviourFlag::SequentialDialling));
+        }
+    }
+
+    /// The false alarm the gap guards against: an ordinary subscriber ringing a handful of
+    /// colleagues' direct lines in one block (increasing numbers, small steps) over an hour.
+    #[test]
+    fn ordinary_caller_ringing_nearby_lines_over_an_hour_is_not_sequential() {
+        let b = behaviour();
+        let caller = num("+8617000000003");
+        for i in 0..8u64 {
+            let f = offer(&b, &caller, &callee(300 + i), DAY + i * 8 * 60_000);
+            assert!(
+                f.is_empty(),
+                "call {i}: {:?}",
+                f.names().collect::<Vec<_>>()
+            );
+        }
+        // Even at one call a minute the run never builds.
+        let other = num("+8617000000004");
+        for i in 0..10u64 {
+            let f = offer(&b, &other, &callee(400 + i), DAY + i * 60_000);
+            assert!(!f.contains(BehaviourFlag::SequentialDialling), "call {i}");
         }
     }
 

@@ -279,6 +279,22 @@ pub enum Evidence {
         /// The threshold it crossed.
         threshold: u64,
     },
+    /// The message's template went to many recipients from several senders
+    /// (`text_campaign`): enough for an analyst to write a rule or block its senders.
+    Campaign {
+        /// The template's id (hex of its fingerprint's smallest hash).
+        template: String,
+        /// Distinct recipients of the template in the window.
+        recipients: u64,
+        /// Distinct senders of the template in the window.
+        senders: u64,
+        /// Messages of the template in the window.
+        messages: u64,
+        /// The window, in milliseconds.
+        window_ms: u64,
+        /// This message's text, cut at 140 characters: an example of the template.
+        example: String,
+    },
     /// A party that could not be read as a number.
     Unparseable {
         /// Caller or callee.
@@ -305,6 +321,11 @@ pub struct Decision {
     pub caller: Party,
     /// The called party.
     pub callee: Party,
+    /// The text could not be fully examined: the scan failed (no scratch space) or stopped
+    /// at its hit limit, or the text was longer than the engine scans. A pass then means
+    /// "nothing found in what was read", not "nothing there". Serialised only when set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub degraded: bool,
 }
 
 impl Decision {
@@ -317,6 +338,7 @@ impl Decision {
             evidence: Vec::new(),
             caller,
             callee,
+            degraded: false,
         }
     }
 }

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 
-use crate::behaviour::{Behaviour, BehaviourEvent, BehaviourFlags, BehaviourKind};
+use crate::behaviour::{Behaviour, BehaviourEvent, BehaviourFlag, BehaviourFlags, BehaviourKind};
 use crate::decision::{Decision, Evidence, Party, PartyKind, Role};
 use crate::event::EventKind;
 use crate::event::{Event, Ingress};
@@ -257,7 +257,7 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
     }
     let text = ev.text.map(|t| cut(t, snap.max_text_bytes));
 
-    let outcome = SCRATCH.with(|cell| {
+    let (outcome, degraded) = SCRATCH.with(|cell| {
         let mut own = None;
         let mut borrowed = cell.try_borrow_mut().ok();
         let scratch: &mut Scratch = match borrowed.as_deref_mut() {
@@ -268,11 +268,31 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
         let mut contact_hits = [None::<ContactHit>; MAX_CONTACT_LOOKUPS];
         let mut contact_lists = 0u64;
         let mut lure_domain = false;
+        let mut links = 0u8;
+        let mut template = None;
+        let mut degraded = false;
         let text_hits = match text {
             Some(t) => {
-                // A scan error (no scratch space) fails open: what was found still counts.
-                let _ = snap.matcher.scan(t, hits);
+                // A scan error (no scratch space) fails open: what was found still counts, and
+                // the decision says it is degraded.
+                let scanned = snap.matcher.scan(t, hits).is_ok();
+                degraded = !scanned || hits.truncated() || t.len() < ev.text.map_or(0, str::len);
                 extract_contacts(hits.normalised(), t, contacts);
+                // Templates of allowlisted (known bulk) senders are not counted.
+                if let (Some(b), Some(from), EventKind::Sms, false) = (
+                    behaviour,
+                    caller.party.normalised.as_ref(),
+                    ev.kind,
+                    allowlisted,
+                ) {
+                    template = b.observe_text(
+                        hits.normalised().as_str(),
+                        from.key(),
+                        callee.party.normalised.as_ref().map(|n| n.key()),
+                        ev.at_ms,
+                        &mut flags,
+                    );
+                }
                 let mut n = 0;
                 for c in contacts.iter() {
                     match c.kind {
@@ -294,8 +314,9 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
                             }
                         }
                         ContactKind::Url | ContactKind::Domain => {
-                            if c.host.is_some_and(|h| snap.lure_domain(h).is_some()) {
-                                lure_domain = true;
+                            if let Some(h) = c.host {
+                                lure_domain |= snap.lure_domain(h).is_some();
+                                links |= snap.links.classify(h).bits;
                             }
                         }
                         ContactKind::Qq | ContactKind::WeChat => {}
@@ -316,6 +337,7 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
             lure_domain,
             text: text_hits,
             behaviour: flags.bits(),
+            links,
             allowlisted,
         };
         let ctx = Context {
@@ -330,8 +352,9 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
                 None
             },
             contact_hits: &contact_hits,
+            template,
         };
-        match snap.policy.evaluate(&facts) {
+        let outcome = match snap.policy.evaluate(&facts) {
             Some(rule) => build(&ctx, rule, &caller, &callee),
             None if allowlisted => {
                 // Report the allowlist only when it changed the outcome.
@@ -347,7 +370,8 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
                 }
             }
             None => Outcome::pass(),
-        }
+        };
+        (outcome, degraded)
     });
     // The parties are moved in last: the closure above only borrows them (when it moved them
     // into the decision, capturing them by value copied both).
@@ -358,6 +382,7 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
         evidence: outcome.evidence,
         caller: caller.party,
         callee: callee.party,
+        degraded,
     }
 }
 
@@ -390,6 +415,8 @@ struct Context<'a, 'e> {
     flags: &'a crate::behaviour::BehaviourFlags,
     contacts: Option<&'a Contacts>,
     contact_hits: &'a [Option<ContactHit>],
+    /// The SMS's template counts, when it was fingerprinted.
+    template: Option<crate::campaign::TemplateCount>,
 }
 
 /// `text` cut at `max` bytes on a character boundary.
@@ -538,7 +565,7 @@ fn evidence_bound(ctx: &Context<'_, '_>, caller: &PartyFacts, callee: &PartyFact
         + alt_hits(callee)
         + contact_hits
         + contacts
-        + ctx.flags.iter().count()
+        + 2 * ctx.flags.iter().count()
         + text
 }
 
@@ -588,12 +615,30 @@ fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: &PartyFacts, callee: &Party
             });
         }
     }
-    for e in ctx.flags.iter().filter(|e| w.behaviour & e.flag.bit() != 0) {
+    if w.link != 0 {
+        link_evidence(ctx, w.link, &mut out);
+    }
+    let behaviour_mask = w.behaviour | w.behaviour_also;
+    for e in ctx
+        .flags
+        .iter()
+        .filter(|e| behaviour_mask & e.flag.bit() != 0)
+    {
         out.evidence.push(Evidence::Behaviour {
             flag: e.flag.name().to_owned(),
             observed: u64::from(e.observed),
             threshold: u64::from(e.threshold),
         });
+        if let (BehaviourFlag::TextCampaign, Some(c)) = (e.flag, ctx.template) {
+            out.evidence.push(Evidence::Campaign {
+                template: format!("{:016x}", c.template),
+                recipients: u64::from(c.recipients),
+                senders: u64::from(c.senders),
+                messages: u64::from(c.messages),
+                window_ms: e.window_ms,
+                example: ctx.text.unwrap_or("").chars().take(140).collect(),
+            });
+        }
     }
     if w.caller_kind != 0 && caller.party.kind == PartyKind::Unparseable {
         out.evidence.push(Evidence::Unparseable {
@@ -626,6 +671,43 @@ fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: &PartyFacts, callee: &Party
         rule: Some(rule.id.clone()),
         categories: out.cats,
         evidence: out.evidence,
+    }
+}
+
+/// Evidence of the links of the text whose kinds are in `mask`: which kinds, and the
+/// institution a look-alike imitates or the shortener it uses.
+fn link_evidence(ctx: &Context<'_, '_>, mask: u8, out: &mut Out) {
+    for c in ctx.contacts.iter().flat_map(|c| c.iter()) {
+        let Some(host) = c.host else {
+            continue;
+        };
+        let class = ctx.snap.links.classify(host);
+        let held = class.bits & mask;
+        if held == 0 {
+            continue;
+        }
+        let mut matched = String::new();
+        for (name, bit) in crate::text::LINK_KINDS {
+            if held & bit != 0 {
+                if !matched.is_empty() {
+                    matched.push(',');
+                }
+                matched.push_str(name);
+            }
+        }
+        if let Some(d) = class.matched {
+            matched.push_str(" (");
+            matched.push_str(d);
+            matched.push(')');
+        }
+        out.evidence.push(Evidence::Contact {
+            kind: c.kind.name().to_owned(),
+            value: c.value.to_owned(),
+            matched,
+            source: class.origin.map(|o| o.to_string()).unwrap_or_default(),
+            start: c.start,
+            end: c.end,
+        });
     }
 }
 

@@ -11,6 +11,7 @@
 //! - [`text`]: the normaliser (NFKC, traditional→simplified, evasions, look-alikes) and the
 //!   Hyperscan matcher of fraud phrases and patterns; contact points in texts.
 //! - [`behaviour`]: bounded sliding-window detectors (SIM boxes, bulk senders, campaigns).
+//! - [`campaign`]: SMS templates (MinHash sketches) counted by recipients and senders.
 //! - [`policy`]: rules combining all of these into a verdict, highest priority first.
 //! - [`pack`]: the rule pack on disk (`rules/`), checked with file and line, compiled into a
 //!   [`Snapshot`]; [`Engine`] swaps snapshots atomically while other threads decide.
@@ -38,6 +39,7 @@
 //! ```
 
 pub mod behaviour;
+pub mod campaign;
 pub mod decision;
 pub mod engine;
 pub mod event;

@@ -92,6 +92,11 @@ pub struct Conditions {
     pub caller_domestic: Option<bool>,
     /// One of these behaviour flags (bit per [`crate::pack::BEHAVIOUR_FLAGS`] entry); 0 = none needed.
     pub behaviour: u8,
+    /// One of these behaviour flags as well (corroboration); 0 = none needed.
+    pub behaviour_also: u8,
+    /// A link of the text of one of these kinds (`LINK_*` bits of [`crate::text::links`]);
+    /// 0 = none needed.
+    pub link: u8,
 }
 
 /// Bit of a party kind in [`Conditions::caller_kind`].
@@ -129,6 +134,8 @@ pub struct Facts<'a> {
     pub text: Option<&'a TextHits>,
     /// Behaviour flags raised (bit per [`crate::pack::BEHAVIOUR_FLAGS`] entry).
     pub behaviour: u8,
+    /// Kinds of the links in the text (`LINK_*` bits of [`crate::text::links`]).
+    pub links: u8,
     /// The ingress is domestic and the caller or the callee grants allowlist trust: its
     /// primary reading is on an allow list and none of its alternative readings is on a block
     /// or warn list (see [`crate::engine`]).
@@ -156,6 +163,8 @@ impl Conditions {
             && (self.caller_kind == 0 || self.caller_kind & kind_bit(f.caller_kind) != 0)
             && self.caller_domestic.is_none_or(|d| d == f.caller_domestic)
             && (self.behaviour == 0 || self.behaviour & f.behaviour != 0)
+            && (self.behaviour_also == 0 || self.behaviour_also & f.behaviour != 0)
+            && (self.link == 0 || self.link & f.links != 0)
     }
 }
 
@@ -230,6 +239,8 @@ const FACT_CONTACT_LISTED: u32 = 1 << 8;
 const FACT_BEHAVIOUR: u32 = 1 << 9;
 /// An allowlisted party: rules that do not override the allowlist need it clear.
 const FACT_ALLOWLISTED: u32 = 1 << 10;
+/// The text holds a link.
+const FACT_LINK: u32 = 1 << 11;
 
 /// The yes/no facts of `f` as bits, tested against [`FastRule::must_set`] and `must_clear`.
 #[inline]
@@ -251,6 +262,7 @@ fn fact_word(f: &Facts<'_>) -> u32 {
     set(f.contact_lists != 0, FACT_CONTACT_LISTED);
     set(f.behaviour != 0, FACT_BEHAVIOUR);
     set(f.allowlisted, FACT_ALLOWLISTED);
+    set(f.links != 0, FACT_LINK);
     w
 }
 
@@ -275,7 +287,8 @@ impl FastRule {
         need(w.caller_in != 0, FACT_CALLER_LISTED);
         need(w.callee_in != 0, FACT_CALLEE_LISTED);
         need(w.contact_in != 0, FACT_CONTACT_LISTED);
-        need(w.behaviour != 0, FACT_BEHAVIOUR);
+        need(w.behaviour != 0 || w.behaviour_also != 0, FACT_BEHAVIOUR);
+        need(w.link != 0, FACT_LINK);
         need(!text.is_empty(), FACT_TEXT);
         need(
             text.iter().any(|g| matches!(g, FastGroup::Mask { .. })),
@@ -397,6 +410,7 @@ mod tests {
             lure_domain: false,
             text: None,
             behaviour: 0,
+            links: 0,
             allowlisted: false,
         }
     }
@@ -496,6 +510,8 @@ mod tests {
             caller_kind: c[6] % 16,
             caller_domestic: tri(c[7]),
             behaviour: c[7] / 3 % 4,
+            behaviour_also: c[5] / 3 % 4,
+            link: c[6] / 16 % 4,
             ..Default::default()
         }
     }
@@ -532,6 +548,7 @@ mod tests {
                 lure_domain: fact[7].is_multiple_of(2),
                 text: None,
                 behaviour: fact[7] / 2 % 4,
+                links: fact[6] / 4 % 4,
                 allowlisted,
             };
             let plain = p

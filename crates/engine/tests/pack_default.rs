@@ -250,6 +250,171 @@ fn sequential_dialling_is_blocked() {
     assert_eq!(last, Verdict::Block);
 }
 
+/// The false alarm of sequential dialling: an ordinary subscriber ringing six colleagues'
+/// direct lines in one block (increasing by small steps) over an hour. Must pass.
+#[test]
+fn ordinary_caller_ringing_nearby_lines_over_an_hour_passes() {
+    let e = Engine::new(load_pack(&rules_dir()).unwrap());
+    for i in 0..6u64 {
+        let callee = format!("+861710000{:04}", 2001 + i * 2);
+        let at = 1_000 + i * 8 * 60_000;
+        let d = e.decide(&Event::call("+8617100009001", &callee, at));
+        assert_eq!(d.verdict, Verdict::Pass, "call {i}: {}", json(&d));
+    }
+}
+
+/// The same ordinary subscriber calling back quickly (a few calls a minute apart) is at most
+/// warned, never blocked: sequential dialling alone is one weak signal.
+#[test]
+fn a_quick_handful_of_nearby_calls_is_never_blocked() {
+    let e = Engine::new(load_pack(&rules_dir()).unwrap());
+    for i in 0..8u64 {
+        let callee = format!("+861710000{:04}", 3001 + i);
+        let d = e.decide(&Event::call("+8617100009002", &callee, 1_000 + i * 10_000));
+        assert_ne!(d.verdict, Verdict::Block, "call {i}: {}", json(&d));
+    }
+}
+
+/// A SIM-box burst (a call every two seconds to sequential numbers) is warned once the run
+/// builds and blocked, with corroboration, within 30 calls.
+#[test]
+fn simbox_burst_is_blocked_within_30_calls() {
+    let e = Engine::new(load_pack(&rules_dir()).unwrap());
+    let mut first_warn = None;
+    let mut first_block = None;
+    for i in 0..30u64 {
+        let callee = format!("+861710001{:04}", i);
+        let d = e.decide(&Event::call("+8617100009003", &callee, 1_000 + i * 2_000));
+        if d.verdict == Verdict::Warn && first_warn.is_none() {
+            first_warn = Some(i);
+        }
+        if d.verdict == Verdict::Block {
+            first_block = Some(i);
+            assert_eq!(d.rule.as_deref(), Some("simbox-sequential-dialling"));
+            break;
+        }
+    }
+    assert!(
+        first_warn.is_some_and(|w| w < 8),
+        "warned at {first_warn:?}"
+    );
+    assert!(first_block.is_some(), "not blocked within 30 calls");
+}
+
+/// An ordinary subscriber's busy day, the false-alarm case of every other detector at once:
+/// fifteen calls over two hours to friends and shops (a few of them short, none concurrent),
+/// and twenty-five New Year greetings sent over twenty minutes. Every event must pass.
+#[test]
+fn ordinary_subscriber_busy_day_passes() {
+    use interdict_engine::EventKind;
+    let e = Engine::new(load_pack(&rules_dir()).unwrap());
+    let me = "+8617100009004";
+    let mut at = 1_000u64;
+    for i in 0..15u64 {
+        // Scattered numbers, not a block.
+        let callee = format!("+86171{:08}", 10_000_000 + (i * 7_919_993) % 89_999_999);
+        let d = e.decide(&Event::call(me, &callee, at));
+        assert_eq!(d.verdict, Verdict::Pass, "call {i}: {}", json(&d));
+        let mut ev = Event::call(me, &callee, at + 5_000);
+        ev.kind = EventKind::CallAnswered;
+        assert_eq!(e.decide(&ev).verdict, Verdict::Pass);
+        // Every fifth call is short (a wrong number, a closed shop).
+        let duration_ms = if i % 5 == 0 { 4_000 } else { 180_000 };
+        let mut ev = Event::call(me, &callee, at + 5_000 + duration_ms);
+        ev.kind = EventKind::CallEnded { duration_ms };
+        assert_eq!(e.decide(&ev).verdict, Verdict::Pass);
+        at += 8 * 60_000;
+    }
+    for i in 0..25u64 {
+        let friend = format!("+86171{:08}", 20_000_000 + i * 3_331);
+        let d = e.decide(&Event::sms(
+            me,
+            &friend,
+            "新年快乐，万事如意！",
+            at + i * 48_000,
+        ));
+        assert_eq!(d.verdict, Verdict::Pass, "sms {i}: {}", json(&d));
+    }
+}
+
+/// One template (names, amounts and links vary) sent by four ordinary numbers to many
+/// recipients is flagged within a bounded number of messages, with the template, its counts
+/// and an example in the evidence.
+#[test]
+fn sms_template_to_many_recipients_from_several_senders_is_a_campaign() {
+    let e = Engine::new(load_pack(&rules_dir()).unwrap());
+    let names = ["王伟", "李娜", "张敏", "刘洋", "陈静"];
+    let mut flagged = None;
+    for i in 0..30u64 {
+        let sender = format!("+86171000050{:02}", i % 4);
+        let recipient = format!("+86171000060{:02}", i);
+        let name = names[(i % 5) as usize];
+        let text = format!(
+            "{name}您好，周末新店开业全场五折，凭本短信到店再送{}元购物券，详情点击http://s{i}.example/a{i}",
+            20 + i
+        );
+        let d = e.decide(&Event::sms(&sender, &recipient, &text, 1_000 + i * 3_000));
+        if d.verdict != Verdict::Pass {
+            assert_eq!(d.verdict, Verdict::Warn, "{}", json(&d));
+            assert_eq!(d.rule.as_deref(), Some("sms-template-campaign"));
+            let campaign = d.evidence.iter().find_map(|e| match e {
+                Evidence::Campaign {
+                    recipients,
+                    senders,
+                    example,
+                    ..
+                } => Some((*recipients, *senders, example.clone())),
+                _ => None,
+            });
+            let (recipients, senders, example) = campaign.expect("campaign evidence");
+            assert!(recipients >= 10 && senders >= 3, "{}", json(&d));
+            assert!(example.contains("新店开业"));
+            flagged = Some(i);
+            break;
+        }
+    }
+    assert!(flagged.is_some_and(|i| i < 12), "flagged at {flagged:?}");
+}
+
+/// The false alarm of the campaign detector: a bank's or operator's bulk notice from its own
+/// (allowlisted) number to many customers, and a family group greeting sent by one person.
+#[test]
+fn bulk_notices_from_known_senders_are_not_a_campaign() {
+    let e = Engine::new(load_pack(&rules_dir()).unwrap());
+    for i in 0..60u64 {
+        let recipient = format!("+86171000070{:02}", i);
+        let text = format!(
+            "尊敬的客户，您尾号{:04}的账户于今日完成年度结息，利息已存入您的账户，详询客服。",
+            1000 + i
+        );
+        let d = e.decide(&Event::sms("95588", &recipient, &text, 1_000 + i * 500));
+        assert_eq!(d.verdict, Verdict::Pass, "{i}: {}", json(&d));
+    }
+    for i in 0..15u64 {
+        let recipient = format!("+86171000080{:02}", i);
+        let d = e.decide(&Event::sms(
+            "+8617100008100",
+            &recipient,
+            "祝大家新年快乐，身体健康，万事如意，阖家幸福！",
+            1_000 + i * 30_000,
+        ));
+        assert_eq!(d.verdict, Verdict::Pass, "{i}: {}", json(&d));
+    }
+}
+
+/// A text the engine could not examine whole (here longer than `max_text_bytes`; a scan
+/// failure or the matcher's hit limit count the same) is decided on what was read, and the
+/// decision says it is degraded; an ordinary text is not.
+#[test]
+fn text_not_examined_whole_makes_a_degraded_decision() {
+    assert!(!sms("今天下午开会").degraded);
+    let flood = "今天天气很好".repeat(4_000);
+    let d = sms(&flood);
+    assert!(d.degraded, "{}", json(&d));
+    assert!(json(&d).contains("\"degraded\":true"));
+    assert!(!json(&sms("你好")).contains("degraded"));
+}
+
 #[test]
 fn decision_json_has_the_contract_fields() {
     let d = sms("你好");

@@ -69,6 +69,7 @@ fn facts<'a>(text: Option<&'a TextHits>, variant: u32) -> Facts<'a> {
         lure_domain: variant & 1024 != 0,
         text,
         behaviour: (variant >> 11 & 0b111) as u8,
+        links: (variant >> 15 & 0b11) as u8,
         allowlisted: variant & 16384 != 0,
     }
 }

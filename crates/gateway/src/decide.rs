@@ -230,6 +230,8 @@ impl Decider {
                 (d, v)
             }
         };
+        // The engine could not examine all of the text (scan failure, hit limit, length).
+        degraded.text_truncated |= decision.degraded;
         if acted != Verdict::Pass {
             if let Some(rule) = decision.rule.as_deref() {
                 self.metrics

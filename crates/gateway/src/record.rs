@@ -59,7 +59,8 @@ pub enum RecordKind {
 pub struct Degraded {
     /// Some text could not be decoded (unknown charset, bad transfer encoding, …).
     pub text_undecodable: bool,
-    /// The text was larger than what the engine scans.
+    /// The text was larger than what the engine scans, or the engine could not examine all of
+    /// it (its decision was `degraded`: scan failure or hit limit).
     pub text_truncated: bool,
     /// The decision passed its deadline and was not acted on (fail-open or fail-closed).
     pub deadline: bool,

@@ -29,7 +29,7 @@ use crate::decision::PartyKind;
 use crate::lists::{Action, NumberLists};
 use crate::number::NumberConfig;
 use crate::policy::{kind_bit, Conditions, Policy, Rule, TextGroup, MAX_LISTS};
-use crate::text::{CategoryId, DbCache, PatternDef, PhraseDef, TextError, TextMatcher};
+use crate::text::{CategoryId, DbCache, LinkTables, PatternDef, PhraseDef, TextError, TextMatcher};
 
 /// A text category of a compiled pack.
 #[derive(Debug, Clone)]
@@ -64,6 +64,8 @@ pub struct Snapshot {
     pub(crate) pattern_ids: Arc<[Arc<str>]>,
     /// Lure domain -> `file:line`.
     pub(crate) lure_domains: Arc<FxHashMap<Box<str>, Arc<str>>>,
+    /// Official and shortener domains: what a link's host is.
+    pub(crate) links: Arc<LinkTables>,
     pub(crate) policy: Arc<Policy>,
     pub(crate) behaviour: BehaviourConfig,
     pub(crate) max_text_bytes: usize,
@@ -129,6 +131,11 @@ impl Snapshot {
     /// Number of lure domains.
     pub fn lure_domain_count(&self) -> usize {
         self.lure_domains.len()
+    }
+
+    /// The official and shortener domains links are classified with.
+    pub fn link_tables(&self) -> &LinkTables {
+        &self.links
     }
 
     /// A snapshot sharing everything with this one except the number lists.
@@ -272,6 +279,8 @@ pub fn compile_with(
         patterns,
         lookalikes,
         lure_domains,
+        official_domains,
+        shortener_domains,
         rules,
         matcher,
         behaviour,
@@ -413,6 +422,16 @@ pub fn compile_with(
             .iter()
             .filter_map(|b| BehaviourFlag::from_name(b))
             .fold(0u8, |m, f| m | f.bit());
+        let behaviour_also = w
+            .behaviour_also
+            .iter()
+            .filter_map(|b| BehaviourFlag::from_name(b))
+            .fold(0u8, |m, f| m | f.bit());
+        let link = w
+            .link
+            .iter()
+            .filter_map(|k| crate::text::link_bit(k))
+            .fold(0u8, |m, b| m | b);
         let kinds = w
             .caller_kind
             .iter()
@@ -437,6 +456,8 @@ pub fn compile_with(
                 caller_kind: kinds,
                 caller_domestic: w.caller_domestic,
                 behaviour: behaviour_bits,
+                behaviour_also,
+                link,
             },
         });
     }
@@ -467,6 +488,12 @@ pub fn compile_with(
         .map(|(d, o)| (d.into_boxed_str(), Arc::from(o.to_string())))
         .collect();
 
+    let origin = |(d, o): (String, source::Origin)| (d, Arc::<str>::from(o.to_string()));
+    let link_tables = LinkTables::new(
+        official_domains.into_iter().map(origin),
+        shortener_domains.into_iter().map(origin),
+    );
+
     let text_matcher = text_matcher?;
     Some(Snapshot {
         name: name.into(),
@@ -480,6 +507,7 @@ pub fn compile_with(
         phrases: phrase_texts.into(),
         pattern_ids: pattern_ids.into(),
         lure_domains: Arc::new(lure),
+        links: Arc::new(link_tables),
         policy: Arc::new(Policy::new(compiled_rules)),
         behaviour: behaviour_config,
         max_text_bytes: matcher.max_text_bytes,

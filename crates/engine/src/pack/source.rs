@@ -44,6 +44,10 @@ struct ManifestToml {
     #[serde(default)]
     lure_domains: Option<String>,
     #[serde(default)]
+    official_domains: Option<String>,
+    #[serde(default)]
+    shortener_domains: Option<String>,
+    #[serde(default)]
     list: Vec<Spanned<ListToml>>,
     #[serde(default)]
     category: Vec<Spanned<CategoryToml>>,
@@ -267,6 +271,13 @@ pub struct WhenToml {
     /// One of these behaviour flags is raised.
     #[serde(default)]
     pub behaviour: Vec<String>,
+    /// One of these behaviour flags is raised too (corroboration of `behaviour`).
+    #[serde(default)]
+    pub behaviour_also: Vec<String>,
+    /// A link of the text is of one of these kinds (`any`, `ip`, `shortener`, `lookalike`,
+    /// `unofficial`; see [`crate::text::links`]).
+    #[serde(default)]
+    pub link: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -310,6 +321,10 @@ pub struct PackSource {
     pub lookalikes: Vec<LookalikeLine>,
     /// Lure domains (lower case) with their origin.
     pub lure_domains: Vec<(String, Origin)>,
+    /// Institutions' official domains (lower case) with their origin.
+    pub official_domains: Vec<(String, Origin)>,
+    /// URL shortener domains (lower case) with their origin.
+    pub shortener_domains: Vec<(String, Origin)>,
     /// Rules.
     pub rules: Vec<RuleDef>,
     /// Matcher settings.
@@ -700,38 +715,10 @@ pub fn read_pack(dir: &Path, errors: &mut Vec<PackError>) -> Option<PackSource> 
         }
     }
 
-    // Lure domains.
-    let mut lure_domains = Vec::new();
-    if let Some(file) = &manifest.lure_domains {
-        if let Some(text) = r.read(file, &top) {
-            let mut seen = HashSet::new();
-            for (n, content) in content_lines(&text) {
-                let d = content.trim_end_matches('.').to_ascii_lowercase();
-                let ok = d.contains('.')
-                    && d.len() <= 253
-                    && d.split('.').all(|label| {
-                        !label.is_empty()
-                            && label.len() <= 63
-                            && label
-                                .bytes()
-                                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                    });
-                if !ok {
-                    r.err(file, n, PackErrorKind::BadDomain(content.to_owned()));
-                } else if !seen.insert(d.clone()) {
-                    r.err(file, n, PackErrorKind::Duplicate(format!("domain {d}")));
-                } else {
-                    lure_domains.push((
-                        d,
-                        Origin {
-                            file: file.clone(),
-                            line: n,
-                        },
-                    ));
-                }
-            }
-        }
-    }
+    // Lure, official and shortener domains.
+    let lure_domains = read_domains(&mut r, manifest.lure_domains.as_ref(), &top);
+    let official_domains = read_domains(&mut r, manifest.official_domains.as_ref(), &top);
+    let shortener_domains = read_domains(&mut r, manifest.shortener_domains.as_ref(), &top);
 
     // Rules.
     let mut rules = Vec::new();
@@ -795,10 +782,50 @@ pub fn read_pack(dir: &Path, errors: &mut Vec<PackError>) -> Option<PackSource> 
         patterns,
         lookalikes,
         lure_domains,
+        official_domains,
+        shortener_domains,
         rules,
         matcher: manifest.matcher,
         behaviour: manifest.behaviour,
     })
+}
+
+/// A domain file: one domain per line (lower-cased), each checked and unique.
+fn read_domains(r: &mut Reader<'_>, file: Option<&String>, top: &Origin) -> Vec<(String, Origin)> {
+    let mut domains = Vec::new();
+    let Some(file) = file else {
+        return domains;
+    };
+    let Some(text) = r.read(file, top) else {
+        return domains;
+    };
+    let mut seen = HashSet::new();
+    for (n, content) in content_lines(&text) {
+        let d = content.trim_end_matches('.').to_ascii_lowercase();
+        let ok = d.contains('.')
+            && d.len() <= 253
+            && d.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !ok {
+            r.err(file, n, PackErrorKind::BadDomain(content.to_owned()));
+        } else if !seen.insert(d.clone()) {
+            r.err(file, n, PackErrorKind::Duplicate(format!("domain {d}")));
+        } else {
+            domains.push((
+                d,
+                Origin {
+                    file: file.clone(),
+                    line: n,
+                },
+            ));
+        }
+    }
+    domains
 }
 
 fn first_line(s: &str) -> String {
@@ -873,7 +900,7 @@ fn parse_pattern<'a>(
 }
 
 /// Behaviour flag names a rule may use.
-pub const BEHAVIOUR_FLAGS: [&str; 7] = [
+pub const BEHAVIOUR_FLAGS: [&str; 8] = [
     "call_rate",
     "distinct_callees",
     "sequential_dialling",
@@ -881,6 +908,7 @@ pub const BEHAVIOUR_FLAGS: [&str; 7] = [
     "concurrent",
     "short_calls",
     "campaign",
+    "text_campaign",
 ];
 
 fn check_rule(
@@ -919,11 +947,20 @@ fn check_rule(
             )));
         }
     }
-    for b in &w.behaviour {
+    for b in w.behaviour.iter().chain(&w.behaviour_also) {
         if crate::behaviour::BehaviourFlag::from_name(b).is_none() {
             report(PackErrorKind::Syntax(format!(
                 "unknown behaviour flag {b:?} (one of {})",
                 BEHAVIOUR_FLAGS.join(", ")
+            )));
+        }
+    }
+    for k in &w.link {
+        if crate::text::link_bit(k).is_none() {
+            let names: Vec<&str> = crate::text::LINK_KINDS.iter().map(|(n, _)| *n).collect();
+            report(PackErrorKind::Syntax(format!(
+                "unknown link kind {k:?} (one of {})",
+                names.join(", ")
             )));
         }
     }
@@ -936,7 +973,9 @@ fn check_rule(
         || w.channel.is_some()
         || !w.caller_kind.is_empty()
         || w.caller_domestic.is_some()
-        || !w.behaviour.is_empty();
+        || !w.behaviour.is_empty()
+        || !w.behaviour_also.is_empty()
+        || !w.link.is_empty();
     if !has_condition {
         report(PackErrorKind::Syntax(
             "a rule needs at least one condition in [rule.when]".into(),

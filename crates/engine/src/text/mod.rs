@@ -11,6 +11,7 @@
 //! - [`matcher`]: [`TextMatcher`], Hyperscan databases of phrases and regular expressions, scored per category.
 //! - [`cache`]: [`DbCache`], compiled Hyperscan databases kept on disk between starts.
 //! - [`contacts`]: phone numbers, URLs, QQ and WeChat ids the message asks the victim to contact.
+//! - [`links`]: what a link's host says (IP address, shortener, an institution's look-alike).
 //!
 //! ```
 //! use interdict_engine::text::{NormalisedText, Normaliser};
@@ -32,11 +33,13 @@
 pub mod cache;
 pub mod contacts;
 mod gate;
+pub mod links;
 pub mod matcher;
 pub mod normalise;
 
 pub use cache::{CacheStats, DbCache};
 pub use contacts::{extract as extract_contacts, Contact, ContactKind, Contacts, MAX_CONTACTS};
+pub use links::{link_bit, LinkClass, LinkTables, LINK_KINDS};
 pub use matcher::{
     check_pattern, CategoryId, HitKind, PatternDef, PhraseDef, TextHit, TextHits, TextMatcher,
     MAX_HITS,

@@ -149,6 +149,23 @@ fn evidence(e: &Evidence) -> pb::Evidence {
             threshold: *threshold,
             window_seconds: 0,
         }),
+        // The feed has no template message yet: the template's id, senders and messages go in
+        // the detector name, the recipients are the figure observed.
+        Evidence::Campaign {
+            template,
+            recipients,
+            senders,
+            messages,
+            window_ms,
+            example: _,
+        } => Kind::Behaviour(pb::BehaviourFigure {
+            detector: format!(
+                "text_campaign template={template} senders={senders} messages={messages}"
+            ),
+            observed: *recipients,
+            threshold: 0,
+            window_seconds: window_ms / 1000,
+        }),
         Evidence::Unparseable { party, raw, error } => Kind::Unparseable(pb::Unparseable {
             party: role(*party) as i32,
             raw: raw.clone(),

@@ -1,0 +1,313 @@
+//! Campaigns: one SMS template sent to many recipients from several senders.
+//!
+//! Fraud arrives in waves: the same script, with a name, an amount or a link changed, goes out
+//! from a handful of numbers (a SIM box, rented cards) to hundreds of recipients. No single
+//! sender bursts, and the words may be new to the rule pack, but the *template* repeats.
+//!
+//! # Fingerprint
+//!
+//! Each text is reduced to a bottom-k MinHash sketch ([`SKETCH`] smallest hashes) of its
+//! three-character shingles, taken over the **normalised** text (simplified, lower case,
+//! separators between CJK characters removed) with every ASCII character skipped: digits,
+//! links, ids and Latin names are masked, so `王伟 … http://a.example/x1 … 26元` and
+//! `李娜 … http://b.example/y2 … 80元` sketch alike. Two texts sharing at least
+//! [`MIN_SHARED`] of their sketch hashes are one template (their shingle sets overlap by
+//! roughly that share). A text with fewer than `template_min_chars` non-ASCII characters is
+//! too short to fingerprint ("好的", "收到") and is left alone.
+//!
+//! # Table
+//!
+//! A fixed array of `template_slots` templates, reused in insertion order (the oldest is
+//! overwritten), and an index from each sketch hash to the slot that last used it (a stale
+//! index entry is harmless: a candidate is always checked against its own sketch). Each
+//! template counts, within a tumbling window of `template_window_ms` from its first sight,
+//! its distinct recipients (up to [`RECIPIENTS`]) and senders (up to [`SENDERS`]) as 32-bit
+//! hashes. Memory is therefore fixed: about 260 bytes per slot plus 8 bytes per index entry
+//! (two index entries per slot), some 2.2 MB at the default 8 192 slots, whatever the traffic.
+//!
+//! # Cost
+//!
+//! One pass over the text (a hash per shingle, a compare with the sketch), then at most
+//! [`SKETCH`] index probes and one small linear scan of the recipients and senders, under one
+//! mutex. Nothing is allocated.
+
+use crate::behaviour::mix;
+
+/// Hashes kept per sketch.
+pub const SKETCH: usize = 4;
+/// Sketch hashes two texts must share to be one template.
+pub const MIN_SHARED: usize = 2;
+/// Distinct recipients counted per template (the count saturates here).
+pub const RECIPIENTS: usize = 48;
+/// Distinct senders counted per template (the count saturates here).
+pub const SENDERS: usize = 12;
+
+/// A text's fingerprint: its [`SKETCH`] smallest shingle hashes, ascending (`u64::MAX` pads a
+/// text with fewer shingles).
+pub type Sketch = [u64; SKETCH];
+
+/// The sketch of `normalised` text, or `None` when it has fewer than `min_chars` non-ASCII
+/// letters (too short to be a template).
+pub fn sketch(normalised: &str, min_chars: usize) -> Option<Sketch> {
+    let mut mins = [u64::MAX; SKETCH];
+    let (mut a, mut b) = (0u64, 0u64);
+    let mut n = 0usize;
+    for c in normalised.chars() {
+        if c.is_ascii() || !c.is_alphanumeric() {
+            continue;
+        }
+        let c = u64::from(u32::from(c));
+        if n >= 2 {
+            insert(&mut mins, mix((a << 42) ^ (b << 21) ^ c));
+        }
+        a = b;
+        b = c;
+        n += 1;
+    }
+    (n >= min_chars.max(3)).then_some(mins)
+}
+
+/// Puts `h` in the ascending `mins` if it is smaller than the largest and not there yet.
+fn insert(mins: &mut Sketch, h: u64) {
+    let Some(&last) = mins.last() else {
+        return;
+    };
+    if h >= last || mins.contains(&h) {
+        return;
+    }
+    let mut i = SKETCH - 1;
+    while i > 0 && mins.get(i - 1).is_some_and(|&p| p > h) {
+        mins.swap(i, i - 1);
+        i -= 1;
+    }
+    if let Some(slot) = mins.get_mut(i) {
+        *slot = h;
+    }
+}
+
+/// Sketch hashes `a` and `b` share (padding excluded).
+fn shared(a: &Sketch, b: &Sketch) -> usize {
+    a.iter()
+        .filter(|&&h| h != u64::MAX && b.contains(&h))
+        .count()
+}
+
+/// What the table knows of the template a message belongs to, after counting the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateCount {
+    /// The template's id: the smallest hash of its first sketch.
+    pub template: u64,
+    /// Distinct recipients in the window (at most [`RECIPIENTS`]).
+    pub recipients: u32,
+    /// Distinct senders in the window (at most [`SENDERS`]).
+    pub senders: u32,
+    /// Messages in the window.
+    pub messages: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    sketch: Sketch,
+    first_ms: u64,
+    messages: u32,
+    n_recipients: u8,
+    n_senders: u8,
+    recipients: [u32; RECIPIENTS],
+    senders: [u32; SENDERS],
+}
+
+const EMPTY: Entry = Entry {
+    sketch: [u64::MAX; SKETCH],
+    first_ms: 0,
+    messages: 0,
+    n_recipients: 0,
+    n_senders: 0,
+    recipients: [0; RECIPIENTS],
+    senders: [0; SENDERS],
+};
+
+/// Adds `v` to the first `*n` items of `set` if absent and there is room; returns the count.
+fn add(set: &mut [u32], n: &mut u8, v: u32) -> u32 {
+    let len = usize::from(*n).min(set.len());
+    if !set.get(..len).unwrap_or(&[]).contains(&v) {
+        if let Some(slot) = set.get_mut(len) {
+            *slot = v;
+            *n = n.saturating_add(1);
+        }
+    }
+    u32::from(*n)
+}
+
+/// The bounded template table (see the module docs).
+#[derive(Debug)]
+pub struct TemplateTable {
+    entries: Box<[Entry]>,
+    /// Slot + 1 per index position (0: empty); two positions per slot.
+    index: Box<[u32]>,
+    next: usize,
+    window_ms: u64,
+}
+
+impl TemplateTable {
+    /// A table of `slots` templates (at least 1) counting within `window_ms`.
+    pub fn new(slots: usize, window_ms: u64) -> TemplateTable {
+        let slots = slots.max(1);
+        TemplateTable {
+            entries: vec![EMPTY; slots].into_boxed_slice(),
+            index: vec![0u32; (slots * 2).next_power_of_two()].into_boxed_slice(),
+            next: 0,
+            window_ms,
+        }
+    }
+
+    fn position(&self, h: u64) -> usize {
+        (h as usize) & (self.index.len() - 1)
+    }
+
+    /// Counts one message of sketch `s` from `sender` to `recipient` (32-bit hashes) at
+    /// `at_ms` and returns its template's counts.
+    pub fn observe(
+        &mut self,
+        s: &Sketch,
+        sender: u32,
+        recipient: u32,
+        at_ms: u64,
+    ) -> TemplateCount {
+        let mut found = None;
+        for &h in s.iter().filter(|&&h| h != u64::MAX) {
+            let Some(&slot) = self.index.get(self.position(h)) else {
+                continue;
+            };
+            let Some(i) = (slot as usize).checked_sub(1) else {
+                continue;
+            };
+            if self
+                .entries
+                .get(i)
+                .is_some_and(|e| e.messages > 0 && shared(&e.sketch, s) >= MIN_SHARED)
+            {
+                found = Some(i);
+                break;
+            }
+        }
+        let i = match found {
+            Some(i) => i,
+            None => {
+                let i = self.next;
+                self.next = (i + 1) % self.entries.len();
+                if let Some(e) = self.entries.get_mut(i) {
+                    *e = Entry {
+                        sketch: *s,
+                        first_ms: at_ms,
+                        ..EMPTY
+                    };
+                }
+                i
+            }
+        };
+        // Point every hash of this sketch at the slot (new hashes of a known template too).
+        let slot = u32::try_from(i + 1).unwrap_or(0);
+        for &h in s.iter().filter(|&&h| h != u64::MAX) {
+            let p = self.position(h);
+            if let Some(x) = self.index.get_mut(p) {
+                *x = slot;
+            }
+        }
+        let window_ms = self.window_ms;
+        let Some(e) = self.entries.get_mut(i) else {
+            return TemplateCount {
+                template: s.first().copied().unwrap_or_default(),
+                recipients: 0,
+                senders: 0,
+                messages: 0,
+            };
+        };
+        if at_ms.saturating_sub(e.first_ms) > window_ms {
+            // A new window for a known template.
+            *e = Entry {
+                sketch: e.sketch,
+                first_ms: at_ms,
+                ..EMPTY
+            };
+        }
+        e.messages = e.messages.saturating_add(1);
+        let recipients = add(&mut e.recipients, &mut e.n_recipients, recipient);
+        let senders = add(&mut e.senders, &mut e.n_senders, sender);
+        TemplateCount {
+            template: e.sketch.first().copied().unwrap_or_default(),
+            recipients,
+            senders,
+            messages: e.messages,
+        }
+    }
+
+    /// Bytes the table holds (fixed at construction).
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.entries) + std::mem::size_of_val(&*self.index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sk(t: &str) -> Sketch {
+        sketch(t, 8).unwrap_or([u64::MAX; SKETCH])
+    }
+
+    #[test]
+    fn digits_links_and_names_are_masked() {
+        let a = sk("尊敬的用户您的积分已满可兑换现金请登录http://a.example/x1领取逾期清零王伟");
+        let b = sk("尊敬的用户您的积分已满可兑换现金请登录http://b.example/q9领取逾期清零李娜");
+        assert!(shared(&a, &b) >= MIN_SHARED, "{a:x?} {b:x?}");
+        let c = sk("今天下午三点在会议室开会请准时参加不要迟到");
+        assert!(shared(&a, &c) < MIN_SHARED);
+    }
+
+    #[test]
+    fn short_texts_have_no_sketch() {
+        assert!(sketch("好的收到", 8).is_none());
+        assert!(sketch("ok 123 http://x.example", 8).is_none());
+    }
+
+    #[test]
+    fn counts_distinct_recipients_and_senders_in_a_window() {
+        let mut t = TemplateTable::new(64, 60_000);
+        let s = sk("恭喜您被抽中为幸运用户请登录领取大奖逾期作废");
+        let mut last = None;
+        for i in 0..20u32 {
+            last = Some(t.observe(&s, i % 3, 100 + i, 1_000 + u64::from(i)));
+        }
+        let c = last.unwrap();
+        assert_eq!((c.recipients, c.senders, c.messages), (20, 3, 20));
+        // After the window, counting starts again.
+        let c = t.observe(&s, 0, 100, 200_000);
+        assert_eq!((c.recipients, c.senders, c.messages), (1, 1, 1));
+    }
+
+    #[test]
+    fn counts_saturate_and_memory_is_fixed() {
+        let mut t = TemplateTable::new(8, 60_000);
+        let before = t.memory_bytes();
+        let s = sk("这是一条发给很多人的模板短信内容请注意查收");
+        let mut c = None;
+        for i in 0..1_000u32 {
+            c = Some(t.observe(&s, i, i, 1));
+        }
+        let c = c.unwrap();
+        assert_eq!(c.recipients as usize, RECIPIENTS);
+        assert_eq!(c.senders as usize, SENDERS);
+        // Many different templates only reuse the slots.
+        for i in 0..10_000u32 {
+            let text = format!(
+                "第{}批不同的模板短信内容{}",
+                char::from_u32(0x4e00 + i).unwrap(),
+                char::from_u32(0x5e00 + i).unwrap()
+            );
+            if let Some(s) = sketch(&text, 8) {
+                t.observe(&s, 1, 1, 2);
+            }
+        }
+        assert_eq!(t.memory_bytes(), before);
+    }
+}
