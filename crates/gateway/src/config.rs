@@ -375,7 +375,8 @@ pub struct DissuasionConfig {
     pub password: String,
     /// The sender the subscriber sees (a police short code such as 96110 or 12381).
     pub sender: String,
-    /// The text; `{category}` becomes the warned category (e.g. 冒充客服), `{kind}` 电话 or 短信.
+    /// The text; `{kind}` becomes 电话 or 短信, `{category}` the warned category when the pack
+    /// names it in Chinese, else 电信网络.
     pub template: String,
     /// At most one dissuasion SMS per subscriber per this many seconds.
     pub period_s: u64,
@@ -496,7 +497,10 @@ mod tests {
         let c = Config::parse(example).unwrap();
         assert_eq!(c.sip.block_code.code(), 608);
         assert_eq!(c.smpp.block, SmppBlock::Reject);
-        assert_eq!(c.smpp.block_status, interdict_smpp::status::ESME_RSUBMITFAIL);
+        assert_eq!(
+            c.smpp.block_status,
+            interdict_smpp::status::ESME_RSUBMITFAIL
+        );
         assert_eq!(c.smpp.warn_prefix.as_deref(), Some("【反诈提醒】"));
         assert!(!c.dissuasion.enabled);
         assert!(Config::parse("[smpp]\nblock = \"drop\"\n").is_err());

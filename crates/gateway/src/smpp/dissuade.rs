@@ -208,11 +208,16 @@ impl Task {
             }
             self.conn = Some(conn);
         }
+        // Pack category ids are ASCII slugs (police_impersonation); the subscriber reads
+        // Chinese, so a slug becomes the generic 电信网络 (a pack may name categories in
+        // Chinese, which are used as they are).
         let category = req
             .decision
             .categories
             .first()
-            .map_or("电信网络", |c| c.as_ref());
+            .map(|c| c.as_ref())
+            .filter(|c| !c.is_ascii())
+            .unwrap_or("电信网络");
         let text = self
             .cfg
             .template
