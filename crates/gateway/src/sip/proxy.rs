@@ -703,21 +703,11 @@ impl SipProxy {
                 call_seconds: None,
                 text: None,
             };
-            if let Some(shadow) = outcome.shadow.clone() {
-                self.records.send(DecisionRecord {
-                    kind: RecordKind::ShadowDifference,
-                    shadow: Some(shadow),
-                    ..record.clone()
-                });
-            }
-            if wants_record {
-                let text = if self.include_text && outcome.acted != Verdict::Pass {
-                    ing.text.as_deref().map(str::to_string)
-                } else {
-                    None
-                };
-                self.records.send(DecisionRecord { text, ..record });
-            }
+            let text = (wants_record && self.include_text && outcome.acted != Verdict::Pass)
+                .then(|| ing.text.as_deref().map(str::to_string))
+                .flatten();
+            self.records
+                .send_decided(record, outcome.shadow.clone(), wants_record, text);
         }
         if outcome.acted == Verdict::Warn {
             if let (Some(d), Some(callee)) = (&self.dissuader, ing.callees.first()) {

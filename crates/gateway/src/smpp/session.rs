@@ -345,16 +345,8 @@ impl Session {
                 out.close = true;
             }
             Side::Smsc => {
-                if let State::Binding { esme_seq, kind, .. } = self.state {
-                    self.shared.metrics.smpp_event("bind_failed");
-                    respond(
-                        &mut out.esme,
-                        bind_command(kind),
-                        status::ESME_RBINDFAIL,
-                        esme_seq,
-                    );
-                    self.state = State::Open;
-                    out.drop_smsc = true;
+                if let State::Binding { .. } = self.state {
+                    self.on_connect_failed(out);
                     return;
                 }
                 // Everything the ESME waits on will never be answered.
@@ -389,26 +381,8 @@ impl Session {
         self.hold.drain(&mut self.released);
         self.release_all(now, at_ms, out);
         if let State::Bound(_) = self.state {
-            let seq = self.esme.next();
-            write_header_only(&mut out.esme, CommandId::Unbind, status::ESME_ROK, seq);
-            self.esme.waiting.insert(
-                seq,
-                Waiting {
-                    origin: Origin::Absorb,
-                    command: CommandId::Unbind as u32,
-                    since: now,
-                },
-            );
-            let seq = self.smsc.next();
-            write_header_only(&mut out.smsc, CommandId::Unbind, status::ESME_ROK, seq);
-            self.smsc.waiting.insert(
-                seq,
-                Waiting {
-                    origin: Origin::Absorb,
-                    command: CommandId::Unbind as u32,
-                    since: now,
-                },
-            );
+            self.unbind(Side::Esme, now, out);
+            self.unbind(Side::Smsc, now, out);
             self.state = State::Unbinding { since: now };
         } else {
             out.close = true;
@@ -605,21 +579,25 @@ impl Session {
         write_header_only(out.to(from), CommandId::UnbindResp, status::ESME_ROK, seq);
         match self.state {
             State::Bound(_) => {
-                let other = from.other();
-                let s = self.leg(other).next();
-                write_header_only(out.to(other), CommandId::Unbind, status::ESME_ROK, s);
-                self.leg(other).waiting.insert(
-                    s,
-                    Waiting {
-                        origin: Origin::Absorb,
-                        command: CommandId::Unbind as u32,
-                        since: now,
-                    },
-                );
+                self.unbind(from.other(), now, out);
                 self.state = State::Unbinding { since: now };
             }
             _ => out.close = true,
         }
+    }
+
+    /// Sends the gateway's own unbind to `side`; its answer is absorbed.
+    fn unbind(&mut self, side: Side, now: Instant, out: &mut Out) {
+        let seq = self.leg(side).next();
+        write_header_only(out.to(side), CommandId::Unbind, status::ESME_ROK, seq);
+        self.leg(side).waiting.insert(
+            seq,
+            Waiting {
+                origin: Origin::Absorb,
+                command: CommandId::Unbind as u32,
+                since: now,
+            },
+        );
     }
 
     fn on_text(
@@ -809,19 +787,11 @@ impl Session {
                 call_seconds: None,
                 text: None,
             };
-            if let Some(shadow) = outcome.shadow.clone() {
-                sh.records.send(DecisionRecord {
-                    kind: RecordKind::ShadowDifference,
-                    shadow: Some(shadow),
-                    ..record.clone()
-                });
-            }
-            if wants_record {
-                let text = (sh.include_text && outcome.acted != Verdict::Pass)
-                    .then(|| ing.text.as_deref().map(str::to_string))
-                    .flatten();
-                sh.records.send(DecisionRecord { text, ..record });
-            }
+            let text = (wants_record && sh.include_text && outcome.acted != Verdict::Pass)
+                .then(|| ing.text.as_deref().map(str::to_string))
+                .flatten();
+            sh.records
+                .send_decided(record, outcome.shadow.clone(), wants_record, text);
         }
         if outcome.acted == Verdict::Warn {
             if let (Some(d), Some(callee)) = (&sh.dissuader, ing.callees.first()) {
