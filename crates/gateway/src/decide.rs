@@ -307,6 +307,7 @@ mod tests {
             text: None,
             degraded: Degraded::default(),
             id: Cow::Borrowed("t"),
+            sms_part: None,
         }
     }
 

@@ -1288,3 +1288,134 @@ fn garbage_on_tcp_closes_only_that_connection() {
     );
     assert!(gw.metric("interdict_parse_errors_total{protocol=\"sip\"") >= 1.0);
 }
+
+/// An MS→network RP-DATA carrying one part of a concatenated SMS-SUBMIT (UCS-2 octets behind
+/// an 8-bit-reference UDH) to 8613800000002.
+fn rp_submit_part(octets: &[u8], reference: u8, total: u8, seq: u8) -> Vec<u8> {
+    let mut ud = vec![0x05, 0x00, 0x03, reference, total, seq];
+    ud.extend_from_slice(octets);
+    let mut tpdu = vec![
+        0x51, // SMS-SUBMIT, TP-VPF relative, TP-UDHI
+        0x00, // TP-MR
+        0x0D, // TP-DA: 13 digits
+        0x91, // international
+        0x68,
+        0x31,
+        0x08,
+        0x00,
+        0x00,
+        0x00,
+        0xF2, // 8613800000002
+        0x00, // TP-PID
+        0x08, // TP-DCS: UCS-2
+        0xA7, // TP-VP
+        ud.len() as u8,
+    ];
+    tpdu.extend(ud);
+    let mut rp = vec![
+        0x00,
+        0x01,
+        0x00, // RP-DATA MS→network, reference, no originator
+        0x08,
+        0x91,
+        0x68,
+        0x71,
+        0x00,
+        0x00,
+        0x00,
+        0x00,
+        0xF0, // service centre
+        tpdu.len() as u8,
+    ];
+    rp.extend(tpdu);
+    rp
+}
+
+#[test]
+fn a_script_split_across_sms_over_ip_messages_is_decided_whole() {
+    let gw = Gateway::start("sms-over-ip-concat", "", "");
+    let core = Peer::bind(gw.next_hop);
+    let border = Peer::any();
+    // Blocked whole; each half alone ("请将资金转入安…", "…账户") passes.
+    let scam: Vec<u8> = "请将资金转入安全账户"
+        .encode_utf16()
+        .flat_map(u16::to_be_bytes)
+        .collect();
+    // Cut at an odd octet, inside 全: neither part holds the phrase, nor every character.
+    let (a, b) = scam.split_at(15);
+    let part = |octets: &[u8], seq: u8, id: &str| {
+        message(
+            "+8613800000001",
+            "+8613800000002",
+            border.port(),
+            "application/vnd.3gpp.sms",
+            "",
+            &rp_submit_part(octets, 21, 2, seq),
+            id,
+        )
+    };
+    let second = part(b, 2, "sms-part-2");
+    border.send(gw.sip, &second);
+    assert!(
+        border.recv(Duration::from_millis(300)).is_none(),
+        "a held part is not answered"
+    );
+    assert!(
+        core.recv(Duration::from_millis(50)).is_none(),
+        "nor forwarded"
+    );
+    border.send(gw.sip, &part(a, 1, "sms-part-1"));
+    let (answer, _) = border.recv(SHORT).expect("the completing part is answered");
+    assert_eq!(
+        status(&answer),
+        Some(608),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    // The held part's retransmission gets the same refusal.
+    border.send(gw.sip, &second);
+    let (answer, _) = border.recv(SHORT).expect("the retransmission is answered");
+    assert_eq!(status(&answer), Some(608));
+    assert_eq!(header(&answer, "Call-ID").as_deref(), Some("sms-part-2"));
+    assert!(
+        core.recv(Duration::from_millis(200)).is_none(),
+        "no part reached the core"
+    );
+
+    // An ordinary concatenated SMS: every part is forwarded once the message is whole.
+    let ok: Vec<u8> = "周六下午三点在小区门口集合，一起去公园放风筝，记得带水和帽子"
+        .encode_utf16()
+        .flat_map(u16::to_be_bytes)
+        .collect();
+    let (a, b) = ok.split_at(31);
+    let first = message(
+        "+8613800000001",
+        "+8613800000002",
+        border.port(),
+        "application/vnd.3gpp.sms",
+        "",
+        &rp_submit_part(a, 22, 2, 1),
+        "ok-part-1",
+    );
+    border.send(gw.sip, &first);
+    assert!(core.recv(Duration::from_millis(300)).is_none());
+    border.send(
+        gw.sip,
+        &message(
+            "+8613800000001",
+            "+8613800000002",
+            border.port(),
+            "application/vnd.3gpp.sms",
+            "",
+            &rp_submit_part(b, 22, 2, 2),
+            "ok-part-2",
+        ),
+    );
+    let (got, _) = core.recv(SHORT).expect("the completing part is forwarded");
+    assert_eq!(header(&got, "Call-ID").as_deref(), Some("ok-part-2"));
+    border.send(gw.sip, &first);
+    let (got, _) = core
+        .recv(SHORT)
+        .expect("the held part, retransmitted, is forwarded");
+    assert_eq!(header(&got, "Call-ID").as_deref(), Some("ok-part-1"));
+}

@@ -68,6 +68,62 @@ pub struct Ingested<'a> {
     pub degraded: Degraded,
     /// Call-ID or message id.
     pub id: Cow<'a, str>,
+    /// For a SIP MESSAGE carrying one part of a concatenated SMS over IP: that part, for
+    /// the proxy to decide the parts together (they arrive one MESSAGE each).
+    pub sms_part: Option<SmsPart>,
+}
+
+/// One part of a concatenated SMS carried over IP (3GPP TS 24.341), its text still in the
+/// octets it was sent in so that a character split across two parts is joined whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsPart {
+    /// Concatenation reference (8- or 16-bit).
+    pub reference: u16,
+    /// Parts announced.
+    pub total: u8,
+    /// This part's number, from 1.
+    pub seq: u8,
+    /// Its text.
+    pub piece: SmsPiece,
+}
+
+/// The text of one SMS part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsPiece {
+    /// UCS-2 octets (big-endian), joined before decoding.
+    Ucs2(Vec<u8>),
+    /// Text decoded from GSM 7-bit septets (septets never split a character).
+    Text(String),
+}
+
+impl SmsPiece {
+    /// The text of `pieces` in order, as the handset shows the whole message (a missing
+    /// part is one U+FFFD).
+    pub fn join(pieces: &[Option<SmsPiece>]) -> String {
+        let mut out = String::new();
+        let mut octets: Vec<u8> = Vec::new();
+        let flush = |octets: &mut Vec<u8>, out: &mut String| {
+            if !octets.is_empty() {
+                out.push_str(&encoding_rs::UTF_16BE.decode_without_bom_handling(octets).0);
+                octets.clear();
+            }
+        };
+        for piece in pieces {
+            match piece {
+                Some(SmsPiece::Ucs2(o)) => octets.extend_from_slice(o),
+                Some(SmsPiece::Text(t)) => {
+                    flush(&mut octets, &mut out);
+                    out.push_str(t);
+                }
+                None => {
+                    flush(&mut octets, &mut out);
+                    out.push(char::REPLACEMENT_CHARACTER);
+                }
+            }
+        }
+        flush(&mut octets, &mut out);
+        out
+    }
 }
 
 /// Why a message could not be read for a decision. Each names what and where.

@@ -21,7 +21,7 @@ use interdict_sip::{
 };
 use interdict_smpp::text::gsm7;
 
-use super::{Identity, IdentitySource, IngestError, IngestOptions, Ingested};
+use super::{Identity, IdentitySource, IngestError, IngestOptions, Ingested, SmsPart, SmsPiece};
 use crate::record::Degraded;
 
 /// What the gateway does with a request method.
@@ -171,9 +171,10 @@ pub fn read<'a>(msg: &Message<'a>, opts: &IngestOptions) -> Result<Ingested<'a>,
     }
 
     let mut degraded = Degraded::default();
+    let mut sms_part = None;
     let text = match kind {
         EventKind::Sms => {
-            let text = message_text(msg, opts, &mut degraded)?;
+            let text = message_text(msg, opts, &mut degraded, &mut sms_part)?;
             Some(text)
         }
         _ => None,
@@ -185,6 +186,7 @@ pub fn read<'a>(msg: &Message<'a>, opts: &IngestOptions) -> Result<Ingested<'a>,
         text,
         degraded,
         id: Cow::Borrowed(id),
+        sms_part,
     })
 }
 
@@ -252,12 +254,14 @@ fn split_list(value: &str) -> impl Iterator<Item = &str> {
 /// newlines. What cannot be decoded marks the message degraded (or refuses it when
 /// configured); a text beyond the bound is refused.
 ///
-/// A concatenated SMS over IP arrives one part per MESSAGE; each part is decided on its own
-/// text here (reassembly across MESSAGEs is not done yet).
+/// A concatenated SMS over IP arrives one part per MESSAGE: the text here is this part's, and
+/// `sms_part` gets the part (its octets and place) when the body is one part of a
+/// concatenated SMS, for the proxy to decide the parts together.
 pub fn message_text<'a>(
     msg: &Message<'a>,
     opts: &IngestOptions,
     degraded: &mut Degraded,
+    sms_part: &mut Option<SmsPart>,
 ) -> Result<Cow<'a, str>, IngestError> {
     let limits = BodyLimits {
         max_decoded_bytes: opts.max_text_bytes,
@@ -277,6 +281,21 @@ pub fn message_text<'a>(
         degraded.text_undecodable = true;
         if opts.refuse_undecodable {
             return Err(IngestError::Undecodable(problem.to_string()));
+        }
+    }
+    if let [BodyPart::Sms(sms)] = decoded.parts.as_slice() {
+        if let Some(c) = sms.concat.filter(|c| c.total > 1) {
+            let piece = match sms.alphabet() {
+                SmsAlphabet::Ucs2 => Some(SmsPiece::Ucs2(sms.text_octets().to_vec())),
+                SmsAlphabet::Gsm7 => Some(SmsPiece::Text(sms_text(sms))),
+                SmsAlphabet::Data8 | SmsAlphabet::Compressed => None,
+            };
+            *sms_part = piece.map(|piece| SmsPart {
+                reference: c.reference,
+                total: c.total,
+                seq: c.seq,
+                piece,
+            });
         }
     }
     let mut texts: Vec<Cow<'a, str>> = Vec::with_capacity(decoded.parts.len());

@@ -194,6 +194,7 @@ fn ingested<'a>(
         text: Some(Cow::Owned(text)),
         degraded,
         id,
+        sms_part: None,
     })
 }
 

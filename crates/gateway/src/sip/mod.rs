@@ -7,6 +7,7 @@
 pub mod dialogs;
 pub mod proxy;
 pub mod recent;
+pub mod sms_hold;
 pub mod transport;
 
 pub use proxy::{Action, Dest, Local, SipProxy, Wire};

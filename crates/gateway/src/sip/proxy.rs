@@ -109,6 +109,11 @@ const PENDING_MAX: usize = 65_536;
 
 /// How long a transaction's outcome is remembered (RFC 3261 Timer B: 64 × T1 = 32 s).
 const SEEN_MS: u64 = 32_000;
+/// The `answer` remembered for a part of a concatenated SMS held for its other parts.
+const HELD: u16 = u16::MAX;
+/// How long a held SMS part waits for the others (ms), and how many messages are followed.
+const SMS_HOLD_MS: u64 = 10_000;
+const SMS_HOLD_MAX: usize = 10_000;
 /// Most transactions remembered.
 const SEEN_MAX: usize = 262_144;
 
@@ -146,6 +151,7 @@ pub struct SipProxy {
     records: RecordSink,
     dialogs: Dialogs,
     seen: Recent<Seen>,
+    sms_hold: super::sms_hold::SmsHold,
     pending: Mutex<Upstream>,
     secret: u64,
     gateway_id: Arc<str>,
@@ -275,6 +281,7 @@ impl SipProxy {
             metrics,
             records,
             seen: Recent::new(SEEN_MS, SEEN_MAX),
+            sms_hold: super::sms_hold::SmsHold::new(SMS_HOLD_MS, SMS_HOLD_MAX),
             pending: Mutex::new(Upstream::default()),
             secret,
             gateway_id,
@@ -543,7 +550,7 @@ impl SipProxy {
             let key = self.transaction_key(msg, &branch);
             let seen = self.seen.get(key, at_ms);
             let (acted, answer) = match seen {
-                Some(s) if at_ms.saturating_sub(s.at_ms) < SEEN_MS => {
+                Some(s) if at_ms.saturating_sub(s.at_ms) < SEEN_MS && s.answer != HELD => {
                     self.metrics
                         .absorbed
                         .get_or_create(&KindLabel {
@@ -554,11 +561,17 @@ impl SipProxy {
                     (s.acted, s.answer)
                 }
                 _ => {
-                    let (acted, answer) = self.decide(msg, kind, peer, direction, at_ms);
+                    let (acted, answer) = self.decide(msg, kind, peer, wire, direction, key, at_ms);
                     self.remember(key, at_ms, acted, answer);
                     (acted, answer)
                 }
             };
+            if answer == HELD {
+                // A part of a concatenated SMS waiting for the others: nothing is sent; the
+                // sender retransmits until the whole message is decided.
+                self.metrics.message("sip", label, dir_label, "held");
+                return Action::None;
+            }
             self.metrics
                 .message("sip", label, dir_label, acted.as_str());
             match acted {
@@ -653,12 +666,15 @@ impl SipProxy {
 
     /// Decides a call or message; returns the verdict acted on and, when the gateway must
     /// answer without a decision (malformed, too large, undecodable), that answer's code.
+    #[allow(clippy::too_many_arguments)]
     fn decide(
         &self,
         msg: &Message<'_>,
         kind: Decided,
         peer: SocketAddr,
+        wire: Wire,
         direction: Direction,
+        txn: u64,
         at_ms: u64,
     ) -> (Verdict, u16) {
         let (ingress, trunk) = self.cfg.ingress_of(peer.ip());
@@ -666,7 +682,7 @@ impl SipProxy {
             trusted: self.cfg.is_trusted(peer),
             ..self.ingest
         };
-        let ing = match crate::ingest::sip::read(msg, &opts) {
+        let mut ing = match crate::ingest::sip::read(msg, &opts) {
             Ok(ing) => ing,
             Err(e) => {
                 let (kind, code) = match &e {
@@ -679,6 +695,33 @@ impl SipProxy {
                 return (Verdict::Pass, code);
             }
         };
+        // A part of a concatenated SMS is decided with the parts that came before it (and,
+        // over UDP, held until the last one comes).
+        let mut held = Vec::new();
+        if let Some(part) = ing.sms_part.take() {
+            let key = (
+                ing.callers
+                    .first()
+                    .map_or(String::new(), |c| c.value.to_string()),
+                ing.callees
+                    .first()
+                    .map_or(String::new(), |c| c.value.to_string()),
+                part.reference,
+                part.total,
+            );
+            match self.sms_hold.add(key, part, txn, at_ms, wire == Wire::Udp) {
+                super::sms_hold::Joined::Hold => return (Verdict::Pass, HELD),
+                super::sms_hold::Joined::Decide {
+                    text,
+                    complete,
+                    held: waiting,
+                } => {
+                    ing.text = Some(std::borrow::Cow::Owned(text));
+                    ing.degraded.text_truncated |= !complete;
+                    held = waiting;
+                }
+            }
+        }
         let outcome = self.decider.decide(&ing, ingress, trunk, at_ms);
         let wants_record = outcome.acted != Verdict::Pass || outcome.degraded.any();
         if wants_record || outcome.shadow.is_some() {
@@ -754,6 +797,9 @@ impl SipProxy {
         } else {
             0
         };
+        for txn in held {
+            self.remember(txn, at_ms, outcome.acted, code);
+        }
         (outcome.acted, code)
     }
 
