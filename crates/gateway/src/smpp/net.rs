@@ -1,28 +1,27 @@
 //! The SMPP proxy's sockets: the listener, one task per ESME connection (and its SMSC
 //! connection), and drain.
 //!
-//! Each task reads whatever both sides sent, hands every whole PDU to its [`Session`], and
-//! writes what the session produced in one write per side: at high rates many PDUs share
-//! a write. A `command_length` that cannot be right (shorter than a header, longer than
-//! `max_pdu_bytes`) gets generic_nack ESME_RINVCMDLEN and the connection is closed, since
-//! the stream cannot be resynchronised; other connections carry on. Buffers are bounded by
-//! `max_pdu_bytes` plus one read.
+//! Each task reads whatever both sides sent ([`PduReader`]), hands every whole PDU already
+//! buffered to its [`Session`], and writes what the session produced in one write per side:
+//! at high rates many PDUs share a write. A `command_length` that cannot be right (shorter
+//! than a header, longer than `max_pdu_bytes`) gets generic_nack ESME_RINVCMDLEN and the
+//! connection is closed, since the stream cannot be resynchronised; other connections carry
+//! on. Buffers are bounded by `max_pdu_bytes` plus one read.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use interdict_smpp::{encode, frame, FrameError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use super::session::{Out, Session, Shared};
 use super::Side;
+use crate::smpp_wire::{PduReader, WireError};
 
-const READ_CHUNK: usize = 64 * 1024;
 const TICK: Duration = Duration::from_millis(100);
 
 /// Sessions open now (for drain and the gauge).
@@ -78,9 +77,8 @@ pub async fn accept(
 }
 
 struct SmscConn {
-    read: OwnedReadHalf,
+    read: PduReader<OwnedReadHalf>,
     write: OwnedWriteHalf,
-    buf: Vec<u8>,
 }
 
 fn now_ms() -> u64 {
@@ -98,8 +96,8 @@ async fn run(
 ) {
     let cfg = shared.cfg.clone();
     let mut session = Session::new(shared.clone(), peer);
-    let (mut esme_read, mut esme_write) = esme.into_split();
-    let mut esme_buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let (esme_read, mut esme_write) = esme.into_split();
+    let mut esme_read = PduReader::new(esme_read, cfg.max_pdu_bytes);
     let mut smsc: Option<SmscConn> = None;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -112,31 +110,30 @@ async fn run(
         let mut out = Out::default();
         let now = Instant::now();
         tokio::select! {
-            r = read_more(&mut esme_read, &mut esme_buf) => match r {
-                Ok(0) | Err(_) => session.on_closed(Side::Esme, now, &mut out),
-                Ok(_) => {
-                    if let Err(e) = frames(&mut esme_buf, Side::Esme, &mut session, cfg.max_pdu_bytes, &mut out) {
+            r = esme_read.next_pdu() => {
+                let first = r.map(|p| p.map(<[u8]>::to_vec));
+                if let Err(e) = pdus(first, &mut esme_read, Side::Esme, &mut session, &mut out) {
+                    if e.nack().is_some() {
                         shared.metrics.parse_error("SMPP", "command_length");
                         tracing::debug!(%peer, error = %e, "ESME sent an impossible command_length; closing");
-                        encode::generic_nack(&mut out.esme, e.command_status(), sequence_of(&e));
-                        session.on_closed(Side::Esme, now, &mut out);
+                        e.write_nack(&mut out.esme);
                     }
+                    session.on_closed(Side::Esme, now, &mut out);
                 }
             },
             r = async {
                 match smsc.as_mut() {
-                    Some(c) => read_more(&mut c.read, &mut c.buf).await,
+                    Some(c) => c.read.next_pdu().await.map(|p| p.map(<[u8]>::to_vec)),
                     None => std::future::pending().await,
                 }
-            } => match r {
-                Ok(0) | Err(_) => session.on_closed(Side::Smsc, now, &mut out),
-                Ok(_) => {
-                    if let Some(c) = smsc.as_mut() {
-                        if let Err(e) = frames(&mut c.buf, Side::Smsc, &mut session, cfg.max_pdu_bytes, &mut out) {
+            } => {
+                if let Some(c) = smsc.as_mut() {
+                    if let Err(e) = pdus(r, &mut c.read, Side::Smsc, &mut session, &mut out) {
+                        if e.nack().is_some() {
                             shared.metrics.parse_error("SMPP", "smsc_command_length");
                             tracing::warn!(%peer, error = %e, "SMSC sent an impossible command_length; closing");
-                            session.on_closed(Side::Smsc, now, &mut out);
                         }
+                        session.on_closed(Side::Smsc, now, &mut out);
                     }
                 }
             },
@@ -149,7 +146,8 @@ async fn run(
             }
         }
         if let Some(bind) = out.connect.take() {
-            match connect(cfg.smsc, &bind, Duration::from_millis(cfg.bind_timeout_ms)).await {
+            let wait = Duration::from_millis(cfg.bind_timeout_ms);
+            match connect(cfg.smsc, &bind, wait, cfg.max_pdu_bytes).await {
                 Ok(c) => smsc = Some(c),
                 Err(e) => {
                     tracing::warn!(%peer, smsc = %cfg.smsc, error = %e, "cannot reach the SMSC; bind refused");
@@ -188,52 +186,33 @@ async fn run(
     }
 }
 
-/// Reads what is available (at least one octet) into `buf`; 0 at end of stream.
-async fn read_more(read: &mut OwnedReadHalf, buf: &mut Vec<u8>) -> std::io::Result<usize> {
-    buf.reserve(READ_CHUNK);
-    read.read_buf(buf).await
-}
-
-/// Hands every whole PDU in `buf` to the session and keeps the incomplete tail.
-fn frames(
-    buf: &mut Vec<u8>,
+/// Hands the session the PDU just read and every whole PDU already buffered behind it.
+/// The end of the stream is an error too (the caller closes the side).
+fn pdus(
+    first: Result<Option<Vec<u8>>, WireError>,
+    reader: &mut PduReader<OwnedReadHalf>,
     side: Side,
     session: &mut Session,
-    max: u32,
     out: &mut Out,
-) -> Result<(), FrameError> {
+) -> Result<(), WireError> {
     let now = Instant::now();
     let at_ms = now_ms();
-    let mut start = 0;
-    let result = loop {
-        let rest = buf.get(start..).unwrap_or_default();
-        match frame(rest, max) {
-            Ok(Some(len)) => {
-                if let Some(pdu) = rest.get(..len) {
-                    session.on_pdu(side, pdu, now, at_ms, out);
-                }
-                start += len;
-            }
-            Ok(None) => break Ok(()),
-            Err(e) => {
-                start = buf.len();
-                break Err(e);
-            }
-        }
+    let Some(first) = first? else {
+        return Err(WireError::Truncated { buffered: 0 });
     };
-    buf.drain(..start.min(buf.len()));
-    result
-}
-
-fn sequence_of(e: &FrameError) -> u32 {
-    match e {
-        FrameError::BadCommandLength {
-            sequence_number, ..
-        } => sequence_number.unwrap_or(0),
+    session.on_pdu(side, &first, now, at_ms, out);
+    while let Some(pdu) = reader.next_buffered()? {
+        session.on_pdu(side, pdu, now, at_ms, out);
     }
+    Ok(())
 }
 
-async fn connect(addr: SocketAddr, bind: &[u8], wait: Duration) -> std::io::Result<SmscConn> {
+async fn connect(
+    addr: SocketAddr,
+    bind: &[u8],
+    wait: Duration,
+    max_pdu: u32,
+) -> std::io::Result<SmscConn> {
     let stream = tokio::time::timeout(wait, TcpStream::connect(addr))
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
@@ -241,8 +220,7 @@ async fn connect(addr: SocketAddr, bind: &[u8], wait: Duration) -> std::io::Resu
     let (read, mut write) = stream.into_split();
     write.write_all(bind).await?;
     Ok(SmscConn {
-        read,
+        read: PduReader::new(read, max_pdu),
         write,
-        buf: Vec::with_capacity(READ_CHUNK),
     })
 }
