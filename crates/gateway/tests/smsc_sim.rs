@@ -168,7 +168,7 @@ fn load_against_the_sim_counts_match_and_every_status_is_zero() {
     // Destinations are the synthetic block.
     assert!(received
         .iter()
-        .all(|r| r.destinations[0].addr.starts_with("861700000")));
+        .all(|r| r.destinations[0].addr.starts_with("861380001")));
 }
 
 #[test]
