@@ -10,9 +10,10 @@
 //! batch buffer and patches the sequence number (and the destination and concatenation
 //! reference) in place, so one core drives well over 100,000 submit_sm/s on loopback.
 //!
-//! The texts and numbers are synthetic, written for this tool: destinations are in the
-//! block +86 170 0000 xxxx used throughout the project's examples, senders are made-up
-//! service codes; none belongs to a real person.
+//! The texts and numbers are synthetic, written for this tool: destinations are the block
+//! +86 138 0001 xxxx (clear of the bundled lists, visited with a large stride, not as a
+//! sequential sweep), senders are a made-up service code and a made-up +86 170 number for
+//! the scripts; none belongs to a real person.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
