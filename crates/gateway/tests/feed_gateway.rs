@@ -218,3 +218,105 @@ fn sip_blocks_reach_the_feed_pushes_are_enforced_and_survive_sigkill() {
     assert_eq!(evs.last().unwrap().message_id, "feed-restarted");
     eprintln!("{} events logged before SIGKILL under load", last - 4);
 }
+
+/// Binds a transmitter to `addr` and submits `texts` from `source`; the statuses.
+fn smpp_submit(addr: std::net::SocketAddr, source: &str, texts: &[&str]) -> Vec<u32> {
+    use interdict_smpp::{Address, Bind, Body, Pdu, Sm};
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(LONG)).unwrap();
+    let read_resp = |s: &mut std::net::TcpStream| {
+        let mut head = [0u8; 16];
+        s.read_exact(&mut head).unwrap();
+        let len = u32::from_be_bytes(head[..4].try_into().unwrap()) as usize;
+        let mut rest = vec![0u8; len - 16];
+        s.read_exact(&mut rest).unwrap();
+        u32::from_be_bytes(head[8..12].try_into().unwrap())
+    };
+    let bind = Pdu {
+        command_status: 0,
+        sequence_number: 1,
+        body: Body::BindTransmitter(Bind {
+            system_id: b"feed-test",
+            password: b"pw",
+            interface_version: 0x34,
+            ..Bind::default()
+        }),
+    };
+    s.write_all(&bind.to_vec().unwrap()).unwrap();
+    assert_eq!(read_resp(&mut s), 0);
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let ucs2: Vec<u8> = t.encode_utf16().flat_map(u16::to_be_bytes).collect();
+            let pdu = Pdu {
+                command_status: 0,
+                sequence_number: 2 + i as u32,
+                body: Body::SubmitSm(Sm {
+                    source: Address {
+                        ton: 1,
+                        npi: 1,
+                        addr: source.as_bytes(),
+                    },
+                    destination: Address {
+                        ton: 1,
+                        npi: 1,
+                        addr: b"8613800000002",
+                    },
+                    data_coding: 8,
+                    short_message: &ucs2,
+                    ..Sm::default()
+                }),
+            };
+            s.write_all(&pdu.to_vec().unwrap()).unwrap();
+            read_resp(&mut s)
+        })
+        .collect()
+}
+
+#[test]
+fn smpp_decisions_and_dissuasion_sms_reach_the_feed() {
+    use interdict::smsc_sim::{SimConfig, SmscSim};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sim = SmscSim::spawn(SimConfig::default()).unwrap();
+    let port = free_port();
+    let smpp_port = free_port();
+    let dir = common::scratch("feed-smpp");
+    common::copy_dir(&common::root().join("rules"), &dir.join("rules"));
+    let tables = format!(
+        "{}\n[smpp]\nlisten = \"127.0.0.1:{smpp_port}\"\nsmsc = \"{}\"\n[dissuasion]\nenabled = true\n",
+        feed_table(&dir, port),
+        sim.local_addr()
+    );
+    let _gw = Gateway::start_with_tables(dir, "", "", &tables);
+    let smpp = std::net::SocketAddr::from(([127, 0, 0, 1], smpp_port));
+    let scam = "您涉嫌洗钱，请立即将资金转入安全账户配合调查";
+    assert_eq!(smpp_submit(smpp, "8613800000001", &[scam]), [0x45]);
+    // A suspect sender (bundled list, synthetic): warned, and its recipient dissuaded.
+    assert_eq!(
+        smpp_submit(smpp, "8617055550001", &["明天上午十点开会"]),
+        [0]
+    );
+    let evs = rt.block_on(events_from(port, 1, 3));
+    let kinds: Vec<(i32, i32, i32)> = evs
+        .iter()
+        .map(|e| (e.kind, e.protocol, e.verdict))
+        .collect();
+    assert!(
+        evs.iter().any(|e| e.kind == pb::EventKind::Sms as i32
+            && e.protocol == pb::Protocol::Smpp as i32
+            && e.verdict == pb::Verdict::Block as i32),
+        "{kinds:?}"
+    );
+    assert!(
+        evs.iter()
+            .any(|e| e.kind == pb::EventKind::Sms as i32 && e.verdict == pb::Verdict::Warn as i32),
+        "{kinds:?}"
+    );
+    assert!(
+        evs.iter()
+            .any(|e| e.kind == pb::EventKind::DissuasionSent as i32),
+        "{kinds:?}"
+    );
+}
