@@ -207,15 +207,17 @@ pub fn render(messages: &[Message<'_>], options: &TextOptions) -> (String, Degra
     };
     let declared = text::alphabet(first.data_coding, options);
     let joined_payload;
+    let mixed = messages.iter().any(|m| m.data_coding != first.data_coding);
     let whole = match messages {
         [only] => *only,
-        _ if matches!(declared, Alphabet::Gsm7) && options.gsm_packed => {
-            // Packed septets are aligned per part: decode each and join.
+        _ if mixed || (matches!(declared, Alphabet::Gsm7) && options.gsm_packed) => {
+            // Parts in different codings (a handset decodes each in its own) or packed
+            // septets (aligned per part): each part decoded alone, then joined.
             let mut out = String::new();
             for m in messages {
-                let t = text::decode(m, options);
-                note(&mut degraded, &t);
-                out.push_str(&t.text);
+                let (t, d) = render(std::slice::from_ref(m), options);
+                degraded.text_undecodable |= d.text_undecodable;
+                out.push_str(&t);
             }
             return (out, degraded);
         }
@@ -259,7 +261,8 @@ pub fn handset_text(messages: &[Message<'_>], options: &TextOptions) -> String {
     let Some(first) = messages.first() else {
         return String::new();
     };
-    if messages.len() == 1 || options.gsm_packed {
+    let mixed = messages.iter().any(|m| m.data_coding != first.data_coding);
+    if messages.len() == 1 || options.gsm_packed || mixed {
         return messages
             .iter()
             .map(|m| text::decode(m, options).text)
@@ -404,5 +407,21 @@ mod tests {
         }
         let (text, _) = render(&[msg(0x00, "安全账户".as_bytes())], &TextOptions::default());
         assert!(text.contains("安全账户"));
+    }
+
+    #[test]
+    fn parts_in_different_codings_are_each_read_in_their_own() {
+        let gbk = encoding_rs::GBK.encode("账户").0.into_owned();
+        let (text, _) = render(
+            &[msg(8, &ucs2_of("转入安全")), msg(0x0F, &gbk)],
+            &TextOptions::default(),
+        );
+        assert_eq!(text, "转入安全账户");
+    }
+
+    fn ucs2_of(t: &str) -> Vec<u8> {
+        let mut v = Vec::new();
+        interdict_smpp::text::ucs2::encode(t, &mut v);
+        v
     }
 }

@@ -85,6 +85,9 @@ pub enum Pushed {
     Held,
     /// The part is impossible (position 0 or beyond the total): refuse it.
     BadPosition,
+    /// The part names a total other than the held parts of its reference do: a handset
+    /// could join them in ways no single decision covers, so refuse it.
+    Contradiction,
 }
 
 impl Hold {
@@ -129,6 +132,17 @@ impl Hold {
         let index = usize::from(seq);
         if index == 0 || index > total {
             return Pushed::BadPosition;
+        }
+        let contradicts = !self.entries.contains_key(&key)
+            && self.entries.keys().any(|k| {
+                k.reference == key.reference
+                    && k.total != key.total
+                    && k.side == key.side
+                    && k.source == key.source
+                    && k.destination == key.destination
+            });
+        if contradicts {
+            return Pushed::Contradiction;
         }
         let len = raw.len();
         let entry = self.entries.entry(key.clone()).or_insert_with(|| Entry {
@@ -284,6 +298,10 @@ mod tests {
         assert!(matches!(
             h.push(t0, key(4, 2), 3, vec![], 4, &mut out),
             Pushed::BadPosition
+        ));
+        assert!(matches!(
+            h.push(t0, key(3, 3), 2, vec![0; 4], 5, &mut out),
+            Pushed::Contradiction
         ));
     }
 }

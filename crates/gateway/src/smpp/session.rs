@@ -645,7 +645,7 @@ impl Session {
             let pushed = self
                 .hold
                 .push(now, key, c.seq, frame.to_vec(), seq, &mut self.released);
-            if let Pushed::BadPosition = pushed {
+            if let Pushed::BadPosition | Pushed::Contradiction = pushed {
                 self.shared.metrics.parse_error("SMPP", "concatenation");
                 respond(out.to(from), command as u32, status::ESME_RINVESMCLASS, seq);
             }
