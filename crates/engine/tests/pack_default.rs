@@ -133,6 +133,35 @@ fn evasions_in_writing_are_undone() {
     );
 }
 
+/// The evasions real senders use on contact points and on 微信: circled and full-width digits
+/// in a phone number, ⅴ / 𝐕 / 威信 / wx for 微信, Japanese forms (査, 証).
+#[test]
+fn evasions_of_contacts_and_wechat_are_undone() {
+    // A listed (synthetic) fraud number written in circled and full-width digits.
+    let d = sms("有问题请回电①⑦①０００００００①");
+    assert_eq!(d.verdict, Verdict::Block, "{}", json(&d));
+    assert_eq!(d.rule.as_deref(), Some("contact-reported-fraud"));
+    let d = sms("有问题请回电⑴⑺⑴⑽⑽⑽⑽⑴");
+    let _ = d; // parenthesised digits fold to "(1)(7)…": not a number, and no panic
+    let snap = engine().snapshot();
+    let mut out = interdict_engine::text::NormalisedText::new();
+    for variant in [
+        "ⅴ信", "𝐕信", "威信", "wx", "vx", "ＶＸ", "徽信", "薇信", "v 信",
+    ] {
+        let text = format!("加{variant} kf8866 详谈");
+        snap.matcher().normaliser().normalise_into(&text, &mut out);
+        assert!(out.as_str().contains("微信"), "{text} -> {}", out.as_str());
+    }
+    snap.matcher()
+        .normaliser()
+        .normalise_into("请査看詳情，領取獎品", &mut out);
+    assert_eq!(out.as_str(), "请查看详情领取奖品");
+    assert_caught(
+        "您已被抽中为幸运用户，获得现金8888元及笔记本电脑一台，详情请査看 http://prize.example/a 领取，需先缴纳公证费",
+        "prize",
+    );
+}
+
 #[test]
 fn legitimate_look_alikes_pass() {
     for text in [
