@@ -143,6 +143,14 @@ fn evasions_of_contacts_and_wechat_are_undone() {
     assert_eq!(d.rule.as_deref(), Some("contact-reported-fraud"));
     let d = sms("有问题请回电⑴⑺⑴⑽⑽⑽⑽⑴");
     let _ = d; // parenthesised digits fold to "(1)(7)…": not a number, and no panic
+               // The same number read out in Chinese numerals, with spaces between them.
+    let d = sms("有问题请回电 幺 七 幺 零 零 零 零 零 零 零 幺");
+    assert_eq!(
+        d.rule.as_deref(),
+        Some("contact-reported-fraud"),
+        "{}",
+        json(&d)
+    );
     let snap = engine().snapshot();
     let mut out = interdict_engine::text::NormalisedText::new();
     for variant in [
