@@ -1181,7 +1181,21 @@ impl T2s {
 
 /// Simplified variants that scripts use interchangeably, folded to one form after conversion
 /// (OpenCC turns `帳戶` into `帐户`, while most texts write `账户`).
-const VARIANT_FOLDS: &[(char, char)] = &[('帐', '账')];
+///
+/// Also the Japanese (shinjitai) forms scam texts borrow to dodge filters, which OpenCC's
+/// traditional table leaves alone: 査 証 験 検 脳 覌 戸 → 查 证 验 检 脑 观 户. Folding them
+/// here, character by character, keeps them out of the pack's look-alike table, where a
+/// one-character key would make the look-alike automaton run on most messages.
+const VARIANT_FOLDS: &[(char, char)] = &[
+    ('帐', '账'),
+    ('査', '查'),
+    ('証', '证'),
+    ('験', '验'),
+    ('検', '检'),
+    ('脳', '脑'),
+    ('覌', '观'),
+    ('戸', '户'),
+];
 
 /// Per-process tables: traditional → simplified, and the results of steps 1–3 for every
 /// three-byte character (U+0800–U+FFFF), computed once from the per-character definition.
