@@ -8,11 +8,11 @@
 //!
 //! Each text is reduced to a bottom-k MinHash sketch ([`SKETCH`] smallest hashes) of its
 //! three-character shingles, taken over the **normalised** text (simplified, lower case,
-//! separators between CJK characters removed) with every ASCII character skipped: digits,
-//! links, ids and Latin names are masked, so `王伟 … http://a.example/x1 … 26元` and
+//! separators between CJK characters removed) with every character but the CJK ideographs
+//! skipped: digits, links, ids and Latin names are masked, so `王伟 … http://a.example/x1 … 26元` and
 //! `李娜 … http://b.example/y2 … 80元` sketch alike. Two texts sharing at least
 //! [`MIN_SHARED`] of their sketch hashes are one template (their shingle sets overlap by
-//! roughly that share). A text with fewer than `template_min_chars` non-ASCII characters is
+//! roughly that share). A text with fewer than `template_min_chars` CJK ideographs is
 //! too short to fingerprint ("好的", "收到") and is left alone.
 //!
 //! # Table
@@ -47,24 +47,38 @@ pub const SENDERS: usize = 12;
 /// text with fewer shingles).
 pub type Sketch = [u64; SKETCH];
 
-/// The sketch of `normalised` text, or `None` when it has fewer than `min_chars` non-ASCII
-/// letters (too short to be a template).
+/// The sketch of `normalised` text, or `None` when it has fewer than `min_chars` CJK
+/// ideographs (too short to be a template).
 pub fn sketch(normalised: &str, min_chars: usize) -> Option<Sketch> {
     let mut mins = [u64::MAX; SKETCH];
     let (mut a, mut b) = (0u64, 0u64);
     let mut n = 0usize;
-    for c in normalised.chars() {
-        // CJK ideographs first (most of a Chinese text), without the Unicode table lookup.
-        if c.is_ascii() || !(('\u{4e00}'..='\u{9fff}').contains(&c) || c.is_alphanumeric()) {
+    let bytes = normalised.as_bytes();
+    let mut i = 0usize;
+    // Straight over the UTF-8: only three-byte CJK ideographs count, everything else is
+    // stepped over by its lead byte (the text is valid UTF-8).
+    while let Some(&b0) = bytes.get(i) {
+        if b0 & 0xF0 != 0xE0 {
+            i += match b0 {
+                0..=0x7F => 1,
+                0xF0..=0xFF => 4,
+                _ => 2,
+            };
             continue;
         }
-        let c = u64::from(u32::from(c));
-        if n >= 2 {
-            insert(&mut mins, shingle_hash((a << 42) ^ (b << 21) ^ c));
+        if let Some(&[_, b1, b2]) = bytes.get(i..i + 3) {
+            let c =
+                (u64::from(b0 & 0x0F) << 12) | (u64::from(b1 & 0x3F) << 6) | u64::from(b2 & 0x3F);
+            if (0x3400..=0x9FFF).contains(&c) {
+                if n >= 2 {
+                    insert(&mut mins, shingle_hash((a << 42) ^ (b << 21) ^ c));
+                }
+                a = b;
+                b = c;
+                n += 1;
+            }
         }
-        a = b;
-        b = c;
-        n += 1;
+        i += 3;
     }
     (n >= min_chars.max(3)).then_some(mins)
 }
