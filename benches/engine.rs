@@ -267,6 +267,51 @@ fn bench_text(c: &mut Criterion) {
     g.finish();
 }
 
+/// The campaign detector alone ([`interdict_engine::campaign`]): fingerprint an SMS's
+/// normalised text and count it in the template table, per message (the texts of `sms.txt`
+/// from 4 096 senders to one recipient, as in `decide_sms`). The decision benches include it.
+fn bench_campaign(c: &mut Criterion) {
+    use interdict_engine::behaviour::{Behaviour, BehaviourConfig, BehaviourFlags};
+    let snap = big_snapshot();
+    let cfg = NumberConfig::default();
+    let behaviour = Behaviour::new(BehaviourConfig::default()).unwrap();
+    let mut out = interdict_engine::text::NormalisedText::new();
+    let texts: Vec<String> = texts()
+        .iter()
+        .map(|t| {
+            snap.matcher().normaliser().normalise_into(t, &mut out);
+            out.as_str().to_owned()
+        })
+        .collect();
+    let senders: Vec<_> = callers()
+        .iter()
+        .filter_map(|c| normalise(c, &cfg).ok())
+        .map(|n| n.key())
+        .collect();
+    let recipient = normalise("13800000001", &cfg).unwrap().key();
+    let mut g = c.benchmark_group("engine/campaign");
+    g.throughput(Throughput::Elements(1200));
+    let mut t = 0u64;
+    g.bench_function("fingerprint+count_per_sms", |b| {
+        b.iter(|| {
+            let mut n = 0u32;
+            for i in 0..1200usize {
+                t += 1_000;
+                let mut flags = BehaviourFlags::default();
+                let text = &texts[i % texts.len()];
+                let sender = senders[i * 31 % senders.len()];
+                if let Some(c) =
+                    behaviour.observe_text(black_box(text), sender, Some(recipient), t, &mut flags)
+                {
+                    n += c.messages;
+                }
+            }
+            n
+        })
+    });
+    g.finish();
+}
+
 /// The pack's phrases alone, one literal per distinct normalised phrase, on the same normalised
 /// texts: Hyperscan's literal API as the engine compiles it (no `SINGLEMATCH`, which doubles
 /// the cost of a short message), with `SINGLEMATCH`, and aho-corasick's DFA, the fastest
@@ -475,6 +520,7 @@ criterion_group!(
     bench_decide,
     bench_numbers,
     bench_text,
+    bench_campaign,
     bench_phrases,
     bench_regex_engines,
     bench_push,

@@ -213,7 +213,7 @@ pub struct BehaviourConfig {
     pub template_min_senders: u32,
     /// Templates tracked at once (fixed memory, about 300 bytes each).
     pub template_slots: usize,
-    /// Shortest text fingerprinted, in non-ASCII letters.
+    /// Shortest text fingerprinted, in CJK ideographs.
     pub template_min_chars: usize,
     /// Offset of local time from UTC for profile hours (minutes; +480 for China).
     pub utc_offset_minutes: i32,

@@ -133,6 +133,43 @@ fn evasions_in_writing_are_undone() {
     );
 }
 
+/// The evasions real senders use on contact points and on 微信: circled and full-width digits
+/// in a phone number, ⅴ / 𝐕 / 威信 / wx for 微信, Japanese forms (査, 証).
+#[test]
+fn evasions_of_contacts_and_wechat_are_undone() {
+    // A listed (synthetic) fraud number written in circled and full-width digits.
+    let d = sms("有问题请回电①⑦①０００００００①");
+    assert_eq!(d.verdict, Verdict::Block, "{}", json(&d));
+    assert_eq!(d.rule.as_deref(), Some("contact-reported-fraud"));
+    let d = sms("有问题请回电⑴⑺⑴⑽⑽⑽⑽⑴");
+    let _ = d; // parenthesised digits fold to "(1)(7)…": not a number, and no panic
+               // The same number read out in Chinese numerals, with spaces between them.
+    let d = sms("有问题请回电 幺 七 幺 零 零 零 零 零 零 零 幺");
+    assert_eq!(
+        d.rule.as_deref(),
+        Some("contact-reported-fraud"),
+        "{}",
+        json(&d)
+    );
+    let snap = engine().snapshot();
+    let mut out = interdict_engine::text::NormalisedText::new();
+    for variant in [
+        "ⅴ信", "𝐕信", "威信", "wx", "vx", "ＶＸ", "徽信", "薇信", "v 信",
+    ] {
+        let text = format!("加{variant} kf8866 详谈");
+        snap.matcher().normaliser().normalise_into(&text, &mut out);
+        assert!(out.as_str().contains("微信"), "{text} -> {}", out.as_str());
+    }
+    snap.matcher()
+        .normaliser()
+        .normalise_into("请査看詳情，領取獎品", &mut out);
+    assert_eq!(out.as_str(), "请查看详情领取奖品");
+    assert_caught(
+        "您已被抽中为幸运用户，获得现金8888元及笔记本电脑一台，详情请査看 http://prize.example/a 领取，需先缴纳公证费",
+        "prize",
+    );
+}
+
 #[test]
 fn legitimate_look_alikes_pass() {
     for text in [
@@ -413,6 +450,35 @@ fn text_not_examined_whole_makes_a_degraded_decision() {
     assert!(d.degraded, "{}", json(&d));
     assert!(json(&d).contains("\"degraded\":true"));
     assert!(!json(&sms("你好")).contains("degraded"));
+}
+
+/// Scam shapes written for this test (not taken from any corpus; hosts on reserved names,
+/// numbers synthetic): each is caught by what it claims, threatens and asks, and where its link
+/// goes, while the institutions' own notices pass.
+#[test]
+fn scam_shapes_are_caught_and_official_notices_pass() {
+    let caught = [
+        (Verdict::Block, "【中国移动】尊敬的用户，您的话费积分即将清零，可兑换现金128元，请登录 http://10086-jf.example/d 领取。"),
+        (Verdict::Block, "尊敬的客户：您的ETC卡已失效，为避免影响高速通行，请于今日登录 http://etc-rz.example/a 重新认证。"),
+        (Verdict::Warn, "【社保局】您有一笔年度社保补贴待领取，请点击 https://sb-bt.example/q 填写银行卡信息申领。"),
+        (Verdict::Block, "尊敬的建设银行用户，您的账户存在异常已被临时冻结，请登录 http://203.0.113.9/ccb 解除限制。"),
+        (Verdict::Block, "恭喜您成为本季幸运用户，获得现金8888元及笔记本电脑一台，请点击 http://t.cn/AbCdE 领取，需先缴纳公证费。"),
+        (Verdict::Block, "尊敬的旅客，您预订的航班因机械故障已取消，请致电客服 17100001111 办理改签，改签成功后每位补偿300元。"),
+        (Verdict::Warn, "这是我们上次聚会的照片，你看看是不是你 http://photo-share.example/x8"),
+        (Verdict::Block, "免费荐股，每天推荐两只涨停牛股，绝不收费，人满即封，加老师微信 gp6688 进群。"),
+        (Verdict::Block, "【工商银行】您的电子密码器将于明日过期，请尽快登录 http://icbc-mm.example/ 进行升级，否则将无法使用。"),
+    ];
+    for (want, text) in caught {
+        let d = sms(text);
+        assert!(d.verdict >= want, "{text}: {}", json(&d));
+    }
+    for text in [
+        "【工商银行】您尾号1234的卡于10月3日消费支出500.00元，余额2000.00元。",
+        "【中国移动】您本月套餐内流量已使用80%，详情请登录 https://wap.10086.cn/ 查询。",
+        "明天下午三点开会，请大家准时参加，会议链接 https://meeting.example.com/123",
+    ] {
+        assert_verdict(text, Verdict::Pass);
+    }
 }
 
 #[test]

@@ -86,3 +86,60 @@ fn rules_referring_to_unknown_lists_and_flags_are_refused() {
     assert!(text.contains("unknown list \"nope\""), "{text}");
     assert!(text.contains("teleport"), "{text}");
 }
+
+/// A rule condition the engine does not know is a pack error with its file and line, never
+/// silently dropped (which would make the rule fire more broadly than written): an unknown
+/// condition name, link kind or behaviour flag, and a misspelt official-domain line.
+#[test]
+fn unknown_condition_names_are_errors_with_file_and_line() {
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("interdict-pack-vocab-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules"),
+        &dir,
+    );
+    let link_line = append(
+        &dir,
+        "rules.toml",
+        "[[rule]]\nid = \"bad-link\"\ndescription = \"x\"\nverdict = \"warn\"\npriority = 1\n[rule.when]\nlink = [\"look-alike\"]\n",
+    );
+    let flag_line = append(
+        &dir,
+        "rules.toml",
+        "[[rule]]\nid = \"bad-flag\"\ndescription = \"x\"\nverdict = \"warn\"\npriority = 1\n[rule.when]\nbehaviour = [\"sequential\"]\nbehaviour_also = [\"call_rate\"]\n",
+    );
+    let domain_line = append(&dir, "lists/official_domains.txt", "not a domain\n");
+    let err = load_pack(&dir).expect_err("an unknown condition must be refused");
+    let text = err.to_string();
+    for place in [
+        format!("rules.toml:{link_line}"),
+        format!("rules.toml:{flag_line}"),
+        format!("lists/official_domains.txt:{domain_line}"),
+    ] {
+        assert!(text.contains(&place), "{place} missing in:\n{text}");
+    }
+    assert!(
+        text.contains("look-alike") && text.contains("sequential"),
+        "{text}"
+    );
+    // An unknown condition name (a misspelling) is refused too, with the rule's file.
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules"),
+        &dir,
+    );
+    let name_line = append(
+        &dir,
+        "rules.toml",
+        "[[rule]]\nid = \"bad-name\"\ndescription = \"x\"\nverdict = \"warn\"\npriority = 1\n[rule.when]\nbehavior = [\"call_rate\"]\n",
+    );
+    let err = load_pack(&dir).expect_err("a misspelt condition must be refused");
+    let text = err.to_string();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        text.contains("rules.toml:") && text.contains("behavior"),
+        "{text}"
+    );
+    assert!(name_line > 0);
+}

@@ -24,6 +24,9 @@
 //!    way, so `VX` also catches `vx` and `ＶＸ`. A key starting or ending with an ASCII letter or
 //!    digit only matches at a word boundary (`vx` inside `wvx`, `vxkf` or `https://vx.top` is left
 //!    alone; a digit may follow, as in `VX8866`).
+//! 6. **Numbers written in numerals**: a run of nine or more Chinese numerals (`幺三八…`,
+//!    `壹贰叁…`) becomes ASCII digits, so contact extraction reads the phone or QQ number; shorter
+//!    runs are words (`一五一十`). Circled and full-width digits are folded by step 1.
 //!
 //! Every normalised byte remembers the offset of the original character it came from, so
 //! [`NormalisedText::original_range`] maps a match in normalised text back to the text *as found*.
@@ -449,6 +452,64 @@ impl NormalisedText {
         }
     }
 
+    /// Step 6: a run of at least [`MIN_NUMERAL_RUN`] Chinese numerals (`幺三八零…`, `壹贰叁…`)
+    /// is a number written out to dodge digit filters: each numeral becomes its ASCII digit,
+    /// mapped to the character it came from. Shorter runs (`一五一十`, `三三两两`) are words
+    /// and stay. Ordinary text is only read, never copied.
+    fn fold_numeral_runs(&mut self) {
+        let mut run = 0usize;
+        let found = self.text.chars().any(|c| {
+            run = if numeral_digit(c).is_some() {
+                run + 1
+            } else {
+                0
+            };
+            run >= MIN_NUMERAL_RUN
+        });
+        if !found {
+            return;
+        }
+        let NormalisedText {
+            text,
+            map,
+            alt_text,
+            alt_map,
+            ..
+        } = self;
+        alt_text.clear();
+        alt_map.clear();
+        let mut i = 0usize;
+        while let Some(rest) = text.get(i..).filter(|r| !r.is_empty()) {
+            // The run of numerals starting here (possibly empty) and where it ends.
+            let mut n = 0usize;
+            let mut end = i;
+            for (k, c) in rest.char_indices() {
+                if numeral_digit(c).is_none() {
+                    break;
+                }
+                n += 1;
+                end = i + k + c.len_utf8();
+            }
+            if n >= MIN_NUMERAL_RUN {
+                for (k, c) in text.get(i..end).unwrap_or_default().char_indices() {
+                    if let Some(d) = numeral_digit(c) {
+                        alt_text.push(char::from(d));
+                        alt_map.push(map.get(i + k).copied().unwrap_or(0));
+                    }
+                }
+            } else {
+                if n == 0 {
+                    end = i + rest.chars().next().map_or(1, char::len_utf8);
+                }
+                alt_text.push_str(text.get(i..end).unwrap_or_default());
+                alt_map.extend_from_slice(map.get(i..end).unwrap_or_default());
+            }
+            i = end;
+        }
+        std::mem::swap(text, alt_text);
+        std::mem::swap(map, alt_map);
+    }
+
     /// Handles a combining mark: re-composes it with the previous character when Unicode has a
     /// composed form, otherwise treats it as a separator.
     fn combining(&mut self, mark: char, from: Src) {
@@ -466,6 +527,29 @@ impl NormalisedText {
         }
         self.separator(mark, from);
     }
+}
+
+/// Shortest run of Chinese numerals read as digits by [`NormalisedText::fold_numeral_runs`]:
+/// a mobile number is 11 digits, a fixed line with its area code 10 to 12; idioms built of
+/// numerals are four characters, and two of them joined (`三三两两，七七八八`) are eight.
+const MIN_NUMERAL_RUN: usize = 9;
+
+/// The ASCII digit a Chinese numeral stands for (`幺` is how 1 is read out in numbers, the
+/// financial forms `壹贰叁…` are how amounts and numbers are written to resist tampering).
+fn numeral_digit(c: char) -> Option<u8> {
+    Some(match c {
+        '〇' | '零' => b'0',
+        '一' | '幺' | '壹' => b'1',
+        '二' | '两' | '贰' => b'2',
+        '三' | '叁' => b'3',
+        '四' | '肆' => b'4',
+        '五' | '伍' => b'5',
+        '六' | '陆' => b'6',
+        '七' | '柒' => b'7',
+        '八' | '捌' => b'8',
+        '九' | '玖' => b'9',
+        _ => return None,
+    })
 }
 
 /// What a (folded) character is for the separator rule.
@@ -787,6 +871,7 @@ impl Normaliser {
                 lookalikes.apply(out, gate.open_at);
             }
         }
+        out.fold_numeral_runs();
     }
 
     /// Whether the three-byte character `b0 b1 b2` is in the plain set.
@@ -1096,7 +1181,21 @@ impl T2s {
 
 /// Simplified variants that scripts use interchangeably, folded to one form after conversion
 /// (OpenCC turns `帳戶` into `帐户`, while most texts write `账户`).
-const VARIANT_FOLDS: &[(char, char)] = &[('帐', '账')];
+///
+/// Also the Japanese (shinjitai) forms scam texts borrow to dodge filters, which OpenCC's
+/// traditional table leaves alone: 査 証 験 検 脳 覌 戸 → 查 证 验 检 脑 观 户. Folding them
+/// here, character by character, keeps them out of the pack's look-alike table, where a
+/// one-character key would make the look-alike automaton run on most messages.
+const VARIANT_FOLDS: &[(char, char)] = &[
+    ('帐', '账'),
+    ('査', '查'),
+    ('証', '证'),
+    ('験', '验'),
+    ('検', '检'),
+    ('脳', '脑'),
+    ('覌', '观'),
+    ('戸', '户'),
+];
 
 /// Per-process tables: traditional → simplified, and the results of steps 1–3 for every
 /// three-byte character (U+0800–U+FFFF), computed once from the per-character definition.
@@ -1193,6 +1292,25 @@ mod tests {
     #[test]
     fn plain_simplified_text_is_unchanged() {
         assert_eq!(run("您的快递已到"), "您的快递已到");
+    }
+
+    #[test]
+    fn numbers_written_in_numerals_become_digits() {
+        assert_eq!(run("请拨打幺三八零零零零零零零幺"), "请拨打13800000001");
+        assert_eq!(run("加扣扣：壹贰叁肆伍陆柒捌玖"), "加扣扣123456789");
+        assert_eq!(run("一 三 八 零 零 一 三 八 零 零 零"), "13800138000");
+        // Idioms and short counts stay words.
+        assert_eq!(run("一五一十地说"), "一五一十地说");
+        assert_eq!(run("三三两两，七七八八"), "三三两两七七八八");
+        // The digits map back to the numerals as written.
+        let original = "请拨打幺三八零零零零零零零幺";
+        let mut out = NormalisedText::new();
+        norm().normalise_into(original, &mut out);
+        let at = out.as_str().find('1').unwrap_or_default();
+        assert_eq!(
+            out.found(original, at, out.len()),
+            Some("幺三八零零零零零零零幺")
+        );
     }
 
     #[test]
@@ -1388,6 +1506,7 @@ mod tests {
         if let Some(l) = &n.lookalikes {
             l.apply(&mut out, 0);
         }
+        out.fold_numeral_runs();
         out
     }
 
