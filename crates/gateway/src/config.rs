@@ -159,9 +159,11 @@ pub struct IngressRange {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SipConfig {
-    /// UDP listener (None: no UDP).
+    /// UDP listener (`"off"`: no UDP).
+    #[serde(deserialize_with = "address_or_off")]
     pub listen_udp: Option<SocketAddr>,
-    /// TCP listener (None: no TCP).
+    /// TCP listener (`"off"`: no TCP).
+    #[serde(deserialize_with = "address_or_off")]
     pub listen_tcp: Option<SocketAddr>,
     /// Host written in this proxy's Via and Record-Route (default: the listener's address).
     pub advertise: Option<String>,
@@ -181,7 +183,8 @@ pub struct SipConfig {
     pub block_code: BlockCode,
     /// Where the Call-Info of a 608 points (the remediation contact, RFC 8688).
     pub call_info: String,
-    /// Prefix for the From/PAI display name of a warned call (None: not marked).
+    /// Prefix for the From/PAI display name of a warned call (`""`: not marked).
+    #[serde(deserialize_with = "text_or_empty")]
     pub warn_mark: Option<String>,
     /// UDP worker threads; 0: one per core.
     pub workers: usize,
@@ -290,7 +293,8 @@ pub struct BindMapping {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmppConfig {
-    /// Where ESMEs connect (None: no SMPP proxy).
+    /// Where ESMEs connect (absent or `"off"`: no SMPP proxy).
+    #[serde(deserialize_with = "address_or_off")]
     pub listen: Option<SocketAddr>,
     /// The SMSC every bind is relayed to.
     pub smsc: SocketAddr,
@@ -317,7 +321,8 @@ pub struct SmppConfig {
     pub block_status: u32,
     /// For a silent drop with a receipt requested: when the "undelivered" receipt is sent (ms).
     pub receipt_after_ms: u64,
-    /// Put in front of a warned message's text (None: warned messages pass unmarked).
+    /// Put in front of a warned message's text (`""`: warned messages pass unmarked).
+    #[serde(deserialize_with = "text_or_empty")]
     pub warn_prefix: Option<String>,
     /// Parts of a concatenated message are held this long (ms) for the rest; then what
     /// arrived is decided as it is.
@@ -403,7 +408,8 @@ impl Default for DissuasionConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
-    /// Address of the HTTP server for `/metrics`, `/healthz`, `/readyz` (None: off).
+    /// Address of the HTTP server for `/metrics`, `/healthz`, `/readyz` (`"off"`: none).
+    #[serde(deserialize_with = "address_or_off")]
     pub listen: Option<SocketAddr>,
 }
 
@@ -436,6 +442,23 @@ impl Default for RecordsConfig {
             include_text: false,
         }
     }
+}
+
+/// A listener address, or `"off"` (TOML has no null, and a removed key keeps its default).
+fn address_or_off<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(d)?;
+    match text.trim() {
+        "off" | "" => Ok(None),
+        addr => addr.parse().map(Some).map_err(|e| {
+            serde::de::Error::custom(format!("{addr:?}: {e} (an address, or \"off\")"))
+        }),
+    }
+}
+
+/// A marking text, or `""` for none.
+fn text_or_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(d)?;
+    Ok((!text.is_empty()).then_some(text))
 }
 
 /// A configuration that could not be read, naming the file.
@@ -504,6 +527,16 @@ mod tests {
         assert_eq!(c.smpp.warn_prefix.as_deref(), Some("【反诈提醒】"));
         assert!(!c.dissuasion.enabled);
         assert!(Config::parse("[smpp]\nblock = \"drop\"\n").is_err());
+        let off = Config::parse(
+            "[sip]\nlisten_udp = \"off\"\nlisten_tcp = \"off\"\nwarn_mark = \"\"\n\
+             [metrics]\nlisten = \"off\"\n[smpp]\nlisten = \"127.0.0.1:2775\"\nwarn_prefix = \"\"\n",
+        )
+        .unwrap();
+        assert_eq!((off.sip.listen_udp, off.sip.listen_tcp), (None, None));
+        assert_eq!((off.metrics.listen, off.sip.warn_mark), (None, None));
+        assert_eq!(off.smpp.warn_prefix, None);
+        assert!(off.smpp.listen.is_some());
+        assert!(Config::parse("[sip]\nlisten_udp = \"nowhere\"\n").is_err());
         assert!(Config::parse("[sip]\nblok_code = 603\n").is_err());
         let err = Config::parse("[sip]\nblock_code = 404\n").unwrap_err();
         assert!(err.contains("608, 603 or 607"), "{err}");
