@@ -194,12 +194,16 @@ impl EventLog for RedbLog {
     }
 
     fn first_sequence(&self) -> u64 {
+        // Under the writer's lock: otherwise a batch committed between reading an empty
+        // table and reading the next sequence made a new subscriber start after it, and it
+        // never saw those events.
+        let state = self.lock();
         let first = self.db.begin_read().ok().and_then(|tx| {
             let table = tx.open_table(EVENTS).ok()?;
             let first = table.first().ok()??;
             Some(first.0.value())
         });
-        first.unwrap_or_else(|| self.lock().0)
+        first.unwrap_or(state.0)
     }
 
     fn last_sequence(&self) -> u64 {
