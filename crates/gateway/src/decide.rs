@@ -19,7 +19,7 @@ use interdict_engine::{decide_with, Decision, Engine, Event, Ingress, Snapshot, 
 
 use crate::ingest::Ingested;
 use crate::metrics::{KindLabel, Metrics, RuleLabel};
-use crate::record::Degraded;
+use crate::record::{DecisionRecord, Degraded, Direction, Protocol, RecordKind, RecordSink};
 
 /// What was decided on one message and what the gateway does about it.
 #[derive(Debug, Clone)]
@@ -37,6 +37,77 @@ pub struct Outcome {
     pub shadow: Option<Decision>,
     /// Version of the enforced pack.
     pub pack_version: Arc<str>,
+}
+
+/// Where a decided message came from, for its decision records.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival<'a> {
+    /// This gateway's id.
+    pub gateway: &'a Arc<str>,
+    /// SIP or SMPP.
+    pub protocol: Protocol,
+    /// Towards the core or the border.
+    pub direction: Direction,
+    /// SIP method or SMPP command.
+    pub method: &'a str,
+    /// Ingress class.
+    pub ingress: Ingress,
+    /// Trunk or link, when known.
+    pub trunk: Option<&'a str>,
+    /// The peer that sent it.
+    pub peer: std::net::SocketAddr,
+    /// When it arrived (ms since the epoch).
+    pub at_ms: u64,
+}
+
+/// Queues the records one decision makes, and only those (a pass allocates nothing here):
+/// the decision itself when it was block, warn or degraded (with the text when
+/// `include_text` and not a pass), and a shadow-difference copy when the shadow pack
+/// decided otherwise. The SIP and SMPP proxies both record through here.
+pub fn record_outcome(
+    sink: &RecordSink,
+    arrival: &Arrival<'_>,
+    ing: &Ingested<'_>,
+    outcome: &Outcome,
+    include_text: bool,
+) {
+    let wants = outcome.acted != Verdict::Pass || outcome.degraded.any();
+    if !wants && outcome.shadow.is_none() {
+        return;
+    }
+    let record = DecisionRecord {
+        kind: RecordKind::Decision,
+        at_ms: arrival.at_ms,
+        gateway: arrival.gateway.clone(),
+        protocol: arrival.protocol,
+        direction: arrival.direction,
+        method: arrival.method.to_string(),
+        ingress: arrival.ingress,
+        trunk: arrival.trunk.map(Arc::from),
+        peer: Some(arrival.peer),
+        message_id: ing.id.to_string(),
+        pack_version: outcome.pack_version.clone(),
+        latency_ns: outcome.latency_ns,
+        degraded: outcome.degraded,
+        acted: outcome.acted,
+        decision: outcome.decision.clone(),
+        shadow: None,
+        call_seconds: None,
+        text: None,
+    };
+    if let Some(shadow) = outcome.shadow.clone() {
+        sink.send(DecisionRecord {
+            kind: RecordKind::ShadowDifference,
+            shadow: Some(shadow),
+            ..record.clone()
+        });
+    }
+    if wants {
+        let text = (include_text && outcome.acted != Verdict::Pass)
+            .then(|| ing.text.as_deref().map(str::to_string))
+            .flatten();
+        sink.send(DecisionRecord { text, ..record });
+    }
 }
 
 /// A test hook standing for an engine failure on some events.

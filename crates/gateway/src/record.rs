@@ -152,28 +152,6 @@ impl RecordSink {
         )
     }
 
-    /// Sends what one decision produces: `record` itself (with `text`) when `wants` (a block,
-    /// a warn or a degraded decision), and a shadow-difference copy when the shadow pack
-    /// decided otherwise (`shadow`).
-    pub fn send_decided(
-        &self,
-        record: DecisionRecord,
-        shadow: Option<Decision>,
-        wants: bool,
-        text: Option<String>,
-    ) {
-        if let Some(shadow) = shadow {
-            self.send(DecisionRecord {
-                kind: RecordKind::ShadowDifference,
-                shadow: Some(shadow),
-                ..record.clone()
-            });
-        }
-        if wants {
-            self.send(DecisionRecord { text, ..record });
-        }
-    }
-
     /// Queues a record, or drops and counts it when the queue is full or closed.
     pub fn send(&self, record: DecisionRecord) {
         match self.tx.try_send(record) {

@@ -723,35 +723,22 @@ impl SipProxy {
             }
         }
         let outcome = self.decider.decide(&ing, ingress, trunk, at_ms);
-        let wants_record = outcome.acted != Verdict::Pass || outcome.degraded.any();
-        if wants_record || outcome.shadow.is_some() {
-            let record = DecisionRecord {
-                kind: RecordKind::Decision,
-                at_ms,
-                gateway: self.gateway_id.clone(),
+        crate::decide::record_outcome(
+            &self.records,
+            &crate::decide::Arrival {
+                gateway: &self.gateway_id,
                 protocol: Protocol::Sip,
                 direction,
-                // Allocated only when a record is made (not for the passes).
-                method: msg.method().map_or("", |m| m.as_str()).to_string(),
+                method: msg.method().map_or("", |m| m.as_str()),
                 ingress,
-                trunk: trunk.map(Arc::from),
-                peer: Some(peer),
-                message_id: ing.id.to_string(),
-                pack_version: outcome.pack_version.clone(),
-                latency_ns: outcome.latency_ns,
-                degraded: outcome.degraded,
-                acted: outcome.acted,
-                decision: outcome.decision.clone(),
-                shadow: None,
-                call_seconds: None,
-                text: None,
-            };
-            let text = (wants_record && self.include_text && outcome.acted != Verdict::Pass)
-                .then(|| ing.text.as_deref().map(str::to_string))
-                .flatten();
-            self.records
-                .send_decided(record, outcome.shadow.clone(), wants_record, text);
-        }
+                trunk,
+                peer,
+                at_ms,
+            },
+            &ing,
+            &outcome,
+            self.include_text,
+        );
         if outcome.acted == Verdict::Warn {
             if let (Some(d), Some(callee)) = (&self.dissuader, ing.callees.first()) {
                 let what = if kind == Decided::Call {

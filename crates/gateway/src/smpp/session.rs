@@ -47,7 +47,7 @@ use crate::decide::{Decider, Outcome};
 use crate::ingest::smpp::{handset_text, read, read_whole, text_pdu, TextPdu};
 use crate::ingest::{IngestError, IngestOptions, Ingested};
 use crate::metrics::Metrics;
-use crate::record::{DecisionRecord, Direction, Protocol, RecordKind, RecordSink};
+use crate::record::{Direction, Protocol, RecordSink};
 
 /// What every session of the proxy shares.
 pub struct Shared {
@@ -765,34 +765,22 @@ impl Session {
         };
         sh.metrics
             .message("smpp", command, dir_label, outcome.acted.as_str());
-        let wants_record = outcome.acted != Verdict::Pass || outcome.degraded.any();
-        if wants_record || outcome.shadow.is_some() {
-            let record = DecisionRecord {
-                kind: RecordKind::Decision,
-                at_ms,
-                gateway: sh.gateway_id.clone(),
+        crate::decide::record_outcome(
+            &sh.records,
+            &crate::decide::Arrival {
+                gateway: &sh.gateway_id,
                 protocol: Protocol::Smpp,
                 direction,
-                method: command.to_string(),
+                method: command,
                 ingress: sh.cfg.ingress,
-                trunk: sh.cfg.trunk.as_deref().map(Arc::from),
-                peer: Some(self.peer),
-                message_id: ing.id.to_string(),
-                pack_version: outcome.pack_version.clone(),
-                latency_ns: outcome.latency_ns,
-                degraded: outcome.degraded,
-                acted: outcome.acted,
-                decision: outcome.decision.clone(),
-                shadow: None,
-                call_seconds: None,
-                text: None,
-            };
-            let text = (wants_record && sh.include_text && outcome.acted != Verdict::Pass)
-                .then(|| ing.text.as_deref().map(str::to_string))
-                .flatten();
-            sh.records
-                .send_decided(record, outcome.shadow.clone(), wants_record, text);
-        }
+                trunk: sh.cfg.trunk.as_deref(),
+                peer: self.peer,
+                at_ms,
+            },
+            ing,
+            &outcome,
+            sh.include_text,
+        );
         if outcome.acted == Verdict::Warn {
             if let (Some(d), Some(callee)) = (&sh.dissuader, ing.callees.first()) {
                 d.offer(&callee.value, &outcome.decision, "短信", self.peer);
