@@ -585,7 +585,19 @@ fn a_dissuasion_sms_reaches_the_warned_subscriber_once_per_period() {
         .contains("96110"));
     let records =
         t.gw.wait_records(|r| r.iter().any(|x| x["kind"] == "dissuasion_sent"));
-    assert!(records.iter().any(|x| x["kind"] == "dissuasion_sent"));
+    let sent = records
+        .iter()
+        .find(|x| x["kind"] == "dissuasion_sent")
+        .expect("a dissuasion_sent record");
+    assert_eq!(
+        sent["decision"]["callee"]["raw"],
+        format!("+{TO}"),
+        "{sent}"
+    );
+    assert!(
+        sent["pack_version"].as_str().is_some_and(|v| !v.is_empty()),
+        "{sent}"
+    );
 }
 
 /// An SMSC that answers the bind and then never answers anything (reads and discards).
@@ -671,7 +683,7 @@ fn a_dead_smsc_throttles_and_times_out_without_holding_memory() {
     let text = ucs2(ORDINARY);
     let before = rss_kb(gw.child.id());
     let mut statuses = std::collections::BTreeMap::new();
-    for round in 0..5 {
+    for _ in 0..5 {
         let seqs: Vec<u32> = (0..2_000)
             .map(|_| esme.send(Body::SubmitSm(sm(FROM, TO, 8, 0, &text))))
             .collect();
@@ -680,7 +692,6 @@ fn a_dead_smsc_throttles_and_times_out_without_holding_memory() {
                 .entry(esme.response(seq).command_status)
                 .or_insert(0) += 1;
         }
-        assert!(round < 5);
     }
     let after = rss_kb(gw.child.id());
     assert_eq!(

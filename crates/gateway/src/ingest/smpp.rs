@@ -134,7 +134,16 @@ pub fn text_pdu<'a>(pdu: &Pdu<'a>) -> Result<TextPdu<'a>, IngestError> {
 /// Reads one PDU for the engine (a part of a concatenated message is read alone: the
 /// proxy holds parts and uses [`read_whole`]).
 pub fn read<'a>(pdu: &Pdu<'a>, opts: &IngestOptions) -> Result<Ingested<'a>, IngestError> {
-    let t = text_pdu(pdu)?;
+    read_text(&text_pdu(pdu)?, pdu.sequence_number, opts)
+}
+
+/// Reads one PDU already viewed by [`text_pdu`] (the proxy views it once, to tell parts of
+/// a concatenated message from whole ones); `sequence` becomes the message id.
+pub fn read_text<'a>(
+    t: &TextPdu<'a>,
+    sequence: u32,
+    opts: &IngestOptions,
+) -> Result<Ingested<'a>, IngestError> {
     let (mut text, degraded) = render(&[t.message], &TextOptions::default());
     if t.command == "replace_sm" {
         // replace_sm carries no data_coding (the replaced message's applies): UCS-2 too.
@@ -142,13 +151,7 @@ pub fn read<'a>(pdu: &Pdu<'a>, opts: &IngestOptions) -> Result<Ingested<'a>, Ing
         interdict_smpp::text::ucs2::decode(t.message.payload, &mut ucs2);
         push_reading(&mut text, &ucs2);
     }
-    ingested(
-        &t,
-        text,
-        degraded,
-        Cow::Owned(pdu.sequence_number.to_string()),
-        opts,
-    )
+    ingested(t, text, degraded, Cow::Owned(sequence.to_string()), opts)
 }
 
 /// Reads a whole concatenated message: `parts` in order (the first gives the addresses and

@@ -746,7 +746,13 @@ impl SipProxy {
                 } else {
                     "短信"
                 };
-                d.offer(&callee.value, &outcome.decision, what, peer);
+                d.offer(
+                    &callee.value,
+                    &outcome.decision,
+                    what,
+                    peer,
+                    &outcome.pack_version,
+                );
             }
         }
         if kind == Decided::Call && outcome.acted != Verdict::Block {

@@ -30,6 +30,7 @@ struct Request {
     decision: Decision,
     kind: &'static str,
     peer: SocketAddr,
+    pack_version: Arc<str>,
     at: Instant,
 }
 
@@ -67,13 +68,14 @@ impl Dissuader {
     }
 
     /// Asks for a dissuasion SMS to `subscriber`, the callee of a warned `decision` of `kind`
-    /// (电话 or 短信). Never waits; a full queue is counted.
+    /// (电话 or 短信) by pack `pack_version`. Never waits; a full queue is counted.
     pub fn offer(
         &self,
         subscriber: &str,
         decision: &Decision,
         kind: &'static str,
         peer: SocketAddr,
+        pack_version: &Arc<str>,
     ) {
         if subscriber.is_empty() {
             return;
@@ -83,6 +85,7 @@ impl Dissuader {
             decision: decision.clone(),
             kind,
             peer,
+            pack_version: pack_version.clone(),
             at: Instant::now(),
         };
         if self.tx.try_send(request).is_err() {
@@ -161,7 +164,7 @@ impl Task {
             trunk: None,
             peer: Some(req.peer),
             message_id: req.subscriber.clone(),
-            pack_version: Arc::from(""),
+            pack_version: req.pack_version.clone(),
             latency_ns: 0,
             degraded: Degraded::default(),
             acted: Verdict::Warn,

@@ -44,7 +44,7 @@ use super::hold::{Hold, HoldKey, Pushed, Release, Released};
 use super::Side;
 use crate::config::{SmppBlock, SmppConfig};
 use crate::decide::{Decider, Outcome};
-use crate::ingest::smpp::{handset_text, read, read_whole, text_pdu, TextPdu};
+use crate::ingest::smpp::{handset_text, read_text, read_whole, text_pdu, TextPdu};
 use crate::ingest::{IngestError, IngestOptions, Ingested};
 use crate::metrics::Metrics;
 use crate::record::{Direction, Protocol, RecordSink};
@@ -213,6 +213,8 @@ pub struct Session {
 }
 
 const UNBIND_GRACE: Duration = Duration::from_secs(1);
+/// Most "undelivered" receipts of silently dropped messages waiting in one session.
+const MAX_PENDING_RECEIPTS: usize = 10_000;
 
 impl Session {
     /// A new, unbound session for the ESME at `peer`.
@@ -238,16 +240,6 @@ impl Session {
     /// Whether the session is bound at both ends.
     pub fn is_bound(&self) -> bool {
         matches!(self.state, State::Bound(_))
-    }
-
-    /// Requests waiting for an answer, both sides.
-    pub fn in_flight(&self) -> usize {
-        self.esme.waiting.len() + self.smsc.waiting.len()
-    }
-
-    /// Octets of held message parts.
-    pub fn held_bytes(&self) -> usize {
-        self.hold.bytes()
     }
 
     fn leg(&mut self, side: Side) -> &mut Leg {
@@ -652,7 +644,7 @@ impl Session {
             self.release_all(now, at_ms, out);
             return;
         }
-        let ing = match read(pdu, &self.shared.ingest) {
+        let ing = match read_text(&t, seq, &self.shared.ingest) {
             Ok(ing) => ing,
             Err(e) => {
                 self.refuse_ingest(from, command as u32, seq, &e, out);
@@ -783,7 +775,13 @@ impl Session {
         );
         if outcome.acted == Verdict::Warn {
             if let (Some(d), Some(callee)) = (&sh.dissuader, ing.callees.first()) {
-                d.offer(&callee.value, &outcome.decision, "短信", self.peer);
+                d.offer(
+                    &callee.value,
+                    &outcome.decision,
+                    "短信",
+                    self.peer,
+                    &outcome.pack_version,
+                );
             }
         }
         outcome
@@ -908,7 +906,11 @@ impl Session {
                 accept(out.to(from), header.command_id, *s, &id);
                 let wants_receipt = registered_delivery(frame) & 0x03 != 0;
                 let can_receive = matches!(self.state, State::Bound(k) if k.receives());
-                if from == Side::Esme && wants_receipt && can_receive {
+                if self.receipts.len() >= MAX_PENDING_RECEIPTS {
+                    // An ESME asking for receipts on a flood of refused messages must not
+                    // grow the session without bound: the receipt is not sent, counted.
+                    self.shared.metrics.smpp_event("receipt_dropped");
+                } else if from == Side::Esme && wants_receipt && can_receive {
                     if let Some(pdu) = undelivered_receipt(&id, first) {
                         let due = now + Duration::from_millis(self.shared.cfg.receipt_after_ms);
                         self.receipts.push((due, pdu));
