@@ -114,6 +114,7 @@ const HELD: u16 = u16::MAX;
 /// How long a held SMS part waits for the others (ms), and how many messages are followed.
 const SMS_HOLD_MS: u64 = 10_000;
 const SMS_HOLD_MAX: usize = 10_000;
+const SMS_HOLD_BYTES: usize = 16 << 20;
 /// Most transactions remembered.
 const SEEN_MAX: usize = 262_144;
 
@@ -281,7 +282,7 @@ impl SipProxy {
             metrics,
             records,
             seen: Recent::new(SEEN_MS, SEEN_MAX),
-            sms_hold: super::sms_hold::SmsHold::new(SMS_HOLD_MS, SMS_HOLD_MAX),
+            sms_hold: super::sms_hold::SmsHold::new(SMS_HOLD_MS, SMS_HOLD_MAX, SMS_HOLD_BYTES),
             pending: Mutex::new(Upstream::default()),
             secret,
             gateway_id,

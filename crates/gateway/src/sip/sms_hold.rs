@@ -8,7 +8,7 @@
 //! so each retransmission gets it: forwarded, or refused like the last part. Over TCP (no
 //! retransmissions) nothing is held: each part is decided on the text of every part seen so
 //! far, so the part that completes a script is refused. Memory is bounded: at most `max`
-//! messages are followed, the oldest forgotten first.
+//! messages and `max_bytes` octets of held text are followed, the oldest forgotten first.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,6 +20,7 @@ pub type HoldKey = (String, String, u16, u8);
 
 struct Entry {
     since_ms: u64,
+    bytes: usize,
     pieces: Vec<Option<SmsPiece>>,
     have: usize,
     held: Vec<u64>,
@@ -44,18 +45,55 @@ pub enum Joined {
 
 /// The parts being followed.
 pub struct SmsHold {
-    entries: Mutex<HashMap<HoldKey, Entry>>,
+    entries: Mutex<Entries>,
     hold_ms: u64,
     max: usize,
+    max_bytes: usize,
+}
+
+#[derive(Default)]
+struct Entries {
+    map: HashMap<HoldKey, Entry>,
+    bytes: usize,
+}
+
+impl Entries {
+    fn remove(&mut self, key: &HoldKey) -> Option<Entry> {
+        let e = self.map.remove(key)?;
+        self.bytes -= e.bytes;
+        Some(e)
+    }
+
+    fn forget_oldest(&mut self) {
+        let oldest = self
+            .map
+            .iter()
+            .min_by_key(|(_, e)| e.since_ms)
+            .map(|(k, _)| k.clone());
+        if let Some(k) = oldest {
+            self.remove(&k);
+        }
+    }
+}
+
+impl SmsPiece {
+    fn len(&self) -> usize {
+        match self {
+            SmsPiece::Ucs2(o) => o.len(),
+            SmsPiece::Text(t) => t.len(),
+        }
+    }
 }
 
 impl SmsHold {
-    /// Follows at most `max` messages; a part waits at most `hold_ms` for the others.
-    pub fn new(hold_ms: u64, max: usize) -> SmsHold {
+    /// Follows at most `max` messages holding at most `max_bytes` octets of text; a part
+    /// waits at most `hold_ms` for the others.
+    pub fn new(hold_ms: u64, max: usize, max_bytes: usize) -> SmsHold {
         SmsHold {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries::default()),
             hold_ms,
             max: max.max(1),
+            max_bytes,
         }
     }
 
@@ -76,18 +114,15 @@ impl SmsHold {
                 held: Vec::new(),
             };
         };
-        if !entries.contains_key(&key) && entries.len() >= self.max {
-            let oldest = entries
-                .iter()
-                .min_by_key(|(_, e)| e.since_ms)
-                .map(|(k, _)| k.clone());
-            if let Some(k) = oldest {
-                entries.remove(&k);
-            }
+        if !entries.map.contains_key(&key) && entries.map.len() >= self.max {
+            entries.forget_oldest();
         }
         let total = usize::from(part.total);
-        let entry = entries.entry(key.clone()).or_insert_with(|| Entry {
+        let piece_len = part.piece.len();
+        let entries = &mut *entries;
+        let entry = entries.map.entry(key.clone()).or_insert_with(|| Entry {
             since_ms: now_ms,
+            bytes: 0,
             pieces: vec![None; total],
             have: 0,
             held: Vec::new(),
@@ -99,6 +134,8 @@ impl SmsHold {
             if slot.is_none() {
                 *slot = Some(part.piece);
                 entry.have += 1;
+                entry.bytes += piece_len;
+                entries.bytes += piece_len;
             }
         }
         let complete = entry.have == total;
@@ -107,12 +144,18 @@ impl SmsHold {
             if !entry.held.contains(&txn) {
                 entry.held.push(txn);
             }
+            while entries.bytes > self.max_bytes && entries.map.len() > 1 {
+                entries.forget_oldest();
+            }
             return Joined::Hold;
         }
         let text = SmsPiece::join(&entry.pieces);
         let held = std::mem::take(&mut entry.held);
         if complete || expired {
             entries.remove(&key);
+        }
+        while entries.bytes > self.max_bytes && !entries.map.is_empty() {
+            entries.forget_oldest();
         }
         Joined::Decide {
             text,
@@ -141,7 +184,7 @@ mod tests {
 
     #[test]
     fn parts_are_held_then_decided_whole_with_a_split_character() {
-        let h = SmsHold::new(10_000, 100);
+        let h = SmsHold::new(10_000, 100, 1 << 20);
         let octets: Vec<u8> = "安全账户"
             .encode_utf16()
             .flat_map(u16::to_be_bytes)
@@ -166,7 +209,7 @@ mod tests {
 
     #[test]
     fn without_holding_each_part_sees_what_came_before_and_time_releases_a_hold() {
-        let h = SmsHold::new(1_000, 100);
+        let h = SmsHold::new(1_000, 100, 1 << 20);
         let octets: Vec<u8> = "安全账户"
             .encode_utf16()
             .flat_map(u16::to_be_bytes)
@@ -196,5 +239,24 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn held_octets_are_bounded_and_the_oldest_message_goes_first() {
+        let h = SmsHold::new(10_000, 100, 300);
+        for r in 0..4u16 {
+            let k: HoldKey = ("a".into(), "b".into(), r, 2);
+            let p = SmsPart {
+                reference: r,
+                total: 2,
+                seq: 1,
+                piece: SmsPiece::Ucs2(vec![0; 140]),
+            };
+            assert_eq!(h.add(k, p, u64::from(r), u64::from(r), true), Joined::Hold);
+        }
+        let e = h.entries.lock().unwrap();
+        assert!(e.bytes <= 300, "{}", e.bytes);
+        assert_eq!(e.map.len(), 2);
+        assert!(e.map.keys().all(|k| k.2 >= 2), "the oldest were forgotten");
     }
 }
