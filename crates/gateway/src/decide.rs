@@ -371,10 +371,12 @@ mod tests {
                     value: Cow::Borrowed(*c),
                 })
                 .collect(),
-            callees: vec![Identity {
+            callees: [Identity {
                 source: IdentitySource::RequestUri,
                 value: Cow::Borrowed(callee),
-            }],
+            }]
+            .into_iter()
+            .collect(),
             text: None,
             degraded: Degraded::default(),
             id: Cow::Borrowed("t"),

@@ -1,6 +1,6 @@
 //! Allocations per message on the inline paths, counted on the deciding thread (the record
-//! writer and other threads are not counted). The SIP gateway issue asks for none; these
-//! bounds are today's counts, so that a change can only lower them (see BENCHMARKS.md).
+//! writer and other threads are not counted). The SIP gateway issue asks for none, and a
+//! passed call gets none; the SMPP bound is today's count, so a change can only lower it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(unsafe_code)] // a #[global_allocator] must implement the unsafe GlobalAlloc trait
@@ -97,6 +97,25 @@ fn invite(n: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The next hop's `100 Trying` to the forwarded INVITE in `fwd`, written into `out` (test
+/// input: the proxy's own output), allocating nothing itself so only the proxy is counted.
+fn trying_for(fwd: &[u8], out: &mut Vec<u8>) {
+    let text = std::str::from_utf8(fwd).unwrap();
+    out.clear();
+    out.extend_from_slice(b"SIP/2.0 100 Trying\r\n");
+    for line in text.split("\r\n") {
+        let name = line.split(':').next().unwrap_or("");
+        if ["via", "from", "to", "call-id", "cseq"]
+            .iter()
+            .any(|h| name.eq_ignore_ascii_case(h))
+        {
+            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+}
+
 #[test]
 fn allocations_per_message_do_not_grow() {
     let (decider, metrics) = decider();
@@ -122,13 +141,22 @@ fn allocations_per_message_do_not_grow() {
     proxy.warm_up();
     let border = SocketAddr::from(([192, 0, 2, 10], 5062));
     let invites: Vec<Vec<u8>> = (0..2_000).map(invite).collect();
+    let next_hop = SocketAddr::from(([198, 51, 100, 20], 5060));
     let mut out = Vec::with_capacity(4096);
+    let mut trying = Vec::with_capacity(4096);
+    let mut back = Vec::with_capacity(4096);
+    // An INVITE forwarded, then the next hop's 100 Trying relayed back: a call's first
+    // exchange as the gateway sees it at line rate.
+    let mut call = |invite: &[u8], out: &mut Vec<u8>| {
+        proxy.handle(invite, border, Wire::Udp, out);
+        trying_for(out, &mut trying);
+        proxy.handle(&trying, next_hop, Wire::Udp, &mut back);
+        assert!(back.starts_with(b"SIP/2.0 100"), "the 100 was relayed");
+    };
     for m in &invites[..1_000] {
-        proxy.handle(m, border, Wire::Udp, &mut out);
+        call(m, &mut out);
     }
-    let sip = counted(1_000, |i| {
-        proxy.handle(&invites[1_000 + i], border, Wire::Udp, &mut out);
-    });
+    let sip = counted(1_000, |i| call(&invites[1_000 + i], &mut out));
 
     let shared = Arc::new(Shared::new(
         Arc::new(SmppConfig {
@@ -217,10 +245,12 @@ fn allocations_per_message_do_not_grow() {
     drop(session);
     drop(proxy);
     drain.join().unwrap();
-    eprintln!("allocations per message: SIP INVITE pass {sip:.2}, SMPP submit_sm pass {smpp:.2}");
+    eprintln!(
+        "allocations per message: SIP INVITE pass and its 100 {sip:.2}, SMPP submit_sm pass {smpp:.2}"
+    );
     assert!(
         sip <= SIP_INVITE_PASS,
-        "SIP INVITE pass: {sip:.2} allocations per message"
+        "SIP INVITE pass and its 100: {sip:.2} allocations per call"
     );
     assert!(
         smpp <= SMPP_SUBMIT_PASS,
@@ -228,6 +258,10 @@ fn allocations_per_message_do_not_grow() {
     );
 }
 
-/// Today's counts (2026-12-01), rounded up: lower them, never raise them.
-const SIP_INVITE_PASS: f64 = 9.0;
-const SMPP_SUBMIT_PASS: f64 = 12.0;
+/// The SIP gateway issue's target: a passed call allocates nothing per message. What is
+/// left (about 0.02 per call here) is the transaction and call tables doubling while they
+/// fill with the 2,000 distinct calls of this test: amortised, and none once they are full.
+const SIP_INVITE_PASS: f64 = 0.05;
+/// Today's count (2026-12-01): the decoded text, the `+` readings of the addresses, the
+/// forwarded copy. Lower it, never raise it.
+const SMPP_SUBMIT_PASS: f64 = 7.1;

@@ -52,6 +52,10 @@ pub struct Identity<'a> {
     pub value: Cow<'a, str>,
 }
 
+/// The identities of one side of a message. Inline up to four, so reading an ordinary
+/// call or SMS allocates nothing for them (the hot path allocates nothing per message).
+pub type Identities<'a> = smallvec::SmallVec<[Identity<'a>; 4]>;
+
 /// A message read for the engine.
 #[derive(Debug, Clone)]
 pub struct Ingested<'a> {
@@ -59,9 +63,9 @@ pub struct Ingested<'a> {
     pub kind: EventKind,
     /// Every calling identity; the first is the one behaviour is counted on and the only one
     /// that may earn trust (the allowlist). The others are checked against the block lists.
-    pub callers: Vec<Identity<'a>>,
+    pub callers: Identities<'a>,
     /// Every called identity, the routed one first.
-    pub callees: Vec<Identity<'a>>,
+    pub callees: Identities<'a>,
     /// The text the handset will render, every part of it.
     pub text: Option<Cow<'a, str>>,
     /// Stages that could not run.

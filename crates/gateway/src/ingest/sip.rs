@@ -21,7 +21,9 @@ use interdict_sip::{
 };
 use interdict_smpp::text::gsm7;
 
-use super::{Identity, IdentitySource, IngestError, IngestOptions, Ingested, SmsPart, SmsPiece};
+use super::{
+    Identities, Identity, IdentitySource, IngestError, IngestOptions, Ingested, SmsPart, SmsPiece,
+};
 use crate::record::Degraded;
 
 /// What the gateway does with a request method.
@@ -68,9 +70,9 @@ pub fn read<'a>(msg: &Message<'a>, opts: &IngestOptions) -> Result<Ingested<'a>,
         .call_id()
         .map_err(|e| malformed(format!("Call-ID: {e}")))?;
 
-    let mut callers = Vec::with_capacity(2);
+    let mut callers = Identities::new();
     let from = msg.from().map_err(|e| malformed(format!("From: {e}")))?;
-    let mut asserted = Vec::new();
+    let mut asserted = Identities::new();
     for pai in msg.p_asserted_identities() {
         let pai = pai.map_err(|e| malformed(format!("P-Asserted-Identity: {e}")))?;
         if let Some(value) = number_of(pai.uri()) {
@@ -85,11 +87,11 @@ pub fn read<'a>(msg: &Message<'a>, opts: &IngestOptions) -> Result<Ingested<'a>,
         value,
     });
     if opts.trusted && !asserted.is_empty() {
-        callers.append(&mut asserted);
+        callers.extend(asserted.drain(..));
         callers.extend(from_identity);
     } else {
         callers.extend(from_identity);
-        callers.append(&mut asserted);
+        callers.extend(asserted.drain(..));
     }
     // A repeated From: cores read the first, a handset may show another; check them all.
     let repeated = msg.headers_of(HeaderKind::From).nth(1).is_some();
@@ -139,7 +141,7 @@ pub fn read<'a>(msg: &Message<'a>, opts: &IngestOptions) -> Result<Ingested<'a>,
         });
     }
 
-    let mut callees = Vec::with_capacity(2);
+    let mut callees = Identities::new();
     let ruri = msg
         .request_uri()
         .ok_or_else(|| malformed("request without a Request-URI"))?;

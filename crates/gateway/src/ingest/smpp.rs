@@ -23,7 +23,7 @@ use interdict_smpp::text::{self, Alphabet};
 use interdict_smpp::tlv::TlvTag;
 use interdict_smpp::{status, Address, Body, Message, Pdu, TextOptions};
 
-use super::{Identity, IdentitySource, IngestError, IngestOptions, Ingested};
+use super::{Identities, Identity, IdentitySource, IngestError, IngestOptions, Ingested};
 use crate::record::Degraded;
 
 /// The parts of a text-carrying PDU the engine reads.
@@ -185,9 +185,9 @@ fn ingested<'a>(
             max: opts.max_text_bytes,
         });
     }
-    let mut callers = Vec::with_capacity(2);
+    let mut callers = Identities::new();
     push_readings(&mut callers, IdentitySource::SmppSource, t.source);
-    let mut callees = Vec::with_capacity(2);
+    let mut callees = Identities::new();
     t.destinations
         .for_each(|a| push_readings(&mut callees, IdentitySource::SmppDestination, a));
     Ok(Ingested {
@@ -317,12 +317,12 @@ pub fn address(ton: u8, addr: &[u8]) -> Cow<'_, str> {
 
 /// Every reading of an address: as its TON says first, then, for a digit string whose TON
 /// a hop may have dropped or mis-set (unknown, national, international), the other one.
-fn push_readings<'a>(out: &mut Vec<Identity<'a>>, source: IdentitySource, a: Address<'a>) {
+fn push_readings<'a>(out: &mut Identities<'a>, source: IdentitySource, a: Address<'a>) {
     let primary = address(a.ton, a.addr);
     let digits = a.addr.len() > 6 && a.addr.iter().all(u8::is_ascii_digit);
     let other = match a.ton {
         0..=2 if digits => Some(if primary.starts_with('+') {
-            Cow::Owned(String::from_utf8_lossy(a.addr).into_owned())
+            String::from_utf8_lossy(a.addr) // ASCII digits: borrowed, not copied
         } else {
             Cow::Owned(format!("+{primary}"))
         }),
@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn a_digit_address_is_read_both_ways() {
-        let mut v = Vec::new();
+        let mut v = Identities::new();
         push_readings(
             &mut v,
             IdentitySource::SmppSource,

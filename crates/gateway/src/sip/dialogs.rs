@@ -5,22 +5,44 @@
 //! last, and a warned call that is answered and goes on is a victim at risk. The table is
 //! bounded (`max_live_calls`): when full, the oldest call is dropped and counted; a call with
 //! no news for `call_timeout` is dropped by [`Dialogs::sweep`].
+//!
+//! Following a call allocates nothing: calls are keyed by a keyed hash of their Call-ID
+//! (SipHash with a per-process random key, so a sender cannot make two Call-IDs collide),
+//! and the identities a record names are kept inline, cut at a character boundary.
 
 use std::collections::VecDeque;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 
 use interdict_engine::Decision;
 use rustc_hash::{FxHashMap, FxHashSet};
 
+/// A Call-ID as kept for records: its first 96 octets (Call-IDs are a few dozen in practice).
+pub type CallIdText = heapless::String<96>;
+/// A caller or callee as kept for records: its first 48 octets (an E.164 number is 16).
+pub type PartyText = heapless::String<48>;
+
+/// The longest prefix of `s` that fits in `N` octets, cut at a character boundary.
+pub fn inline<const N: usize>(s: &str) -> heapless::String<N> {
+    let mut end = s.len().min(N);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut out = heapless::String::new();
+    // Cannot fail: `end <= N` octets and a character boundary.
+    let _ = out.push_str(s.get(..end).unwrap_or_default());
+    out
+}
+
 /// One followed call.
 #[derive(Debug, Clone)]
 pub struct Call {
     /// The Call-ID.
-    pub call_id: String,
+    pub call_id: CallIdText,
     /// The primary caller as the engine read it.
-    pub caller: String,
+    pub caller: PartyText,
     /// The primary callee.
-    pub callee: String,
+    pub callee: PartyText,
     /// When the INVITE arrived (ms since the epoch).
     pub offered_ms: u64,
     /// When a 2xx answered it.
@@ -48,14 +70,17 @@ pub enum Change {
 pub struct Dialogs {
     inner: Mutex<Inner>,
     max: usize,
+    keys: RandomState,
 }
 
 struct Inner {
-    calls: FxHashMap<String, Call>,
-    order: VecDeque<(u64, String)>,
+    /// Calls by the keyed hash of their Call-ID.
+    calls: FxHashMap<u64, Call>,
+    /// (offered at, key) in arrival order, for eviction and timeouts.
+    order: VecDeque<(u64, u64)>,
     /// Warned calls not yet reported: the only ones the victim sweep looks at (scanning
     /// every call each sweep stalled the workers once the table was full).
-    warned: FxHashSet<String>,
+    warned: FxHashSet<u64>,
 }
 
 impl Dialogs {
@@ -68,7 +93,12 @@ impl Dialogs {
                 warned: FxHashSet::default(),
             }),
             max: max.max(1),
+            keys: RandomState::new(),
         }
+    }
+
+    fn key(&self, call_id: &str) -> u64 {
+        self.keys.hash_one(call_id)
     }
 
     /// Number of calls followed.
@@ -83,11 +113,13 @@ impl Dialogs {
 
     /// Follows a new call; returns how many old calls were dropped to make room and how many
     /// calls are followed now.
-    pub fn offer(&self, call: Call) -> (u64, usize) {
+    /// `call_id` is the whole Call-ID (the call keeps only its head, for records).
+    pub fn offer(&self, call_id: &str, call: Call) -> (u64, usize) {
+        let key = self.key(call_id);
         let Ok(mut inner) = self.inner.lock() else {
             return (0, 0);
         };
-        if inner.calls.contains_key(&call.call_id) {
+        if inner.calls.contains_key(&key) {
             return (0, inner.calls.len());
         }
         let mut evicted = 0;
@@ -100,20 +132,19 @@ impl Dialogs {
                 evicted += 1;
             }
         }
-        inner
-            .order
-            .push_back((call.offered_ms, call.call_id.clone()));
+        inner.order.push_back((call.offered_ms, key));
         if call.warned.is_some() {
-            inner.warned.insert(call.call_id.clone());
+            inner.warned.insert(key);
         }
-        inner.calls.insert(call.call_id.clone(), call);
+        inner.calls.insert(key, call);
         (evicted, inner.calls.len())
     }
 
     /// A 2xx to the call's INVITE passed: the call is answered (once).
     pub fn answered(&self, call_id: &str, at_ms: u64) -> Option<Change> {
+        let key = self.key(call_id);
         let mut inner = self.inner.lock().ok()?;
-        let call = inner.calls.get_mut(call_id)?;
+        let call = inner.calls.get_mut(&key)?;
         if call.answered_ms.is_some() {
             return None;
         }
@@ -123,9 +154,10 @@ impl Dialogs {
 
     /// A BYE, a CANCEL or a final non-2xx answer ended the call.
     pub fn ended(&self, call_id: &str, at_ms: u64) -> Option<Change> {
+        let key = self.key(call_id);
         let mut inner = self.inner.lock().ok()?;
-        inner.warned.remove(call_id);
-        let call = inner.calls.remove(call_id)?;
+        inner.warned.remove(&key);
+        let call = inner.calls.remove(&key)?;
         let duration = call
             .answered_ms
             .map_or(0, |answered| at_ms.saturating_sub(answered));
@@ -138,11 +170,10 @@ impl Dialogs {
         let Ok(mut inner) = self.inner.lock() else {
             return Vec::new();
         };
-        while let Some((offered, id)) = inner.order.front() {
-            if now_ms.saturating_sub(*offered) < timeout_ms {
+        while let Some(&(offered, id)) = inner.order.front() {
+            if now_ms.saturating_sub(offered) < timeout_ms {
                 break;
             }
-            let id = id.clone();
             inner.order.pop_front();
             inner.warned.remove(&id);
             inner.calls.remove(&id);
@@ -150,7 +181,7 @@ impl Dialogs {
         // The order queue may hold ids of calls already ended; bound it too.
         if inner.order.len() > inner.calls.len().saturating_mul(2) + 1024 {
             let Inner { calls, order, .. } = &mut *inner;
-            order.retain(|(_, id)| calls.contains_key(id));
+            order.retain(|(_, key)| calls.contains_key(key));
         }
         let mut victims = Vec::new();
         let Inner { calls, warned, .. } = &mut *inner;
@@ -183,9 +214,9 @@ mod tests {
         );
         d.verdict = Verdict::Warn;
         Call {
-            call_id: id.into(),
-            caller: "+8617055550001".into(),
-            callee: "+8613800000001".into(),
+            call_id: inline(id),
+            caller: inline("+8617055550001"),
+            callee: inline("+8613800000001"),
             offered_ms: at,
             answered_ms: None,
             warned: warned.then(|| Box::new(d)),
@@ -198,9 +229,9 @@ mod tests {
     #[test]
     fn the_table_is_bounded_and_the_oldest_call_goes_first() {
         let d = Dialogs::new(2);
-        assert_eq!(d.offer(call("a", 0, false)), (0, 1));
-        assert_eq!(d.offer(call("b", 1, false)), (0, 2));
-        assert_eq!(d.offer(call("c", 2, false)), (1, 2));
+        assert_eq!(d.offer("a", call("a", 0, false)), (0, 1));
+        assert_eq!(d.offer("b", call("b", 1, false)), (0, 2));
+        assert_eq!(d.offer("c", call("c", 2, false)), (1, 2));
         assert!(d.answered("a", 3).is_none(), "a was evicted");
         assert!(d.answered("c", 3).is_some());
     }
@@ -208,9 +239,9 @@ mod tests {
     #[test]
     fn a_warned_call_is_a_victim_once_it_has_lasted_and_never_after_it_ended() {
         let d = Dialogs::new(10);
-        d.offer(call("long", 0, true));
-        d.offer(call("short", 0, true));
-        d.offer(call("plain", 0, false));
+        for (id, warned) in [("long", true), ("short", true), ("plain", false)] {
+            d.offer(id, call(id, 0, warned));
+        }
         for id in ["long", "short", "plain"] {
             d.answered(id, 1_000);
         }
@@ -224,7 +255,7 @@ mod tests {
         );
         let victims = d.sweep(121_000, 3_600_000, 120_000);
         assert_eq!(victims.len(), 1);
-        assert_eq!(victims[0].call_id, "long");
+        assert_eq!(victims[0].call_id.as_str(), "long");
         assert!(
             d.sweep(200_000, 3_600_000, 120_000).is_empty(),
             "reported once"
@@ -232,5 +263,31 @@ mod tests {
         // Calls with no news for the timeout are dropped.
         d.sweep(4_000_000, 3_600_000, 120_000);
         assert!(d.is_empty());
+    }
+
+    #[test]
+    fn long_call_ids_are_told_apart_by_the_whole_id_and_kept_cut_for_records() {
+        let d = Dialogs::new(10);
+        let head = "x".repeat(200);
+        let (a, b) = (format!("{head}a"), format!("{head}b"));
+        d.offer(&a, call(&a, 0, false));
+        d.offer(&b, call(&b, 0, false));
+        assert_eq!(
+            d.len(),
+            2,
+            "ids equal in their first 96 octets are two calls"
+        );
+        let Some(Change::Answered(c)) = d.answered(&b, 5) else {
+            panic!("b is followed")
+        };
+        assert_eq!(c.call_id.len(), 96);
+        assert!(d.ended(&a, 6).is_some() && d.ended(&a, 7).is_none());
+    }
+
+    #[test]
+    fn inline_cuts_at_a_character_boundary() {
+        let s: PartyText = inline(&"号".repeat(20)); // 60 octets
+        assert_eq!(s.len(), 48);
+        assert!(s.chars().all(|c| c == '号'));
     }
 }

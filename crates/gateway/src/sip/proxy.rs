@@ -28,7 +28,7 @@ use interdict_sip::{
 };
 use rustc_hash::FxHashMap;
 
-use super::dialogs::{Call, Change, Dialogs};
+use super::dialogs::{inline, Call, Change, Dialogs};
 use super::recent::Recent;
 use crate::config::SipConfig;
 use crate::decide::Decider;
@@ -102,7 +102,13 @@ struct Pending {
 struct Upstream {
     waiting: FxHashMap<u64, Pending>,
     timers: std::collections::BinaryHeap<std::cmp::Reverse<(u64, u64)>>,
+    /// Copies of answered INVITEs, kept to hold the next ones: following an INVITE
+    /// allocates nothing once the gateway has warmed up (at most `SPARE_MAX` kept).
+    spare: Vec<Vec<u8>>,
 }
+
+/// Most spare request buffers kept for the upstream table.
+const SPARE_MAX: usize = 4_096;
 
 /// Most INVITEs awaiting the next hop's first answer.
 const PENDING_MAX: usize = 65_536;
@@ -757,24 +763,21 @@ impl SipProxy {
             }
         }
         if kind == Decided::Call && outcome.acted != Verdict::Block {
-            let (evicted, live) = self.dialogs.offer(Call {
-                call_id: ing.id.to_string(),
-                caller: ing
-                    .callers
-                    .first()
-                    .map_or(String::new(), |c| c.value.to_string()),
-                callee: ing
-                    .callees
-                    .first()
-                    .map_or(String::new(), |c| c.value.to_string()),
-                offered_ms: at_ms,
-                answered_ms: None,
-                warned: (outcome.acted == Verdict::Warn)
-                    .then(|| Box::new(outcome.decision.clone())),
-                victim_reported: false,
-                ingress,
-                peer,
-            });
+            let (evicted, live) = self.dialogs.offer(
+                &ing.id,
+                Call {
+                    call_id: inline(&ing.id),
+                    caller: inline(ing.callers.first().map_or("", |c| &c.value)),
+                    callee: inline(ing.callees.first().map_or("", |c| &c.value)),
+                    offered_ms: at_ms,
+                    answered_ms: None,
+                    warned: (outcome.acted == Verdict::Warn)
+                        .then(|| Box::new(outcome.decision.clone())),
+                    victim_reported: false,
+                    ingress,
+                    peer,
+                },
+            );
             if evicted > 0 {
                 self.metrics.calls_evicted.inc_by(evicted);
             }
@@ -1069,10 +1072,13 @@ impl SipProxy {
             return;
         }
         let deadline = now_ms().saturating_add(self.cfg.upstream_timeout_ms);
+        let mut original = pending.spare.pop().unwrap_or_default();
+        original.clear();
+        original.extend_from_slice(msg.as_bytes());
         pending.waiting.insert(
             branch,
             Pending {
-                original: msg.as_bytes().to_vec(),
+                original,
                 peer: from.addr,
                 wire: from.wire,
                 dest,
@@ -1089,7 +1095,11 @@ impl SipProxy {
     fn upstream_answered(&self, branch: &str) {
         if let Ok(mut pending) = self.pending.lock() {
             // Its timer stays in the heap and is skipped when it comes due.
-            pending.waiting.remove(&fnv(0, &[branch.as_bytes()]));
+            if let Some(p) = pending.waiting.remove(&fnv(0, &[branch.as_bytes()])) {
+                if pending.spare.len() < SPARE_MAX {
+                    pending.spare.push(p.original);
+                }
+            }
         }
     }
 
@@ -1265,7 +1275,7 @@ impl SipProxy {
                 ingress: call.ingress,
                 trunk: None,
                 peer: Some(call.peer),
-                message_id: call.call_id,
+                message_id: call.call_id.to_string(),
                 pack_version: Arc::from(self.decider.engine().snapshot().version()),
                 latency_ns: 0,
                 degraded: Degraded::default(),
