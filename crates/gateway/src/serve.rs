@@ -21,7 +21,8 @@ use crate::metrics::Metrics;
 use crate::record::{spawn_writer, RecordSink};
 use crate::reload::{reload, spawn_watcher};
 use crate::sip::proxy::ProxyParts;
-use crate::sip::transport::{bind_udp, tcp_accept, udp_worker, Outbox};
+use crate::sip::transport::{bind_udp, tcp_accept, Outbox};
+use crate::sip::udp::udp_worker;
 use crate::sip::{Local, SipProxy};
 
 /// Sets up `tracing` on standard error in the configured format (level from `RUST_LOG`,

@@ -1419,3 +1419,46 @@ fn a_script_split_across_sms_over_ip_messages_is_decided_whole() {
         .expect("the held part, retransmitted, is forwarded");
     assert_eq!(header(&got, "Call-ID").as_deref(), Some("ok-part-1"));
 }
+
+#[test]
+fn a_burst_is_decided_whole_and_forwarded_in_order() {
+    // Datagrams arriving faster than one at a time are read and sent in batches: every one
+    // must still be decided on its own, none lost, and the core must see them in order.
+    // The core answers nothing here: the gateway must not send an INVITE again meanwhile.
+    let gw = Gateway::start("burst", "", "upstream_timeout_ms = 60000\n");
+    let core = Peer::bind(gw.next_hop);
+    let border = Peer::any();
+    const N: usize = 300;
+    for i in 0..N {
+        // Every tenth call is from a listed number and must be answered 608 instead.
+        let from = if i % 10 == 7 {
+            "+8617100000001"
+        } else {
+            "+8613800000001"
+        };
+        border.send(
+            gw.sip,
+            &invite(
+                "INVITE",
+                from,
+                "+8613800000002",
+                border.port(),
+                "",
+                &format!("burst-{i:03}"),
+            ),
+        );
+    }
+    let at_core: Vec<String> = core
+        .drain(Duration::from_secs(2))
+        .iter()
+        .filter_map(|b| header(b, "Call-ID"))
+        .collect();
+    let expected: Vec<String> = (0..N)
+        .filter(|i| i % 10 != 7)
+        .map(|i| format!("burst-{i:03}"))
+        .collect();
+    assert_eq!(at_core, expected, "every pass forwarded once, in order");
+    let answers = border.drain(Duration::from_millis(500));
+    let refused = answers.iter().filter(|a| status(a) == Some(608)).count();
+    assert_eq!(refused, N / 10, "every listed caller answered 608");
+}

@@ -9,5 +9,6 @@ pub mod proxy;
 pub mod recent;
 pub mod sms_hold;
 pub mod transport;
+pub mod udp;
 
 pub use proxy::{Action, Dest, Local, SipProxy, Wire};

@@ -1,5 +1,5 @@
-//! Sockets for the SIP proxy: UDP workers (one socket per worker on the same port,
-//! `SO_REUSEPORT`, blocking receive, no allocation per datagram) and TCP connections
+//! Sockets for the SIP proxy: the UDP sockets (one per worker on the same port,
+//! `SO_REUSEPORT`; the workers are in [`super::udp`]) and TCP connections
 //! (Content-Length framing, many messages per connection, CRLF keep-alives, idle timeouts,
 //! a connection limit). The [`Outbox`] sends what the proxy wrote to its destination on
 //! either transport, opening a TCP connection to the next hop on demand.
@@ -199,39 +199,6 @@ impl Outbox {
         if let Ok(mut map) = self.tcp.lock() {
             map.remove(&peer);
         }
-    }
-}
-
-/// Runs one UDP worker until `stop` is set: receive, handle, send. Each worker owns its
-/// buffers; nothing is allocated per datagram on the pass path.
-pub fn udp_worker(
-    socket: UdpSocket,
-    outbox: Arc<Outbox>,
-    proxy: Arc<SipProxy>,
-    stop: Arc<AtomicBool>,
-) {
-    let _ = socket.set_read_timeout(Some(Duration::from_millis(100)));
-    proxy.warm_up();
-    let mut buf = vec![0u8; 65_536];
-    let mut out = Vec::with_capacity(8192);
-    while !stop.load(Ordering::Relaxed) {
-        let (n, peer) = match socket.recv_from(&mut buf) {
-            Ok(x) => x,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "UDP receive failed");
-                continue;
-            }
-        };
-        let action = proxy.handle(buf.get(..n).unwrap_or_default(), peer, Wire::Udp, &mut out);
-        outbox.dispatch(action, &out, Some(&socket));
     }
 }
 
