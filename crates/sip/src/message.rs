@@ -1,6 +1,8 @@
 //! `Message<'a>`: a parsed SIP request or response borrowing its input, with lazily parsed
 //! typed accessors.
 
+use std::cell::OnceCell;
+
 use crate::header::{Header, HeaderKind};
 use crate::lex::{offset_in, utf8, CommaSplit, Fail};
 use crate::name_addr::NameAddr;
@@ -26,6 +28,18 @@ pub struct Message<'a> {
     index: Index<'a>,
     body_start: usize,
     content_length: Option<usize>,
+    /// The first From, To and Via as parsed the first time they were asked for: a proxy
+    /// reads each several times per message (validation, the stateless branch, ingest,
+    /// the writers), and parsing them again each time was a fifth of its work.
+    parsed: Parsed<'a>,
+}
+
+/// Headers parsed once per message (see [`Message`]).
+#[derive(Debug, Clone, Default)]
+struct Parsed<'a> {
+    from: OnceCell<Result<NameAddr<'a>, Error>>,
+    to: OnceCell<Result<NameAddr<'a>, Error>>,
+    top_via: OnceCell<Result<Via<'a>, Error>>,
 }
 
 impl<'a> Message<'a> {
@@ -56,6 +70,7 @@ impl<'a> Message<'a> {
             index: Index::EMPTY,
             body_start: 0,
             content_length: None,
+            parsed: Parsed::default(),
         };
         let head = scan(datagram, &mut msg.index).map_err(|s| stop_to_error(s, datagram.len()))?;
         let available = datagram.len() - head.body_start;
@@ -98,6 +113,7 @@ impl<'a> Message<'a> {
             index: Index::EMPTY,
             body_start: 0,
             content_length: None,
+            parsed: Parsed::default(),
         };
         let head = scan(datagram, &mut msg.index).map_err(|s| stop_to_error(s, datagram.len()))?;
         msg.start = head.start;
@@ -127,6 +143,7 @@ impl<'a> Message<'a> {
             index: Index::EMPTY,
             body_start: 0,
             content_length: None,
+            parsed: Parsed::default(),
         };
         let head = scan(buf, &mut msg.index).map_err(|s| stop_to_error(s, buf.len()))?;
         let cl = head.content_length.ok_or(Error::MissingContentLength {
@@ -316,7 +333,10 @@ impl<'a> Message<'a> {
     /// the first one, as cores read it; [`Message::from_all`] gives every one. The display
     /// name may hold octets that are not UTF-8 (GBK); the URI and parameters must be UTF-8.
     pub fn from(&self) -> Result<NameAddr<'a>, Error> {
-        self.address(HeaderKind::From)
+        *self
+            .parsed
+            .from
+            .get_or_init(|| self.address(HeaderKind::From))
     }
 
     /// Every From header in order, one value per header line (From is not a comma list).
@@ -329,7 +349,7 @@ impl<'a> Message<'a> {
     /// The To header (the callee as originally addressed); the first one when repeated, as
     /// for [`Message::from`].
     pub fn to(&self) -> Result<NameAddr<'a>, Error> {
-        self.address(HeaderKind::To)
+        *self.parsed.to.get_or_init(|| self.address(HeaderKind::To))
     }
 
     /// Every To header in order, one value per header line (see [`Message::from_all`]).
@@ -369,9 +389,11 @@ impl<'a> Message<'a> {
 
     /// The top Via value.
     pub fn top_via(&self) -> Result<Via<'a>, Error> {
-        self.vias()
-            .next()
-            .unwrap_or(Err(Error::MissingHeader { name: "Via" }))
+        *self.parsed.top_via.get_or_init(|| {
+            self.vias()
+                .next()
+                .unwrap_or(Err(Error::MissingHeader { name: "Via" }))
+        })
     }
 
     /// Every P-Asserted-Identity value (RFC 3325): the caller identity asserted by the network.
@@ -439,24 +461,16 @@ impl<'a> Message<'a> {
         if !self.start.version().eq_ignore_ascii_case("SIP/2.0") {
             return Err(Error::UnsupportedVersion { offset: 0 });
         }
-        let mut vias = 0usize;
-        for v in self.vias() {
+        // The first of each is parsed through its cached accessor, the others here.
+        self.top_via()?;
+        for v in self.vias().skip(1) {
             v?;
-            vias += 1;
         }
-        if vias == 0 {
-            return Err(Error::MissingHeader { name: "Via" });
-        }
+        self.from()?;
+        self.to()?;
         for kind in [HeaderKind::From, HeaderKind::To] {
-            let mut n = 0usize;
-            for a in self.list(kind, false, NameAddr::parse_bytes_inner) {
+            for a in self.list(kind, false, NameAddr::parse_bytes_inner).skip(1) {
                 a?;
-                n += 1;
-            }
-            if n == 0 {
-                return Err(Error::MissingHeader {
-                    name: kind.canonical_name(),
-                });
             }
         }
         self.call_id()?;
