@@ -201,3 +201,129 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// A submit_sm PDU from a synthetic number carrying `short` (UCS-2, UDH indicated).
+fn part_pdu(short: &[u8], seq: u32) -> Vec<u8> {
+    interdict_smpp::Pdu {
+        command_status: 0,
+        sequence_number: seq,
+        body: interdict_smpp::Body::SubmitSm(interdict_smpp::Sm {
+            source: interdict_smpp::Address {
+                ton: 1,
+                npi: 1,
+                addr: b"8613800000001",
+            },
+            destination: interdict_smpp::Address {
+                ton: 1,
+                npi: 1,
+                addr: b"8613800000002",
+            },
+            esm_class: 0x40,
+            data_coding: 8,
+            short_message: short,
+            ..Default::default()
+        }),
+    }
+    .to_vec()
+    .unwrap()
+}
+
+/// `text` in UCS-2 cut at `cuts` (odd octets: no part decodes to the text alone), each
+/// part behind an 8-bit-reference UDH, written as one binary PDU file per part.
+fn write_parts(
+    dir: &std::path::Path,
+    name: &str,
+    text: &str,
+    cuts: &[usize],
+    r: u8,
+) -> Vec<String> {
+    let octets: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let mut bounds = vec![0];
+    bounds.extend_from_slice(cuts);
+    bounds.push(octets.len());
+    let total = bounds.len() - 1;
+    (0..total)
+        .map(|i| {
+            let mut short = vec![0x05, 0x00, 0x03, r, total as u8, i as u8 + 1];
+            short.extend_from_slice(&octets[bounds[i]..bounds[i + 1]]);
+            let path = dir.join(format!("{name}-{}.pdu", i + 1));
+            std::fs::write(&path, part_pdu(&short, i as u32 + 1)).unwrap();
+            path.to_string_lossy().into_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn parts_of_a_concatenated_sms_in_separate_files_are_decided_whole() {
+    // The attacker's split: a script cut across three parts (mid-character), given to
+    // `check` as separate files, out of order and mixed with an ordinary two-part message.
+    let dir = common::scratch("check-parts");
+    let scam = write_parts(
+        &dir,
+        "scam",
+        "您涉嫌洗钱，请立即将资金转入安全账户配合调查，不要告诉任何人",
+        &[17, 41],
+        9,
+    );
+    let ordinary = write_parts(&dir, "ok", "您的快递已到，请凭取件码取件，谢谢", &[15], 10);
+    // Alone, the second and third parts pass: the join is what catches them.
+    for part in &scam[1..] {
+        let alone = run(&["check", "--rules", "rules", part], None);
+        assert_eq!(verdict(&lines(&alone)[0]), "pass", "a later part alone");
+    }
+    let files = [&scam[2], &ordinary[1], &scam[0], &ordinary[0], &scam[1]];
+    let mut args = vec!["check", "--rules", "rules"];
+    args.extend(files.iter().map(|s| s.as_str()));
+    let out = run(&args, None);
+    let got = lines(&out);
+    assert_eq!(got.len(), 5, "one line per file");
+    for i in [0, 2, 4] {
+        assert_eq!(verdict(&got[i]), "block", "scam part: {}", got[i]);
+        assert!(
+            got[i]["evidence"].to_string().contains("安全账户"),
+            "{}",
+            got[i]
+        );
+    }
+    for i in [1, 3] {
+        assert_eq!(verdict(&got[i]), "pass", "ordinary part: {}", got[i]);
+    }
+}
+
+#[test]
+fn sms_over_ip_parts_in_separate_files_are_decided_whole() {
+    // The same split over SIP: two MESSAGEs each carrying one 3GPP part, cut inside 全.
+    let dir = common::scratch("check-sip-parts");
+    let scam: Vec<u8> = "请将资金转入安全账户"
+        .encode_utf16()
+        .flat_map(u16::to_be_bytes)
+        .collect();
+    let (a, b) = scam.split_at(15);
+    let files: Vec<String> = [(a, 1), (b, 2)]
+        .iter()
+        .map(|&(octets, seq)| {
+            let path = dir.join(format!("part-{seq}.sip"));
+            let msg = common::message(
+                "+8613800000001",
+                "+8613800000002",
+                5062,
+                "application/vnd.3gpp.sms",
+                "",
+                &common::rp_submit_part(octets, 21, 2, seq),
+                &format!("check-part-{seq}"),
+            );
+            std::fs::write(&path, msg).unwrap();
+            path.to_string_lossy().into_owned()
+        })
+        .collect();
+    for file in &files {
+        let alone = run(&["check", "--rules", "rules", file], None);
+        assert_eq!(verdict(&lines(&alone)[0]), "pass", "one part alone");
+    }
+    let out = run(&["check", "--rules", "rules", &files[1], &files[0]], None);
+    let got = lines(&out);
+    assert_eq!(got.len(), 2);
+    for line in &got {
+        assert_eq!(verdict(line), "block", "{line}");
+    }
+}

@@ -352,3 +352,45 @@ pub fn header(bytes: &[u8], name: &str) -> Option<String> {
         })
         .and_then(|l| l.split_once(':').map(|(_, v)| v.trim().to_string()))
 }
+
+/// An MS→network RP-DATA carrying one part of a concatenated SMS-SUBMIT (UCS-2 octets behind
+/// an 8-bit-reference UDH) to 8613800000002.
+pub fn rp_submit_part(octets: &[u8], reference: u8, total: u8, seq: u8) -> Vec<u8> {
+    let mut ud = vec![0x05, 0x00, 0x03, reference, total, seq];
+    ud.extend_from_slice(octets);
+    let mut tpdu = vec![
+        0x51, // SMS-SUBMIT, TP-VPF relative, TP-UDHI
+        0x00, // TP-MR
+        0x0D, // TP-DA: 13 digits
+        0x91, // international
+        0x68,
+        0x31,
+        0x08,
+        0x00,
+        0x00,
+        0x00,
+        0xF2, // 8613800000002
+        0x00, // TP-PID
+        0x08, // TP-DCS: UCS-2
+        0xA7, // TP-VP
+        ud.len() as u8,
+    ];
+    tpdu.extend(ud);
+    let mut rp = vec![
+        0x00,
+        0x01,
+        0x00, // RP-DATA MS→network, reference, no originator
+        0x08,
+        0x91,
+        0x68,
+        0x71,
+        0x00,
+        0x00,
+        0x00,
+        0x00,
+        0xF0, // service centre
+        tpdu.len() as u8,
+    ];
+    rp.extend(tpdu);
+    rp
+}
