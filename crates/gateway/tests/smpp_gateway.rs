@@ -887,8 +887,37 @@ fn submit_multi_and_replace_sm_are_decided_too() {
         ..ReplaceSm::default()
     }));
     assert_eq!(esme.response(seq).command_status, status::ESME_RSUBMITFAIL);
+    // A replace_sm from a suspect (warn) sender: the warning cannot be written into a text
+    // whose coding the PDU does not name, so it is refused rather than passed unmarked.
+    let seq = esme.send(Body::ReplaceSm(ReplaceSm {
+        message_id: b"2",
+        source: Address {
+            ton: 1,
+            npi: 1,
+            addr: SUSPECT.as_bytes(),
+        },
+        short_message: &text,
+        ..ReplaceSm::default()
+    }));
+    assert_eq!(esme.response(seq).command_status, status::ESME_RREPLACEFAIL);
+    // An ordinary replace_sm passes (the simulator, not knowing message id 3, answers it).
+    let seq = esme.send(Body::ReplaceSm(ReplaceSm {
+        message_id: b"3",
+        source: Address {
+            ton: 1,
+            npi: 1,
+            addr: FROM.as_bytes(),
+        },
+        short_message: &text,
+        ..ReplaceSm::default()
+    }));
+    assert_eq!(
+        esme.response(seq).command_status,
+        0x0C, // ESME_RINVMSGID: the SMSC's own answer, so it was forwarded
+        "answered by the SMSC, not refused by the gateway"
+    );
     let got = t.sim.received();
-    assert_eq!(got.len(), 1, "only the clean submit_multi");
+    assert_eq!(got.len(), 1, "only the clean submit_multi was accepted");
     assert_eq!(got[0].command, "submit_multi");
 }
 

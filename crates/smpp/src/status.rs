@@ -26,6 +26,8 @@ pub const ESME_RINVPASWD: u32 = 0x0000_000E;
 pub const ESME_RMSGQFUL: u32 = 0x0000_0014;
 /// Invalid esm_class field data (e.g. UDHI set without a valid UDH).
 pub const ESME_RINVESMCLASS: u32 = 0x0000_0043;
+/// replace_sm failed.
+pub const ESME_RREPLACEFAIL: u32 = 0x0000_0013;
 /// submit_sm or submit_multi failed (the usual status of a message refused by a filter).
 pub const ESME_RSUBMITFAIL: u32 = 0x0000_0045;
 /// Invalid number of destinations.

@@ -809,6 +809,20 @@ impl Session {
                     self.forward(from, &present, now, out);
                     return;
                 };
+                if first.command == "replace_sm" {
+                    // replace_sm names no data_coding (the replaced message's applies), so
+                    // the warning cannot be written into its text safely, and forwarding it
+                    // unmarked would deliver a suspect text without the warning: refused
+                    // (ESME_RREPLACEFAIL) and counted. Submitted anew, the text is marked.
+                    self.shared.metrics.smpp_event("warned_replace_refused");
+                    for (frame, seqs) in &present {
+                        let command = Header::peek(frame).map_or(0, |h| h.command_id);
+                        for s in seqs.iter() {
+                            respond(out.to(from), command, status::ESME_RREPLACEFAIL, *s);
+                        }
+                    }
+                    return;
+                }
                 let text = handset_text(messages, &TextOptions::default());
                 match self.warned_pdus(&present, first, &prefix, &text) {
                     Some(pdus) => {
