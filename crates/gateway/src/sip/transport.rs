@@ -40,10 +40,16 @@ pub fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
     Ok(socket.into())
 }
 
-/// Sends the proxy's output on the right transport.
+/// Most spare TCP send buffers kept (see [`Outbox`]).
+const SPARE_BUFFERS: usize = 1_024;
+
+/// Sends the proxy's output on the right transport. A message for a TCP connection is
+/// copied into a buffer taken from a pool and returned to it once written, so sending on
+/// TCP allocates nothing once the pool has warmed up.
 pub struct Outbox {
     udp: UdpSocket,
     tcp: Mutex<FxHashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>,
+    spare: Mutex<Vec<Vec<u8>>>,
     runtime: tokio::runtime::Handle,
     proxy: Arc<SipProxy>,
     max_message: usize,
@@ -63,6 +69,7 @@ impl Outbox {
         Arc::new(Outbox {
             udp,
             tcp: Mutex::new(FxHashMap::default()),
+            spare: Mutex::new(Vec::new()),
             runtime,
             proxy,
             max_message,
@@ -80,7 +87,29 @@ impl Outbox {
                     tracing::debug!(to = %dest.addr, error = %e, "UDP send failed");
                 }
             }
-            Wire::Tcp => self.send_tcp(dest.addr, bytes.to_vec()),
+            Wire::Tcp => self.send_tcp(dest.addr, self.buffer(bytes)),
+        }
+    }
+
+    /// `bytes` in a buffer from the pool (or a new one).
+    fn buffer(&self, bytes: &[u8]) -> Vec<u8> {
+        let mut buf = self
+            .spare
+            .lock()
+            .ok()
+            .and_then(|mut s| s.pop())
+            .unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(bytes);
+        buf
+    }
+
+    /// Returns a written buffer to the pool.
+    fn recycle(&self, buf: Vec<u8>) {
+        if let Ok(mut spare) = self.spare.lock() {
+            if spare.len() < SPARE_BUFFERS && buf.capacity() <= 1 << 16 {
+                spare.push(buf);
+            }
         }
     }
 
@@ -149,11 +178,13 @@ impl Outbox {
         mut rx: mpsc::Receiver<Vec<u8>>,
     ) {
         let (mut reader, mut writer) = stream.into_split();
+        let me = self.clone();
         let writer_task = tokio::spawn(async move {
             while let Some(bytes) = rx.recv().await {
                 if writer.write_all(&bytes).await.is_err() {
                     break;
                 }
+                me.recycle(bytes);
             }
         });
         let mut buf: Vec<u8> = Vec::with_capacity(8192);
@@ -171,7 +202,7 @@ impl Outbox {
                     Ok(Framing::KeepAlive(n)) => {
                         if n >= 4 {
                             // A CRLFCRLF ping gets a CRLF pong (RFC 5626 §3.5.1).
-                            self.send_tcp(peer, b"\r\n".to_vec());
+                            self.send_tcp(peer, self.buffer(b"\r\n"));
                         }
                         buf.drain(..n.min(buf.len()));
                     }
