@@ -556,6 +556,34 @@ fn silent_drop_answers_success_and_later_an_undelivered_receipt() {
 }
 
 #[test]
+fn a_silently_dropped_message_s_receipt_reaches_the_account_s_receiver_bind() {
+    // An ESME submitting on a transmitter bind takes its receipts on a receiver bind of the
+    // same account, as from an SMSC: the receipt of a silently dropped message goes there.
+    let t = setup(
+        "smpp-silent-rx",
+        "block = \"silent_drop\"\nreceipt_after_ms = 200\n",
+        "",
+        SimConfig::default(),
+    );
+    let mut rx = Esme::connect(t.smpp);
+    assert_eq!(rx.bind(CommandId::BindReceiver), status::ESME_ROK);
+    let mut tx = Esme::connect(t.smpp);
+    assert_eq!(tx.bind(CommandId::BindTransmitter), status::ESME_ROK);
+    let text = ucs2(SCAM);
+    let mut s = sm(FROM, TO, 8, 0, &text);
+    s.registered_delivery = 1;
+    let seq = tx.send(Body::SubmitSm(s));
+    assert_eq!(tx.response(seq).command_status, status::ESME_ROK);
+    let receipt = rx.recv().expect("a receipt on the receiver bind");
+    let Body::DeliverSm(d) = Pdu::decode(&receipt).unwrap().body else {
+        panic!("expected a receipt");
+    };
+    assert_eq!(d.esm_class & 0x04, 0x04);
+    assert!(String::from_utf8_lossy(d.short_message).contains("stat:UNDELIV"));
+    assert!(t.sim.received().is_empty(), "never delivered");
+}
+
+#[test]
 fn a_dissuasion_sms_reaches_the_warned_subscriber_once_per_period() {
     let t = setup(
         "smpp-dissuade",

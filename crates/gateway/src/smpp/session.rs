@@ -27,7 +27,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use interdict_engine::Verdict;
@@ -68,7 +68,17 @@ pub struct Shared {
     /// Sends dissuasion SMS after a warned message (when configured).
     pub dissuader: Option<Dissuader>,
     ids: AtomicU64,
+    /// Bound sessions that receive (receiver, transceiver), by the ESME's system_id: a
+    /// receipt for a message silently dropped on a transmitter bind goes to one of them, as
+    /// an SMSC delivers receipts to whichever bind of the account receives.
+    receivers: Mutex<Receivers>,
 }
+
+/// Receiving sessions (number, inbox) by system_id.
+type Receivers = HashMap<Box<[u8]>, Vec<(u64, Inbox)>>;
+
+/// Receipts handed to a session by its account's other sessions.
+type Inbox = Arc<Mutex<Vec<(Instant, Vec<u8>)>>>;
 
 impl Shared {
     /// Shared state of the proxy's sessions.
@@ -93,7 +103,46 @@ impl Shared {
             ingest,
             dissuader,
             ids: AtomicU64::new(1),
+            receivers: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn register_receiver(&self, system_id: &[u8], session: u64, inbox: Inbox) {
+        if let Ok(mut r) = self.receivers.lock() {
+            r.entry(system_id.into())
+                .or_default()
+                .push((session, inbox));
+        }
+    }
+
+    fn unregister_receiver(&self, system_id: &[u8], session: u64) {
+        if let Ok(mut r) = self.receivers.lock() {
+            if let Some(list) = r.get_mut(system_id) {
+                list.retain(|(id, _)| *id != session);
+                if list.is_empty() {
+                    r.remove(system_id);
+                }
+            }
+        }
+    }
+
+    /// Hands a receipt to a receiving session of `system_id`; false when there is none (or
+    /// its inbox is full).
+    fn hand_receipt(&self, system_id: &[u8], due: Instant, pdu: Vec<u8>) -> bool {
+        let Ok(r) = self.receivers.lock() else {
+            return false;
+        };
+        let Some((_, inbox)) = r.get(system_id).and_then(|l| l.first()) else {
+            return false;
+        };
+        let Ok(mut inbox) = inbox.lock() else {
+            return false;
+        };
+        if inbox.len() >= MAX_PENDING_RECEIPTS {
+            return false;
+        }
+        inbox.push((due, pdu));
+        true
     }
 
     /// A message id for a silently dropped message (never an SMSC's).
@@ -210,7 +259,18 @@ pub struct Session {
     hold: Hold,
     receipts: Vec<(Instant, Vec<u8>)>,
     released: Vec<Released>,
+    /// This session's number, for the registry of receiving sessions.
+    id: u64,
+    /// The ESME's system_id, once it asked to bind.
+    system_id: Option<Box<[u8]>>,
+    /// Whether this session is registered as a receiver of its account's receipts.
+    registered: bool,
+    /// Receipts handed over by the account's transmitter sessions.
+    inbox: Inbox,
 }
+
+/// Numbers sessions for the registry of receiving sessions.
+static SESSION_IDS: AtomicU64 = AtomicU64::new(1);
 
 const UNBIND_GRACE: Duration = Duration::from_secs(1);
 /// Most "undelivered" receipts of silently dropped messages waiting in one session.
@@ -234,6 +294,20 @@ impl Session {
             hold,
             receipts: Vec::new(),
             released: Vec::new(),
+            id: SESSION_IDS.fetch_add(1, Ordering::Relaxed),
+            system_id: None,
+            registered: false,
+            inbox: Arc::default(),
+        }
+    }
+
+    /// Leaves the registry of receiving sessions (unbound, closed or dropped).
+    fn unregister(&mut self) {
+        if self.registered {
+            if let Some(id) = &self.system_id {
+                self.shared.unregister_receiver(id, self.id);
+            }
+            self.registered = false;
         }
     }
 
@@ -347,6 +421,7 @@ impl Session {
                 }
                 let seq = self.esme.next();
                 write_header_only(&mut out.esme, CommandId::Unbind, status::ESME_ROK, seq);
+                self.unregister();
                 self.state = State::Unbinding { since: now };
                 out.close = true;
             }
@@ -363,6 +438,7 @@ impl Session {
                 status::ESME_RBINDFAIL,
                 esme_seq,
             );
+            self.unregister();
             self.state = State::Open;
             out.drop_smsc = true;
         }
@@ -375,6 +451,7 @@ impl Session {
         if let State::Bound(_) = self.state {
             self.unbind(Side::Esme, now, out);
             self.unbind(Side::Smsc, now, out);
+            self.unregister();
             self.state = State::Unbinding { since: now };
         } else {
             out.close = true;
@@ -399,6 +476,13 @@ impl Session {
                     self.shared.metrics.smpp_event("timeout");
                     answer_origin(out.to(side.other()), &w, status::ESME_RSYSERR);
                 }
+            }
+        }
+        if self.registered {
+            if let Ok(mut inbox) = self.inbox.lock() {
+                let room = MAX_PENDING_RECEIPTS.saturating_sub(self.receipts.len());
+                let n = inbox.len().min(room);
+                self.receipts.extend(inbox.drain(..n));
             }
         }
         if !self.receipts.is_empty() && matches!(self.state, State::Bound(_)) {
@@ -451,8 +535,14 @@ impl Session {
                 if header.command_status == status::ESME_ROK {
                     self.state = State::Bound(kind);
                     self.shared.metrics.smpp_event("bound");
+                    if let (true, Some(id)) = (kind.receives(), &self.system_id) {
+                        self.shared
+                            .register_receiver(id, self.id, self.inbox.clone());
+                        self.registered = true;
+                    }
                 } else {
                     self.shared.metrics.smpp_event("bind_refused");
+                    self.unregister();
                     self.state = State::Open;
                     out.drop_smsc = true;
                 }
@@ -518,6 +608,7 @@ impl Session {
             Body::BindTransmitter(b) | Body::BindReceiver(b) | Body::BindTransceiver(b) => *b,
             _ => return,
         };
+        self.system_id = Some(bind.system_id.into());
         let mapped = self
             .shared
             .cfg
@@ -572,6 +663,7 @@ impl Session {
         match self.state {
             State::Bound(_) => {
                 self.unbind(from.other(), now, out);
+                self.unregister();
                 self.state = State::Unbinding { since: now };
             }
             _ => out.close = true,
@@ -924,10 +1016,22 @@ impl Session {
                     // An ESME asking for receipts on a flood of refused messages must not
                     // grow the session without bound: the receipt is not sent, counted.
                     self.shared.metrics.smpp_event("receipt_dropped");
-                } else if from == Side::Esme && wants_receipt && can_receive {
+                } else if from == Side::Esme && wants_receipt {
                     if let Some(pdu) = undelivered_receipt(&id, first) {
                         let due = now + Duration::from_millis(self.shared.cfg.receipt_after_ms);
-                        self.receipts.push((due, pdu));
+                        if can_receive {
+                            self.receipts.push((due, pdu));
+                        } else {
+                            // A transmitter bind: the receipt goes to a bind of the same
+                            // account that receives, when there is one.
+                            let handed = self
+                                .system_id
+                                .as_deref()
+                                .is_some_and(|sid| self.shared.hand_receipt(sid, due, pdu));
+                            if !handed {
+                                self.shared.metrics.smpp_event("receipt_no_receiver");
+                            }
+                        }
                     }
                 }
             }
@@ -1145,6 +1249,12 @@ fn undelivered_receipt(id: &str, message: &TextPdu<'_>) -> Option<Vec<u8>> {
     }
     .to_vec()
     .ok()
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.unregister();
+    }
 }
 
 fn bind_command(kind: BindKind) -> u32 {
