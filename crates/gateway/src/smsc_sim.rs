@@ -398,7 +398,13 @@ struct Shared {
     binds: Mutex<VecDeque<BindRecord>>,
     next_route: AtomicU64,
     bound: watch::Sender<usize>,
+    /// Receipts waiting out `receipt_delay` (each a sleeping task): bounded by
+    /// [`MAX_DELAYED_RECEIPTS`], beyond which receipts go at once.
+    delayed_receipts: AtomicU64,
 }
+
+/// Most receipts waiting out `receipt_delay` at once.
+const MAX_DELAYED_RECEIPTS: u64 = 100_000;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -620,6 +626,7 @@ impl SmscSim {
             routes: Mutex::new(Vec::new()),
             binds: Mutex::new(VecDeque::new()),
             next_route: AtomicU64::new(0),
+            delayed_receipts: AtomicU64::new(0),
             bound: watch::channel(0).0,
         });
         let (stop, stop_rx) = watch::channel(false);
@@ -1398,12 +1405,17 @@ impl Session {
         let prefer = Some(self.id);
         let system_id = self.system_id.clone();
         let delay = shared.cfg.receipt_delay;
-        if delay.is_zero() {
+        let waiting = &shared.delayed_receipts;
+        if delay.is_zero() || waiting.fetch_add(1, Ordering::Relaxed) >= MAX_DELAYED_RECEIPTS {
+            if !delay.is_zero() {
+                waiting.fetch_sub(1, Ordering::Relaxed);
+            }
             shared.route(wire, prefer, Some(&system_id));
         } else {
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
                 shared.route(wire, prefer, Some(&system_id));
+                shared.delayed_receipts.fetch_sub(1, Ordering::Relaxed);
             });
         }
     }
@@ -1601,6 +1613,7 @@ mod tests {
             routes: Mutex::new(Vec::new()),
             binds: Mutex::new(VecDeque::new()),
             next_route: AtomicU64::new(0),
+            delayed_receipts: AtomicU64::new(0),
             bound: watch::channel(0).0,
         });
         let s = Session {
