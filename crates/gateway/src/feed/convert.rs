@@ -149,8 +149,8 @@ fn evidence(e: &Evidence) -> pb::Evidence {
             threshold: *threshold,
             window_seconds: 0,
         }),
-        // The feed has no template message yet: the template's id, senders and messages go in
-        // the detector name, the recipients are the figure observed.
+        // The example is this message's text: it leaves the gateway only where the event's
+        // text does (see `record_event`), so it is filled in there.
         Evidence::Campaign {
             template,
             recipients,
@@ -158,13 +158,13 @@ fn evidence(e: &Evidence) -> pb::Evidence {
             messages,
             window_ms,
             example: _,
-        } => Kind::Behaviour(pb::BehaviourFigure {
-            detector: format!(
-                "text_campaign template={template} senders={senders} messages={messages}"
-            ),
-            observed: *recipients,
-            threshold: 0,
+        } => Kind::Campaign(pb::CampaignTemplate {
+            template: template.clone(),
+            recipients: *recipients,
+            senders: *senders,
+            messages: *messages,
             window_seconds: window_ms / 1000,
+            example: String::new(),
         }),
         Evidence::Unparseable { party, raw, error } => Kind::Unparseable(pb::Unparseable {
             party: role(*party) as i32,
@@ -230,6 +230,20 @@ pub fn record_event(r: &DecisionRecord) -> pb::DecisionEvent {
     // it (the record has none otherwise).
     if matches!(r.acted, Verdict::Block | Verdict::Warn) {
         ev.text = r.text.clone();
+        if r.text.is_some() {
+            // The campaign's example follows the same rule as the text.
+            let examples = r.decision.evidence.iter().filter_map(|e| match e {
+                Evidence::Campaign { example, .. } => Some(example),
+                _ => None,
+            });
+            let slots = ev.evidence.iter_mut().filter_map(|e| match &mut e.kind {
+                Some(pb::evidence::Kind::Campaign(c)) => Some(c),
+                _ => None,
+            });
+            for (slot, example) in slots.zip(examples) {
+                slot.example = example.clone();
+            }
+        }
     }
     ev.call_seconds = r.call_seconds;
     if let Some(shadow) = &r.shadow {
@@ -237,4 +251,71 @@ pub fn record_event(r: &DecisionRecord) -> pb::DecisionEvent {
         ev.shadow_rule_id = shadow.rule.as_deref().unwrap_or_default().to_string();
     }
     ev
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Degraded;
+
+    fn campaign_record(text: Option<&str>) -> DecisionRecord {
+        let mut decision = Decision::pass(
+            Party::new("+8617055550001", None),
+            Party::new("+8613800000001", None),
+        );
+        decision.verdict = Verdict::Warn;
+        decision.evidence.push(Evidence::Campaign {
+            template: "9f3a".into(),
+            recipients: 12,
+            senders: 3,
+            messages: 14,
+            window_ms: 600_000,
+            example: "【某银行】您的积分即将清零，请登录兑换".into(),
+        });
+        DecisionRecord {
+            kind: RecordKind::Decision,
+            at_ms: 1,
+            gateway: "t".into(),
+            protocol: Protocol::Smpp,
+            direction: Direction::ToCore,
+            method: "submit_sm".into(),
+            ingress: Ingress::Domestic,
+            trunk: None,
+            peer: None,
+            message_id: "1".into(),
+            pack_version: "v".into(),
+            latency_ns: 0,
+            degraded: Degraded::default(),
+            acted: Verdict::Warn,
+            decision,
+            shadow: None,
+            call_seconds: None,
+            text: text.map(str::to_string),
+        }
+    }
+
+    fn campaign(ev: &pb::DecisionEvent) -> pb::CampaignTemplate {
+        match ev.evidence.first().and_then(|e| e.kind.clone()) {
+            Some(pb::evidence::Kind::Campaign(c)) => c,
+            other => panic!("expected a campaign, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_campaign_is_its_own_evidence_and_its_example_follows_the_text_rule() {
+        let with_text = record_event(&campaign_record(Some("全文")));
+        let c = campaign(&with_text);
+        assert_eq!(
+            (c.template.as_str(), c.recipients, c.senders, c.messages),
+            ("9f3a", 12, 3, 14)
+        );
+        assert_eq!(c.window_seconds, 600);
+        assert!(c.example.contains("积分"), "the example goes with the text");
+        let without = record_event(&campaign_record(None));
+        assert_eq!(
+            campaign(&without).example,
+            "",
+            "no text configured: no example leaves the gateway"
+        );
+    }
 }

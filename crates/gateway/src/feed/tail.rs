@@ -137,6 +137,10 @@ pub fn strongest(ev: &pb::DecisionEvent) -> String {
         Some(Kind::Contact(c)) => format!("{} {} ({})", c.kind, c.value, c.matched),
         Some(Kind::Behaviour(b)) => format!("{} {} > {}", b.detector, b.observed, b.threshold),
         Some(Kind::Spoofing(s)) => format!("{} on international ingress", s.caller),
+        Some(Kind::Campaign(c)) => format!(
+            "campaign {}: {} recipients, {} senders in {} s",
+            c.template, c.recipients, c.senders, c.window_seconds
+        ),
         Some(Kind::Unparseable(u)) => format!("unreadable {}", u.raw),
         None => String::new(),
     }
