@@ -159,7 +159,10 @@ async fn four_subscribers(name: &str, n: u64, seconds: f64, per_ms: Option<u64>)
     }
     let (offered, logged) = producer.join().unwrap();
     let cpu = cpu_seconds() - cpu_before;
-    let written = feed.stats.written.load(std::sync::atomic::Ordering::Relaxed);
+    let written = feed
+        .stats
+        .written
+        .load(std::sync::atomic::Ordering::Relaxed);
     let secs = delivered.iter().map(|d| d.1).fold(0.0, f64::max);
     all.sort_unstable();
     let p99 = all.get(all.len() * 99 / 100).copied().unwrap_or(0);

@@ -7,9 +7,11 @@
 //! the writer found queued: group commit) and only then announced to subscribers, so a
 //! subscriber never sees an event that a crash could take back.
 
+use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
+use bytes::{Bytes, BytesMut};
 use interdict_proto::v1 as pb;
 use prost::Message;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
@@ -59,6 +61,17 @@ pub struct Applied {
     pub duplicate: bool,
 }
 
+/// An event as stored and as sent: its sequence number and its encoded `DecisionEvent`
+/// (with that sequence number set). Encoded once when written; every subscriber sends the
+/// same bytes.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// The sequence number.
+    pub sequence: u64,
+    /// The encoded `DecisionEvent`.
+    pub bytes: Bytes,
+}
+
 /// A durable, ordered log of feed events and pushed number updates.
 pub trait EventLog: Send + Sync + 'static {
     /// Appends events in one durable write, assigning consecutive sequence numbers; returns
@@ -66,6 +79,13 @@ pub trait EventLog: Send + Sync + 'static {
     fn append(&self, events: Vec<pb::DecisionEvent>) -> Result<u64, LogError>;
     /// Up to `max` events from sequence `from` on, in order.
     fn read(&self, from: u64, max: usize) -> Result<Vec<pb::DecisionEvent>, LogError>;
+    /// Up to `max` encoded events from sequence `from` on, in order (may read storage).
+    fn read_encoded(&self, from: u64, max: usize) -> Result<Vec<Encoded>, LogError>;
+    /// Up to `max` encoded events from sequence `from` on when the log still holds them in
+    /// memory (no I/O, never blocks for long); `None` when `from` is not held.
+    fn recent(&self, _from: u64, _max: usize) -> Option<Vec<Encoded>> {
+        None
+    }
     /// The oldest retained sequence number (the next one to be written when empty).
     fn first_sequence(&self) -> u64;
     /// The last sequence number written (0 before the first).
@@ -87,11 +107,69 @@ pub trait EventLog: Send + Sync + 'static {
     fn enforce(&self, retention: Retention, now_ms: u64) -> Result<u64, LogError>;
 }
 
+/// Most events the log keeps in memory for live subscribers.
+const RECENT_EVENTS: usize = 65_536;
+/// Most bytes of encoded events the log keeps in memory for live subscribers.
+const RECENT_BYTES: usize = 32 << 20;
+
+/// The newest committed events, encoded, for live subscribers to send without reading or
+/// decoding the store: `events[i]` has sequence `first + i`.
+#[derive(Debug)]
+struct Recent {
+    first: u64,
+    events: VecDeque<Bytes>,
+    bytes: usize,
+}
+
+impl Recent {
+    /// Appends committed events (consecutive, the first being the next after those held),
+    /// then forgets the oldest beyond the limits.
+    fn extend(&mut self, first: u64, events: Vec<Bytes>) {
+        if self.first.saturating_add(self.events.len() as u64) != first {
+            // Not consecutive (cannot happen under the writer's lock): start again.
+            self.events.clear();
+            self.bytes = 0;
+            self.first = first;
+        }
+        for b in events {
+            self.bytes = self.bytes.saturating_add(b.len());
+            self.events.push_back(b);
+        }
+        while self.events.len() > RECENT_EVENTS || self.bytes > RECENT_BYTES {
+            let Some(old) = self.events.pop_front() else {
+                break;
+            };
+            self.bytes = self.bytes.saturating_sub(old.len());
+            self.first = self.first.saturating_add(1);
+        }
+    }
+
+    fn get(&self, from: u64, max: usize) -> Option<Vec<Encoded>> {
+        let skip = usize::try_from(from.checked_sub(self.first)?).ok()?;
+        if skip >= self.events.len() {
+            return None;
+        }
+        Some(
+            self.events
+                .range(skip..)
+                .take(max)
+                .zip(from..)
+                .map(|(b, sequence)| Encoded {
+                    sequence,
+                    bytes: b.clone(),
+                })
+                .collect(),
+        )
+    }
+}
+
 /// The default [`EventLog`]: a redb database file.
 pub struct RedbLog {
     db: Database,
     /// Serialises writers (sequence assignment), and holds (next sequence, rules version).
     state: Mutex<(u64, u64)>,
+    /// The newest committed events, encoded (updated under `state`, before `tail`).
+    recent: RwLock<Recent>,
     tail: watch::Sender<u64>,
 }
 
@@ -133,6 +211,11 @@ impl RedbLog {
         Ok(RedbLog {
             db,
             state: Mutex::new((next, version)),
+            recent: RwLock::new(Recent {
+                first: next,
+                events: VecDeque::new(),
+                bytes: 0,
+            }),
             tail,
         })
     }
@@ -141,27 +224,46 @@ impl RedbLog {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Writes `events` from sequence `next` in an open transaction; returns the next sequence.
+    /// Writes `events` from sequence `next` in an open transaction; returns them encoded
+    /// (their sequence numbers set), in order.
     fn put_events(
         tx: &redb::WriteTransaction,
-        mut next: u64,
+        next: u64,
         events: Vec<pb::DecisionEvent>,
-    ) -> Result<u64, LogError> {
+    ) -> Result<Vec<Bytes>, LogError> {
         let mut table = tx.open_table(EVENTS).map_err(store)?;
         let mut meta = tx.open_table(META).map_err(store)?;
         let mut bytes = meta.get("bytes").map_err(store)?.map_or(0, |v| v.value());
-        let mut buf = Vec::new();
+        // One allocation for most batches (events are a few hundred bytes): each event's
+        // bytes are a view of it.
+        let mut buf = BytesMut::with_capacity(events.len().saturating_mul(256));
+        let mut out = Vec::with_capacity(events.len());
+        let mut seq = next;
         for mut ev in events {
-            ev.sequence = next;
-            buf.clear();
+            ev.sequence = seq;
             ev.encode(&mut buf).map_err(store)?;
-            table.insert(next, buf.as_slice()).map_err(store)?;
-            bytes = bytes.saturating_add(buf.len() as u64);
-            next = next.saturating_add(1);
+            let encoded = buf.split().freeze();
+            table.insert(seq, &*encoded).map_err(store)?;
+            bytes = bytes.saturating_add(encoded.len() as u64);
+            out.push(encoded);
+            seq = seq.saturating_add(1);
         }
-        meta.insert("next", next).map_err(store)?;
+        meta.insert("next", seq).map_err(store)?;
         meta.insert("bytes", bytes).map_err(store)?;
-        Ok(next)
+        Ok(out)
+    }
+
+    /// After a commit under the writer's lock: keeps the events for live subscribers, then
+    /// announces them.
+    fn committed(&self, first: u64, events: Vec<Bytes>) -> u64 {
+        let next = first.saturating_add(events.len() as u64);
+        self.recent
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(first, events);
+        let last = next.saturating_sub(1);
+        self.tail.send_replace(last);
+        next
     }
 }
 
@@ -172,12 +274,10 @@ impl EventLog for RedbLog {
             return Ok(state.0.saturating_sub(1));
         }
         let tx = self.db.begin_write().map_err(store)?;
-        let next = Self::put_events(&tx, state.0, events)?;
+        let encoded = Self::put_events(&tx, state.0, events)?;
         tx.commit().map_err(store)?;
-        state.0 = next;
-        let last = next.saturating_sub(1);
-        self.tail.send_replace(last);
-        Ok(last)
+        state.0 = self.committed(state.0, encoded);
+        Ok(state.0.saturating_sub(1))
     }
 
     fn read(&self, from: u64, max: usize) -> Result<Vec<pb::DecisionEvent>, LogError> {
@@ -191,6 +291,37 @@ impl EventLog for RedbLog {
             out.push(ev);
         }
         Ok(out)
+    }
+
+    fn read_encoded(&self, from: u64, max: usize) -> Result<Vec<Encoded>, LogError> {
+        if let Some(held) = self.recent(from, max) {
+            return Ok(held);
+        }
+        let tx = self.db.begin_read().map_err(store)?;
+        let table = tx.open_table(EVENTS).map_err(store)?;
+        let mut found = Vec::new();
+        let mut buf = BytesMut::new();
+        for item in table.range(from..).map_err(store)?.take(max) {
+            let (k, v) = item.map_err(store)?;
+            buf.extend_from_slice(v.value());
+            found.push((k.value(), v.value().len()));
+        }
+        // One allocation for the batch: each event's bytes are a view of it.
+        let mut all = buf.freeze();
+        Ok(found
+            .into_iter()
+            .map(|(sequence, len)| Encoded {
+                sequence,
+                bytes: all.split_to(len.min(all.len())),
+            })
+            .collect())
+    }
+
+    fn recent(&self, from: u64, max: usize) -> Option<Vec<Encoded>> {
+        self.recent
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(from, max)
     }
 
     fn first_sequence(&self) -> u64 {
@@ -255,10 +386,10 @@ impl EventLog for RedbLog {
                     .map_err(store)?;
             }
         }
-        let next = Self::put_events(&tx, state.0, vec![audit])?;
+        let encoded = Self::put_events(&tx, state.0, vec![audit])?;
         tx.commit().map_err(store)?;
+        let next = self.committed(state.0, encoded);
         *state = (next, version);
-        self.tail.send_replace(next.saturating_sub(1));
         Ok(Applied {
             rules_version: version,
             audit_sequence,
@@ -319,5 +450,66 @@ impl EventLog for RedbLog {
         }
         tx.commit().map_err(store)?;
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn event(i: u64) -> pb::DecisionEvent {
+        pb::DecisionEvent {
+            message_id: format!("m{i}"),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn encoded_reads_match_decoded_ones_in_memory_and_from_the_store() {
+        let dir = std::env::temp_dir().join(format!("interdict-log-recent-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let log = RedbLog::open(&dir).unwrap();
+        // More than the memory holds, so the oldest are only in the store.
+        let total = RECENT_EVENTS as u64 + 5_000;
+        let mut i = 0;
+        while i < total {
+            let n = 8_192.min(total - i);
+            log.append((i..i + n).map(event).collect()).unwrap();
+            i += n;
+        }
+        assert_eq!(log.last_sequence(), total);
+        assert!(log.recent(1, 10).is_none(), "the oldest are not held");
+        let newest = total - RECENT_EVENTS as u64 + 1;
+        assert_eq!(log.recent(newest - 1, 1).map(|v| v.len()), None);
+        let held = log.recent(newest, 3).unwrap();
+        assert_eq!(held.first().map(|e| e.sequence), Some(newest));
+        assert!(
+            log.recent(total + 1, 10).is_none(),
+            "nothing beyond the last"
+        );
+        for from in [1, 2, newest - 2, newest, total - 1] {
+            let encoded = log.read_encoded(from, 5).unwrap();
+            let decoded = log.read(from, 5).unwrap();
+            assert_eq!(encoded.len(), decoded.len());
+            for (e, d) in encoded.iter().zip(&decoded) {
+                assert_eq!(e.sequence, d.sequence);
+                assert_eq!(pb::DecisionEvent::decode(e.bytes.as_ref()).unwrap(), *d);
+                assert_eq!(d.message_id, format!("m{}", d.sequence - 1));
+            }
+        }
+        // After a restart nothing is held: everything comes from the store, in order.
+        drop(log);
+        let log = RedbLog::open(&dir).unwrap();
+        assert!(log.recent(total, 1).is_none());
+        let tail = log.read_encoded(total - 1, 10).unwrap();
+        assert_eq!(
+            tail.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+            [total - 1, total]
+        );
+        log.append(vec![event(total)]).unwrap();
+        let held = log.recent(total + 1, 10).unwrap();
+        assert_eq!(held.len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
