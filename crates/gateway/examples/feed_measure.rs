@@ -3,8 +3,9 @@
 //! push-to-enforcement latency, and start-up with a year of pushes.
 //!
 //! `cargo run --release -p interdict --example feed_measure -- [all|throughput|latency|push|startup]
-//! [--events N] [--seconds S]` (the throughput run offers at most N events, default 1,000,000,
-//! for at most S seconds, default 10).
+//! [--events N] [--seconds S] [--rate R]` (the throughput run offers at most N events, default
+//! 1,000,000, for at most S seconds, default 10; the latency run offers R events/s, default
+//! 10,000, for 3 s).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../tests/feed_support/mod.rs"]
@@ -26,6 +27,8 @@ struct Args {
     events: u64,
     /// The throughput run stops offering after this long (at most).
     seconds: f64,
+    /// Events per second offered by the latency run (for 3 s).
+    rate: u64,
 }
 
 fn args() -> Args {
@@ -33,6 +36,7 @@ fn args() -> Args {
         what: "all".into(),
         events: 1_000_000,
         seconds: 10.0,
+        rate: 10_000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -41,9 +45,10 @@ fn args() -> Args {
             "--seconds" => {
                 a.seconds = it.next().and_then(|v| v.parse().ok()).expect("--seconds S")
             }
+            "--rate" => a.rate = it.next().and_then(|v| v.parse().ok()).expect("--rate R"),
             "all" | "throughput" | "latency" | "push" | "startup" => a.what = arg,
             _ => panic!(
-                "usage: feed_measure [all|throughput|latency|push|startup] [--events N] [--seconds S]"
+                "usage: feed_measure [all|throughput|latency|push|startup] [--events N] [--seconds S] [--rate R]"
             ),
         }
     }
@@ -56,9 +61,9 @@ async fn throughput_to_four_subscribers(events: u64, seconds: f64) {
     four_subscribers("throughput", events, seconds, None).await;
 }
 
-/// Latency at a steady 10,000 events/s (not saturated), 3 s.
-async fn latency_at_10k_events_per_second() {
-    four_subscribers("latency", 30_000, 60.0, Some(10)).await;
+/// Latency at a steady `rate` events/s (not saturated), for 3 s.
+async fn latency_at_a_steady_rate(rate: u64) {
+    four_subscribers("latency", rate.saturating_mul(3), 60.0, Some(rate)).await;
 }
 
 /// The process's CPU time (user + system) in seconds, from `/proc/self/stat` (Linux; 0
@@ -81,9 +86,9 @@ fn now_ns() -> u64 {
         .as_nanos() as u64
 }
 
-/// Up to `n` events (for at most `seconds`) to four live subscribers; with `per_ms`, offered
-/// at that many per millisecond.
-async fn four_subscribers(name: &str, n: u64, seconds: f64, per_ms: Option<u64>) {
+/// Up to `n` events (for at most `seconds`) to four live subscribers; with `rate`, offered
+/// at that many per second.
+async fn four_subscribers(name: &str, n: u64, seconds: f64, rate: Option<u64>) {
     let dir = temp_dir(name);
     let feed = Feed::start(&dir).await;
     let mut tasks = Vec::new();
@@ -127,9 +132,9 @@ async fn four_subscribers(name: &str, n: u64, seconds: f64, per_ms: Option<u64>)
             while i.saturating_sub(done(&stats)) > 32_768 {
                 std::thread::sleep(Duration::from_micros(200));
             }
-            if let Some(k) = per_ms {
-                if i % k == 0 {
-                    let due = started + Duration::from_micros(i * 1000 / k);
+            if let Some(rate) = rate {
+                if i % 64 == 0 {
+                    let due = started + Duration::from_nanos(i * 1_000_000_000 / rate.max(1));
                     if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
                         std::thread::sleep(wait);
                     }
@@ -274,7 +279,7 @@ fn main() {
         rt.block_on(throughput_to_four_subscribers(a.events, a.seconds));
     }
     if all || a.what == "latency" {
-        rt.block_on(latency_at_10k_events_per_second());
+        rt.block_on(latency_at_a_steady_rate(a.rate));
     }
     if all || a.what == "push" {
         rt.block_on(push_to_enforcement());
