@@ -11,14 +11,19 @@ use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{Mutex, RwLock};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use interdict_proto::v1 as pb;
 use prost::Message;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use tokio::sync::watch;
 
-/// Events by sequence number (the encoded `DecisionEvent`, its `sequence` set).
+/// Events as written before batches: by sequence number (the encoded `DecisionEvent`, its
+/// `sequence` set). Still read and trimmed, no longer written.
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// Events by batch: the first sequence number of the batch → its events in order, each a
+/// frame of its length (4 bytes, little-endian) and the encoded `DecisionEvent` (its
+/// `sequence` set). One insert per batch rather than one per event.
+const BATCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("event_batches");
 /// Pushed number updates by rules version (the encoded `UpdateNumbersRequest`).
 const RULES: TableDefinition<u64, &[u8]> = TableDefinition::new("rules");
 /// Request ids already applied: id → (rules version, audit sequence) as 16 bytes.
@@ -144,6 +149,18 @@ impl Recent {
         }
     }
 
+    /// Forgets the events before `first` (removed from the store by retention).
+    fn forget_before(&mut self, first: u64) {
+        while self.first < first {
+            let Some(old) = self.events.pop_front() else {
+                self.first = first;
+                break;
+            };
+            self.bytes = self.bytes.saturating_sub(old.len());
+            self.first = self.first.saturating_add(1);
+        }
+    }
+
     fn get(&self, from: u64, max: usize) -> Option<Vec<Encoded>> {
         let skip = usize::try_from(from.checked_sub(self.first)?).ok()?;
         if skip >= self.events.len() {
@@ -181,6 +198,58 @@ fn encode_pair(a: u64, b: u64) -> [u8; 16] {
     out
 }
 
+/// The frames of a batch: each event's (offset, length) in `value`.
+fn frames(value: &[u8]) -> Option<Vec<(usize, usize)>> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at < value.len() {
+        let len: [u8; 4] = value.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        let len = usize::try_from(u32::from_le_bytes(len)).ok()?;
+        let start = at.checked_add(4)?;
+        let end = start.checked_add(len)?;
+        if end > value.len() {
+            return None;
+        }
+        out.push((start, len));
+        at = end;
+    }
+    Some(out)
+}
+
+/// Up to `max` events of a batch stored under `key`, from sequence `from` on, appended to
+/// `out` (one allocation for them, each event a view of it).
+fn take_batch(
+    key: u64,
+    value: &[u8],
+    from: u64,
+    max: usize,
+    out: &mut Vec<Encoded>,
+) -> Result<(), LogError> {
+    let frames = frames(value).ok_or(LogError::Decode(key))?;
+    let skip = usize::try_from(from.saturating_sub(key)).unwrap_or(usize::MAX);
+    let room = max.saturating_sub(out.len());
+    let wanted: Vec<(usize, usize)> = frames.into_iter().skip(skip).take(room).collect();
+    let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
+        return Ok(());
+    };
+    let base = first.0;
+    let copied = Bytes::copy_from_slice(
+        value
+            .get(base..last.0 + last.1)
+            .ok_or(LogError::Decode(key))?,
+    );
+    let mut seq = key.saturating_add(skip as u64);
+    for (start, len) in wanted {
+        let at = start - base;
+        out.push(Encoded {
+            sequence: seq,
+            bytes: copied.slice(at..at + len),
+        });
+        seq = seq.saturating_add(1);
+    }
+    Ok(())
+}
+
 fn decode_pair(bytes: &[u8]) -> Option<(u64, u64)> {
     let a: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
     let b: [u8; 8] = bytes.get(8..16)?.try_into().ok()?;
@@ -195,6 +264,7 @@ impl RedbLog {
         let tx = db.begin_write().map_err(store)?;
         let (next, version) = {
             let _ = tx.open_table(EVENTS).map_err(store)?;
+            let _ = tx.open_table(BATCHES).map_err(store)?;
             let _ = tx.open_table(REQUESTS).map_err(store)?;
             let rules = tx.open_table(RULES).map_err(store)?;
             let meta = tx.open_table(META).map_err(store)?;
@@ -224,33 +294,45 @@ impl RedbLog {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Writes `events` from sequence `next` in an open transaction; returns them encoded
-    /// (their sequence numbers set), in order.
+    /// Writes `events` from sequence `next` in an open transaction, as one batch; returns
+    /// them encoded (their sequence numbers set), in order.
     fn put_events(
         tx: &redb::WriteTransaction,
         next: u64,
         events: Vec<pb::DecisionEvent>,
     ) -> Result<Vec<Bytes>, LogError> {
-        let mut table = tx.open_table(EVENTS).map_err(store)?;
+        let mut table = tx.open_table(BATCHES).map_err(store)?;
         let mut meta = tx.open_table(META).map_err(store)?;
         let mut bytes = meta.get("bytes").map_err(store)?.map_or(0, |v| v.value());
-        // One allocation for most batches (events are a few hundred bytes): each event's
-        // bytes are a view of it.
+        // One buffer for the batch (most events are a few hundred bytes): the stored value,
+        // and each event's bytes a view of it.
         let mut buf = BytesMut::with_capacity(events.len().saturating_mul(256));
-        let mut out = Vec::with_capacity(events.len());
+        let mut spans = Vec::with_capacity(events.len());
         let mut seq = next;
         for mut ev in events {
             ev.sequence = seq;
+            let at = buf.len();
+            buf.put_u32_le(0);
             ev.encode(&mut buf).map_err(store)?;
-            let encoded = buf.split().freeze();
-            table.insert(seq, &*encoded).map_err(store)?;
-            bytes = bytes.saturating_add(encoded.len() as u64);
-            out.push(encoded);
+            let len = buf.len() - at - 4;
+            let framed = u32::try_from(len).map_err(store)?;
+            if let Some(slot) = buf.get_mut(at..at + 4) {
+                slot.copy_from_slice(&framed.to_le_bytes());
+            }
+            spans.push((at + 4, len));
+            bytes = bytes.saturating_add(len as u64);
             seq = seq.saturating_add(1);
+        }
+        let all = buf.freeze();
+        if !spans.is_empty() {
+            table.insert(next, &*all).map_err(store)?;
         }
         meta.insert("next", seq).map_err(store)?;
         meta.insert("bytes", bytes).map_err(store)?;
-        Ok(out)
+        Ok(spans
+            .into_iter()
+            .map(|(start, len)| all.slice(start..start + len))
+            .collect())
     }
 
     /// After a commit under the writer's lock: keeps the events for live subscribers, then
@@ -281,16 +363,10 @@ impl EventLog for RedbLog {
     }
 
     fn read(&self, from: u64, max: usize) -> Result<Vec<pb::DecisionEvent>, LogError> {
-        let tx = self.db.begin_read().map_err(store)?;
-        let table = tx.open_table(EVENTS).map_err(store)?;
-        let mut out = Vec::new();
-        for item in table.range(from..).map_err(store)?.take(max) {
-            let (k, v) = item.map_err(store)?;
-            let ev =
-                pb::DecisionEvent::decode(v.value()).map_err(|_| LogError::Decode(k.value()))?;
-            out.push(ev);
-        }
-        Ok(out)
+        self.read_encoded(from, max)?
+            .into_iter()
+            .map(|e| pb::DecisionEvent::decode(e.bytes).map_err(|_| LogError::Decode(e.sequence)))
+            .collect()
     }
 
     fn read_encoded(&self, from: u64, max: usize) -> Result<Vec<Encoded>, LogError> {
@@ -298,23 +374,34 @@ impl EventLog for RedbLog {
             return Ok(held);
         }
         let tx = self.db.begin_read().map_err(store)?;
-        let table = tx.open_table(EVENTS).map_err(store)?;
-        let mut found = Vec::new();
-        let mut buf = BytesMut::new();
-        for item in table.range(from..).map_err(store)?.take(max) {
+        let mut out = Vec::new();
+        // Events written before batches first: they are older than every batch.
+        let legacy = tx.open_table(EVENTS).map_err(store)?;
+        for item in legacy.range(from..).map_err(store)?.take(max) {
             let (k, v) = item.map_err(store)?;
-            buf.extend_from_slice(v.value());
-            found.push((k.value(), v.value().len()));
+            out.push(Encoded {
+                sequence: k.value(),
+                bytes: Bytes::copy_from_slice(v.value()),
+            });
         }
-        // One allocation for the batch: each event's bytes are a view of it.
-        let mut all = buf.freeze();
-        Ok(found
-            .into_iter()
-            .map(|(sequence, len)| Encoded {
-                sequence,
-                bytes: all.split_to(len.min(all.len())),
-            })
-            .collect())
+        let from = out.last().map_or(from, |e| e.sequence.saturating_add(1));
+        let table = tx.open_table(BATCHES).map_err(store)?;
+        // The batch holding `from`, if any, then the following ones.
+        let start = table
+            .range(..=from)
+            .map_err(store)?
+            .next_back()
+            .transpose()
+            .map_err(store)?
+            .map_or(from, |(k, _)| k.value());
+        for item in table.range(start..).map_err(store)? {
+            if out.len() >= max {
+                break;
+            }
+            let (k, v) = item.map_err(store)?;
+            take_batch(k.value(), v.value(), from, max, &mut out)?;
+        }
+        Ok(out)
     }
 
     fn recent(&self, from: u64, max: usize) -> Option<Vec<Encoded>> {
@@ -330,7 +417,11 @@ impl EventLog for RedbLog {
         // never saw those events.
         let state = self.lock();
         let first = self.db.begin_read().ok().and_then(|tx| {
-            let table = tx.open_table(EVENTS).ok()?;
+            let legacy = tx.open_table(EVENTS).ok()?;
+            if let Some((k, _)) = legacy.first().ok()? {
+                return Some(k.value());
+            }
+            let table = tx.open_table(BATCHES).ok()?;
             let first = table.first().ok()??;
             Some(first.0.value())
         });
@@ -422,33 +513,95 @@ impl EventLog for RedbLog {
         let cutoff = now_ms.saturating_sub(retention.max_age_ms);
         let tx = self.db.begin_write().map_err(store)?;
         let mut removed = 0u64;
+        let first;
+        let time_of = |bytes: &[u8]| {
+            pb::DecisionEvent::decode(bytes)
+                .ok()
+                .and_then(|e| e.time)
+                .map_or(0, |t| super::convert::timestamp_ms(&t))
+        };
+        let goes = |at_ms: u64, bytes: u64| {
+            (retention.max_age_ms > 0 && at_ms < cutoff)
+                || (retention.max_bytes > 0 && bytes > retention.max_bytes)
+        };
         {
-            let mut table = tx.open_table(EVENTS).map_err(store)?;
+            let mut legacy = tx.open_table(EVENTS).map_err(store)?;
+            let mut batches = tx.open_table(BATCHES).map_err(store)?;
             let mut meta = tx.open_table(META).map_err(store)?;
             let mut bytes = meta.get("bytes").map_err(store)?.map_or(0, |v| v.value());
-            // The newest event is always kept, so that the sequence can be read back.
-            while table.len().map_err(store)? > 1 {
-                let Some((key, len, at_ms)) = table.first().map_err(store)?.map(|(k, v)| {
-                    let at = pb::DecisionEvent::decode(v.value())
-                        .ok()
-                        .and_then(|e| e.time)
-                        .map_or(0, |t| super::convert::timestamp_ms(&t));
-                    (k.value(), v.value().len() as u64, at)
-                }) else {
+            // The newest event is always kept, so that the sequence can be read back: the
+            // newest of the events written before batches only when no batch follows.
+            let keep = if batches.is_empty().map_err(store)? {
+                1
+            } else {
+                0
+            };
+            while legacy.len().map_err(store)? > keep {
+                let Some((key, len, at_ms)) = legacy
+                    .first()
+                    .map_err(store)?
+                    .map(|(k, v)| (k.value(), v.value().len() as u64, time_of(v.value())))
+                else {
                     break;
                 };
-                let too_old = retention.max_age_ms > 0 && at_ms < cutoff;
-                let too_big = retention.max_bytes > 0 && bytes > retention.max_bytes;
-                if !too_old && !too_big {
+                if !goes(at_ms, bytes) {
                     break;
                 }
-                table.remove(key).map_err(store)?;
+                legacy.remove(key).map_err(store)?;
                 bytes = bytes.saturating_sub(len);
                 removed += 1;
             }
+            // Then batches, oldest first, whole or in part (the rest stored again under its
+            // first sequence number); an older event that stays keeps every newer one.
+            while legacy.is_empty().map_err(store)? {
+                let last = batches.len().map_err(store)? <= 1;
+                let Some((key, value)) = batches
+                    .first()
+                    .map_err(store)?
+                    .map(|(k, v)| (k.value(), v.value().to_vec()))
+                else {
+                    break;
+                };
+                let frames = frames(&value).ok_or(LogError::Decode(key))?;
+                let mut dropped = 0usize;
+                for (start, len) in &frames {
+                    if last && dropped + 1 >= frames.len() {
+                        break;
+                    }
+                    let event = value.get(*start..start + len).unwrap_or_default();
+                    if !goes(time_of(event), bytes) {
+                        break;
+                    }
+                    bytes = bytes.saturating_sub(*len as u64);
+                    dropped += 1;
+                }
+                if dropped == 0 {
+                    break;
+                }
+                batches.remove(key).map_err(store)?;
+                removed += dropped as u64;
+                if let Some((start, _)) = frames.get(dropped) {
+                    let rest = value.get(start - 4..).unwrap_or_default();
+                    batches
+                        .insert(key.saturating_add(dropped as u64), rest)
+                        .map_err(store)?;
+                    break;
+                }
+            }
             meta.insert("bytes", bytes).map_err(store)?;
+            first = match legacy.first().map_err(store)? {
+                Some((k, _)) => Some(k.value()),
+                None => batches.first().map_err(store)?.map(|(k, _)| k.value()),
+            };
         }
         tx.commit().map_err(store)?;
+        if let Some(first) = first {
+            // Live subscribers no longer find what the store no longer has.
+            self.recent
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .forget_before(first);
+        }
         Ok(removed)
     }
 }
@@ -510,6 +663,123 @@ mod tests {
         log.append(vec![event(total)]).unwrap();
         let held = log.recent(total + 1, 10).unwrap();
         assert_eq!(held.len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn timed(i: u64, at_ms: u64) -> pb::DecisionEvent {
+        pb::DecisionEvent {
+            time: Some(super::super::convert::timestamp(at_ms)),
+            ..event(i)
+        }
+    }
+
+    fn fresh(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("interdict-log-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn sequences(log: &RedbLog) -> Vec<u64> {
+        let events = log.read(1, 1_000).unwrap();
+        for e in &events {
+            assert_eq!(
+                e.message_id,
+                format!("m{}", e.sequence - 1),
+                "event {}",
+                e.sequence
+            );
+        }
+        events.iter().map(|e| e.sequence).collect()
+    }
+
+    #[test]
+    fn retention_removes_old_events_from_within_a_batch() {
+        let dir = fresh("retention");
+        let log = RedbLog::open(&dir).unwrap();
+        // Two batches: 1..=10 at 1,000..10,000 ms, 11..=15 at 11,000..15,000 ms.
+        log.append((0..10).map(|i| timed(i, (i + 1) * 1_000)).collect())
+            .unwrap();
+        log.append((10..15).map(|i| timed(i, (i + 1) * 1_000)).collect())
+            .unwrap();
+        let age = |max_age_ms| Retention {
+            max_age_ms,
+            max_bytes: 0,
+        };
+        // Older than 4,500 ms at 9,000 ms: events 1..=4.
+        assert_eq!(log.enforce(age(4_500), 9_000).unwrap(), 4);
+        assert_eq!(log.first_sequence(), 5);
+        assert_eq!(sequences(&log), (5..=15).collect::<Vec<_>>());
+        // Everything old: the first batch whole, the second but its newest event.
+        assert_eq!(log.enforce(age(1), 1_000_000).unwrap(), 10);
+        assert_eq!(sequences(&log), [15]);
+        // By size: each event here is the same size; keep at most three events' worth.
+        log.append((15..20).map(|i| timed(i, 1_000_000)).collect())
+            .unwrap();
+        let one = log.read_encoded(16, 1).unwrap().remove(0).bytes.len() as u64;
+        let size = Retention {
+            max_age_ms: 0,
+            max_bytes: 3 * one,
+        };
+        assert_eq!(log.enforce(size, 0).unwrap(), 3);
+        assert_eq!(sequences(&log), [18, 19, 20]);
+        drop(log);
+        let log = RedbLog::open(&dir).unwrap();
+        assert_eq!(log.first_sequence(), 18);
+        assert_eq!(log.append(vec![event(20)]).unwrap(), 21, "no reuse");
+        assert_eq!(sequences(&log), [18, 19, 20, 21]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn events_written_one_per_row_before_batches_are_still_read_and_trimmed() {
+        let dir = fresh("legacy");
+        drop(RedbLog::open(&dir).unwrap());
+        {
+            // A log as written before batches: one row per event.
+            let db = Database::create(dir.join("feed.redb")).unwrap();
+            let tx = db.begin_write().unwrap();
+            {
+                let mut events = tx.open_table(EVENTS).unwrap();
+                let mut meta = tx.open_table(META).unwrap();
+                let mut bytes = 0;
+                for i in 0..5u64 {
+                    let mut ev = timed(i, 1_000);
+                    ev.sequence = i + 1;
+                    let b = ev.encode_to_vec();
+                    bytes += b.len() as u64;
+                    events.insert(i + 1, b.as_slice()).unwrap();
+                }
+                meta.insert("next", 6).unwrap();
+                meta.insert("bytes", bytes).unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let log = RedbLog::open(&dir).unwrap();
+        assert_eq!(log.last_sequence(), 5);
+        assert_eq!(log.first_sequence(), 1);
+        assert_eq!(
+            log.append((5..8).map(|i| timed(i, 2_000)).collect())
+                .unwrap(),
+            8
+        );
+        assert_eq!(sequences(&log), (1..=8).collect::<Vec<_>>());
+        assert_eq!(
+            log.read_encoded(4, 3)
+                .unwrap()
+                .iter()
+                .map(|e| e.sequence)
+                .collect::<Vec<_>>(),
+            [4, 5, 6],
+            "across the two tables"
+        );
+        // The old rows go first; the newest of them is not kept once batches follow.
+        let age = Retention {
+            max_age_ms: 500,
+            max_bytes: 0,
+        };
+        assert_eq!(log.enforce(age, 1_600).unwrap(), 5);
+        assert_eq!(log.first_sequence(), 6);
+        assert_eq!(sequences(&log), [6, 7, 8]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
