@@ -16,6 +16,7 @@ use interdict::feed::log::{EventLog, RedbLog};
 use interdict::feed::{restore, FeedStats};
 use interdict_engine::{load_pack, Engine};
 use interdict_proto::v1 as pb;
+use prost::Message;
 use std::time::Duration;
 use tokio_stream::StreamExt;
 
@@ -115,6 +116,35 @@ async fn four_subscribers(name: &str, n: u64, seconds: f64, rate: Option<u64>) {
             (lat, std::time::Instant::now())
         }));
     }
+    // Decision to durable: an in-process watcher of the log's last sequence, reading the
+    // newest committed events as soon as they are announced (what every subscriber's
+    // reader does before the network).
+    let durable = {
+        let log = feed.log.clone();
+        let mut tail = log.watch();
+        let mut next = log.last_sequence() + 1;
+        tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(n.min(4_000_000) as usize);
+            while tail.changed().await.is_ok() {
+                let last = *tail.borrow_and_update();
+                while next <= last {
+                    let Some(held) = log.recent(next, 4096) else {
+                        break;
+                    };
+                    let now = now_ns();
+                    for e in &held {
+                        let ev = pb::DecisionEvent::decode(e.bytes.clone()).unwrap();
+                        if ev.message_id == "end" {
+                            return lat;
+                        }
+                        lat.push(now.saturating_sub(ev.latency_ns));
+                    }
+                    next = held.last().map_or(last + 1, |e| e.sequence + 1);
+                }
+            }
+            lat
+        })
+    };
     let cpu_before = cpu_seconds();
     let started = std::time::Instant::now();
     let deadline = started + Duration::from_secs_f64(seconds);
@@ -164,6 +194,8 @@ async fn four_subscribers(name: &str, n: u64, seconds: f64, rate: Option<u64>) {
     }
     let (offered, logged) = producer.join().unwrap();
     let cpu = cpu_seconds() - cpu_before;
+    let mut durable = durable.await.unwrap();
+    durable.sort_unstable();
     let written = feed
         .stats
         .written
@@ -186,6 +218,11 @@ async fn four_subscribers(name: &str, n: u64, seconds: f64, rate: Option<u64>) {
         all.len() as f64 / secs,
         p50 as f64 / 1e6,
         p99 as f64 / 1e6,
+    );
+    eprintln!(
+        "{name}: decision->durable (committed and announced, in process) p50 {:.1} ms p99 {:.1} ms",
+        durable.get(durable.len() / 2).copied().unwrap_or(0) as f64 / 1e6,
+        durable.get(durable.len() * 99 / 100).copied().unwrap_or(0) as f64 / 1e6,
     );
     eprintln!(
         "{name}: CPU (user+system, all threads, producer and subscribers included) {cpu:.2} s: {:.1} us per event",
