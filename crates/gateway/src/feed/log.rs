@@ -198,22 +198,51 @@ fn encode_pair(a: u64, b: u64) -> [u8; 16] {
     out
 }
 
-/// The frames of a batch: each event's (offset, length) in `value`.
-fn frames(value: &[u8]) -> Option<Vec<(usize, usize)>> {
-    let mut out = Vec::new();
-    let mut at = 0usize;
-    while at < value.len() {
-        let len: [u8; 4] = value.get(at..at.checked_add(4)?)?.try_into().ok()?;
-        let len = usize::try_from(u32::from_le_bytes(len)).ok()?;
-        let start = at.checked_add(4)?;
-        let end = start.checked_add(len)?;
-        if end > value.len() {
+/// The frames of a batch, in order: each event's (offset, length) in `value`, or `None` for
+/// a malformed frame (then nothing more).
+struct Frames<'a> {
+    value: &'a [u8],
+    at: usize,
+}
+
+impl Iterator for Frames<'_> {
+    type Item = Option<(usize, usize)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at >= self.value.len() {
             return None;
         }
-        out.push((start, len));
-        at = end;
+        let frame = (|| {
+            let len: [u8; 4] = self
+                .value
+                .get(self.at..self.at.checked_add(4)?)?
+                .try_into()
+                .ok()?;
+            let len = usize::try_from(u32::from_le_bytes(len)).ok()?;
+            let start = self.at.checked_add(4)?;
+            let end = start.checked_add(len)?;
+            (end <= self.value.len()).then_some((start, len, end))
+        })();
+        match frame {
+            Some((start, len, end)) => {
+                self.at = end;
+                Some(Some((start, len)))
+            }
+            None => {
+                self.at = self.value.len();
+                Some(None)
+            }
+        }
     }
-    Some(out)
+}
+
+fn frames_of(value: &[u8]) -> Frames<'_> {
+    Frames { value, at: 0 }
+}
+
+/// Every frame of a batch, or `None` when one is malformed.
+fn frames(value: &[u8]) -> Option<Vec<(usize, usize)>> {
+    frames_of(value).collect()
 }
 
 /// Up to `max` events of a batch stored under `key`, from sequence `from` on, appended to
@@ -225,10 +254,14 @@ fn take_batch(
     max: usize,
     out: &mut Vec<Encoded>,
 ) -> Result<(), LogError> {
-    let frames = frames(value).ok_or(LogError::Decode(key))?;
     let skip = usize::try_from(from.saturating_sub(key)).unwrap_or(usize::MAX);
     let room = max.saturating_sub(out.len());
-    let wanted: Vec<(usize, usize)> = frames.into_iter().skip(skip).take(room).collect();
+    // Only as far as the frames wanted (a batch may hold tens of thousands).
+    let wanted: Vec<(usize, usize)> = frames_of(value)
+        .skip(skip)
+        .take(room)
+        .collect::<Option<_>>()
+        .ok_or(LogError::Decode(key))?;
     let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
         return Ok(());
     };
@@ -780,6 +813,31 @@ mod tests {
         assert_eq!(log.enforce(age, 1_600).unwrap(), 5);
         assert_eq!(log.first_sequence(), 6);
         assert_eq!(sequences(&log), [6, 7, 8]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_batch_cut_short_is_an_error_not_a_gap() {
+        let dir = fresh("cut");
+        let log = RedbLog::open(&dir).unwrap();
+        log.append((0..3).map(event).collect()).unwrap();
+        drop(log);
+        {
+            let db = Database::create(dir.join("feed.redb")).unwrap();
+            let tx = db.begin_write().unwrap();
+            {
+                let mut batches = tx.open_table(BATCHES).unwrap();
+                let whole = batches.get(1).unwrap().unwrap().value().to_vec();
+                batches.insert(1, &whole[..whole.len() - 1]).unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let log = RedbLog::open(&dir).unwrap();
+        assert!(matches!(log.read_encoded(1, 10), Err(LogError::Decode(1))));
+        // The frames before the cut are whole: reading only them works.
+        assert_eq!(log.read_encoded(1, 2).unwrap().len(), 2);
+        assert!(frames(b"\x05\x00\x00\x00abc").is_none());
+        assert_eq!(frames(b"\x01\x00\x00\x00a"), Some(vec![(4, 1)]));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
