@@ -245,6 +245,36 @@ fn frames(value: &[u8]) -> Option<Vec<(usize, usize)>> {
     frames_of(value).collect()
 }
 
+/// Bytes of events per allocation kept in memory for subscribers.
+const CHUNK: usize = 256 * 1024;
+
+/// The events at `spans` of `buf`, copied into allocations of about [`CHUNK`] bytes, each
+/// event a view of one: a subscriber that stops reading holds a few chunks alive, not a
+/// whole batch's buffer.
+fn chunked(buf: &[u8], spans: &[(usize, usize)]) -> Vec<Bytes> {
+    let mut out = Vec::with_capacity(spans.len());
+    let mut rest = spans;
+    while let Some((first, _)) = rest.first() {
+        // At least one event per chunk, then as many as fit.
+        let mut n = 1;
+        while let Some((start, len)) = rest.get(n) {
+            if start + len - first > CHUNK {
+                break;
+            }
+            n += 1;
+        }
+        let (these, after) = rest.split_at(n);
+        let end = these.last().map_or(*first, |(start, len)| start + len);
+        let chunk = Bytes::copy_from_slice(buf.get(*first..end).unwrap_or_default());
+        for (start, len) in these {
+            let at = start - first;
+            out.push(chunk.slice(at..at + len));
+        }
+        rest = after;
+    }
+    out
+}
+
 /// Up to `max` events of a batch stored under `key`, from sequence `from` on, appended to
 /// `out` (one allocation for them, each event a view of it).
 fn take_batch(
@@ -328,7 +358,7 @@ impl RedbLog {
     }
 
     /// Writes `events` from sequence `next` in an open transaction, as one batch; returns
-    /// them encoded (their sequence numbers set), in order.
+    /// them encoded (their sequence numbers set), in order, in chunks of about [`CHUNK`].
     fn put_events(
         tx: &redb::WriteTransaction,
         next: u64,
@@ -337,8 +367,8 @@ impl RedbLog {
         let mut table = tx.open_table(BATCHES).map_err(store)?;
         let mut meta = tx.open_table(META).map_err(store)?;
         let mut bytes = meta.get("bytes").map_err(store)?.map_or(0, |v| v.value());
-        // One buffer for the batch (most events are a few hundred bytes): the stored value,
-        // and each event's bytes a view of it.
+        // One buffer for the batch (most events are a few hundred bytes): the stored value;
+        // what stays in memory is copied out of it in chunks (see `chunked`).
         let mut buf = BytesMut::with_capacity(events.len().saturating_mul(256));
         let mut spans = Vec::with_capacity(events.len());
         let mut seq = next;
@@ -356,16 +386,12 @@ impl RedbLog {
             bytes = bytes.saturating_add(len as u64);
             seq = seq.saturating_add(1);
         }
-        let all = buf.freeze();
         if !spans.is_empty() {
-            table.insert(next, &*all).map_err(store)?;
+            table.insert(next, &*buf).map_err(store)?;
         }
         meta.insert("next", seq).map_err(store)?;
         meta.insert("bytes", bytes).map_err(store)?;
-        Ok(spans
-            .into_iter()
-            .map(|(start, len)| all.slice(start..start + len))
-            .collect())
+        Ok(chunked(&buf, &spans))
     }
 
     /// After a commit under the writer's lock: keeps the events for live subscribers, then
@@ -839,5 +865,36 @@ mod tests {
         assert!(frames(b"\x05\x00\x00\x00abc").is_none());
         assert_eq!(frames(b"\x01\x00\x00\x00a"), Some(vec![(4, 1)]));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn events_kept_in_memory_are_copied_in_chunks_whole() {
+        // 4-byte frame headers between events, as in a batch; one event bigger than a chunk.
+        let sizes = [1_000usize, CHUNK + 10, 7, 1_000, 3];
+        let mut buf = Vec::new();
+        let mut spans = Vec::new();
+        for (i, n) in sizes
+            .iter()
+            .chain(std::iter::repeat_n(&1_000, 600))
+            .enumerate()
+        {
+            buf.extend_from_slice(&[0, 0, 0, 0]);
+            spans.push((buf.len(), *n));
+            buf.extend(std::iter::repeat_n(i as u8, *n));
+        }
+        let out = chunked(&buf, &spans);
+        assert_eq!(out.len(), spans.len());
+        for (b, (start, len)) in out.iter().zip(&spans) {
+            assert_eq!(b.as_ref(), &buf[*start..start + len]);
+        }
+        // The 600 small events after the big one share a few chunks, not one each.
+        let mut chunks = 1;
+        for w in out.windows(2).skip(5) {
+            let gap = (w[1].as_ptr() as isize).wrapping_sub(w[0].as_ptr() as isize);
+            if gap != w[0].len() as isize + 4 {
+                chunks += 1;
+            }
+        }
+        assert!((3..=4).contains(&chunks), "{chunks} chunks for 600 kB");
     }
 }
