@@ -139,24 +139,56 @@ pub struct Counts {
 
 impl FeedStats {
     fn count(&self, events: &[pb::DecisionEvent]) {
+        // Counted for the batch first (enums by value, rules in a hash map of borrowed
+        // ids), then added to the totals under the lock once.
+        let mut verdicts = [0u64; 4];
+        let mut protocols = [0u64; 3];
+        let mut rules: rustc_hash::FxHashMap<&str, u64> = rustc_hash::FxHashMap::default();
+        for ev in events {
+            // Values this build does not know count as unspecified (0).
+            let v = usize::try_from(ev.verdict)
+                .ok()
+                .filter(|v| *v < verdicts.len())
+                .unwrap_or(0);
+            if let Some(n) = verdicts.get_mut(v) {
+                *n += 1;
+            }
+            let p = usize::try_from(ev.protocol)
+                .ok()
+                .filter(|p| *p < protocols.len())
+                .unwrap_or(0);
+            if let Some(n) = protocols.get_mut(p) {
+                *n += 1;
+            }
+            if !ev.rule_id.is_empty() {
+                *rules.entry(ev.rule_id.as_str()).or_default() += 1;
+            }
+        }
         let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         // Allocates only for a key seen for the first time.
-        fn bump(m: &mut BTreeMap<String, u64>, key: &str) {
+        fn bump(m: &mut BTreeMap<String, u64>, key: &str, by: u64) {
+            if by == 0 {
+                return;
+            }
             match m.get_mut(key) {
-                Some(n) => *n += 1,
+                Some(n) => *n += by,
                 None => {
-                    m.insert(key.to_string(), 1);
+                    m.insert(key.to_string(), by);
                 }
             }
         }
-        for ev in events {
-            let v = pb::Verdict::try_from(ev.verdict).unwrap_or(pb::Verdict::Unspecified);
-            bump(&mut c.by_verdict, v.as_str_name());
-            let p = pb::Protocol::try_from(ev.protocol).unwrap_or(pb::Protocol::Unspecified);
-            bump(&mut c.by_protocol, p.as_str_name());
-            if !ev.rule_id.is_empty() {
-                bump(&mut c.by_rule, &ev.rule_id);
-            }
+        for (v, n) in verdicts.iter().enumerate() {
+            let v = i32::try_from(v).unwrap_or(0);
+            let name = pb::Verdict::try_from(v).unwrap_or(pb::Verdict::Unspecified);
+            bump(&mut c.by_verdict, name.as_str_name(), *n);
+        }
+        for (p, n) in protocols.iter().enumerate() {
+            let p = i32::try_from(p).unwrap_or(0);
+            let name = pb::Protocol::try_from(p).unwrap_or(pb::Protocol::Unspecified);
+            bump(&mut c.by_protocol, name.as_str_name(), *n);
+        }
+        for (rule, n) in rules {
+            bump(&mut c.by_rule, rule, n);
         }
     }
 }
@@ -185,8 +217,10 @@ impl FeedSender {
     }
 }
 
-/// Most events written in one transaction.
-const MAX_BATCH: usize = 8192;
+/// Most events written in one transaction. Group commit keeps up with a rate of at most
+/// this many events per fsync: at 8,192, a disk whose fsync took 40 ms under other I/O held
+/// the log below 205,000 events/s and the queue grew.
+const MAX_BATCH: usize = 32_768;
 
 /// Starts the log's writer thread behind a queue of `capacity` events; the thread ends when
 /// every [`FeedSender`] is gone.
@@ -385,4 +419,45 @@ pub async fn start(
         addr,
         stats,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn stats_count_each_verdict_protocol_and_rule_across_batches() {
+        let ev = |verdict: i32, protocol: i32, rule: &str| pb::DecisionEvent {
+            verdict,
+            protocol,
+            rule_id: rule.into(),
+            ..Default::default()
+        };
+        let stats = FeedStats::default();
+        stats.count(&[
+            ev(pb::Verdict::Block as i32, pb::Protocol::Sip as i32, "r1"),
+            ev(pb::Verdict::Block as i32, pb::Protocol::Smpp as i32, "r2"),
+            ev(pb::Verdict::Pass as i32, pb::Protocol::Smpp as i32, ""),
+            // Values this build does not know count as unspecified.
+            ev(9, 7, "r1"),
+        ]);
+        stats.count(&[ev(pb::Verdict::Warn as i32, pb::Protocol::Sip as i32, "r2")]);
+        let c = stats.counts.lock().unwrap();
+        let get = |m: &BTreeMap<String, u64>| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        assert_eq!(
+            get(&c.by_verdict),
+            "VERDICT_BLOCK=2,VERDICT_PASS=1,VERDICT_UNSPECIFIED=1,VERDICT_WARN=1"
+        );
+        assert_eq!(
+            get(&c.by_protocol),
+            "PROTOCOL_SIP=2,PROTOCOL_SMPP=2,PROTOCOL_UNSPECIFIED=1"
+        );
+        assert_eq!(get(&c.by_rule), "r1=2,r2=2");
+    }
 }

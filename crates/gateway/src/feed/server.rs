@@ -5,23 +5,29 @@ use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use bytes::{BufMut, Bytes};
 use interdict_engine::{decide_with, Engine, Event, Snapshot};
 use interdict_proto::v1 as pb;
+use prost::Message;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
+use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::{http, Body, BoxFuture, Service, StdError};
+use tonic::server::{Grpc, NamedService, ServerStreamingService};
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
-use super::log::EventLog;
+use super::log::{Encoded, EventLog};
 use super::{convert, number_changes, FeedConfig, FeedStats, Grant, Role, UpdateError};
 use crate::check::now_ms;
 
 /// Events read from the log per step of a subscription.
 const READ_BATCH: usize = 1024;
-/// Events buffered per subscriber between its reader and its connection.
-const SUBSCRIBER_BUFFER: usize = 1024;
+/// Batches (of at most [`READ_BATCH`] events) buffered per subscriber between its reader
+/// and its connection.
+const SUBSCRIBER_BATCHES: usize = 2;
 
 /// Who is calling, and what they may do.
 #[derive(Debug, Clone)]
@@ -142,18 +148,100 @@ pub struct Filter {
     region: Vec<String>,
 }
 
-fn number_of(p: Option<&pb::Party>) -> &str {
-    p.map_or("", |p| {
+fn number_of(p: Option<&pb::Party>) -> &[u8] {
+    p.map_or(&[], |p| {
         if p.number.is_empty() {
-            &p.raw
+            p.raw.as_bytes()
         } else {
-            &p.number
+            p.number.as_bytes()
         }
     })
 }
 
-fn any_prefix(prefixes: &[String], number: &str) -> bool {
-    prefixes.is_empty() || prefixes.iter().any(|p| number.starts_with(p.as_str()))
+fn any_prefix(prefixes: &[String], number: &[u8]) -> bool {
+    prefixes.is_empty() || prefixes.iter().any(|p| number.starts_with(p.as_bytes()))
+}
+
+/// What a filter looks at in an event, read from the event or straight from its encoding.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct View<'a> {
+    kind: i32,
+    verdict: i32,
+    protocol: i32,
+    caller: &'a [u8],
+    callee: &'a [u8],
+    /// Whether one of the event's categories is one of the filter's.
+    category_hit: bool,
+}
+
+/// A protobuf field's value, as far as [`fields`] reads it.
+enum Value<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+    Fixed,
+}
+
+/// Reads a varint at the start of `b`: its value and what follows.
+fn varint(b: &[u8]) -> Option<(u64, &[u8])> {
+    let mut v = 0u64;
+    for (i, byte) in b.iter().enumerate().take(10) {
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if *byte < 0x80 {
+            return Some((v, b.get(i + 1..)?));
+        }
+    }
+    None
+}
+
+/// The top-level fields of an encoded message, in order: calls `f(number, value)` for each;
+/// false when the encoding is malformed.
+fn fields<'a>(mut b: &'a [u8], mut f: impl FnMut(u64, Value<'a>)) -> bool {
+    while !b.is_empty() {
+        let Some((key, rest)) = varint(b) else {
+            return false;
+        };
+        let (value, rest) = match key & 7 {
+            0 => match varint(rest) {
+                Some((v, rest)) => (Value::Varint(v), rest),
+                None => return false,
+            },
+            1 => match rest.get(8..) {
+                Some(rest) => (Value::Fixed, rest),
+                None => return false,
+            },
+            2 => {
+                let Some((len, rest)) = varint(rest) else {
+                    return false;
+                };
+                let Ok(len) = usize::try_from(len) else {
+                    return false;
+                };
+                match (rest.get(..len), rest.get(len..)) {
+                    (Some(v), Some(rest)) => (Value::Bytes(v), rest),
+                    _ => return false,
+                }
+            }
+            5 => match rest.get(4..) {
+                Some(rest) => (Value::Fixed, rest),
+                None => return false,
+            },
+            _ => return false,
+        };
+        f(key >> 3, value);
+        b = rest;
+    }
+    true
+}
+
+/// The number of an encoded `Party`: its normalised number, else its raw form.
+fn party_number(b: &[u8]) -> Option<&[u8]> {
+    let (mut raw, mut number): (&[u8], &[u8]) = (&[], &[]);
+    let ok = fields(b, |field, value| match (field, value) {
+        (1, Value::Bytes(v)) => raw = v,
+        (2, Value::Bytes(v)) => number = v,
+        _ => {}
+    });
+    ok.then_some(if number.is_empty() { raw } else { number })
 }
 
 impl Filter {
@@ -170,23 +258,73 @@ impl Filter {
         }
     }
 
+    /// Whether every event passes.
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+            && self.verdicts.is_empty()
+            && self.categories.is_empty()
+            && self.protocols.is_empty()
+            && self.callee_prefixes.is_empty()
+            && self.caller_prefixes.is_empty()
+            && self.region.is_empty()
+    }
+
     /// Whether `ev` passes.
     pub fn matches(&self, ev: &pb::DecisionEvent) -> bool {
-        let callee = number_of(ev.callee.as_ref());
+        self.passes(&View {
+            kind: ev.kind,
+            verdict: ev.verdict,
+            protocol: ev.protocol,
+            caller: number_of(ev.caller.as_ref()),
+            callee: number_of(ev.callee.as_ref()),
+            category_hit: ev.categories.iter().any(|c| self.categories.contains(c)),
+        })
+    }
+
+    /// Whether the encoded `DecisionEvent` `bytes` passes, read without decoding it (the
+    /// same answer as [`Filter::matches`] on the decoded event); a malformed encoding
+    /// passes only an empty filter.
+    pub fn matches_encoded(&self, bytes: &[u8]) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        let mut v = View::default();
+        let mut parties_ok = true;
+        let ok = fields(bytes, |field, value| match (field, value) {
+            // Enums are int32 on the wire: the truncation is prost's own.
+            (4, Value::Varint(x)) => v.protocol = x as i32,
+            (6, Value::Varint(x)) => v.kind = x as i32,
+            (9, Value::Varint(x)) => v.verdict = x as i32,
+            (7, Value::Bytes(p)) => match party_number(p) {
+                Some(n) => v.caller = n,
+                None => parties_ok = false,
+            },
+            (8, Value::Bytes(p)) => match party_number(p) {
+                Some(n) => v.callee = n,
+                None => parties_ok = false,
+            },
+            (11, Value::Bytes(c)) => {
+                v.category_hit |= self.categories.iter().any(|f| f.as_bytes() == c)
+            }
+            _ => {}
+        });
+        ok && parties_ok && self.passes(&v)
+    }
+
+    fn passes(&self, v: &View<'_>) -> bool {
         if !self.region.is_empty() {
             // A regional subscriber sees only events about its own callees (not the audit
             // trail of other regions' pushes, which has no callee).
-            if callee.is_empty() || !any_prefix(&self.region, callee) {
+            if v.callee.is_empty() || !any_prefix(&self.region, v.callee) {
                 return false;
             }
         }
-        (self.kinds.is_empty() || self.kinds.contains(&ev.kind))
-            && (self.verdicts.is_empty() || self.verdicts.contains(&ev.verdict))
-            && (self.protocols.is_empty() || self.protocols.contains(&ev.protocol))
-            && (self.categories.is_empty()
-                || ev.categories.iter().any(|c| self.categories.contains(c)))
-            && any_prefix(&self.callee_prefixes, callee)
-            && any_prefix(&self.caller_prefixes, number_of(ev.caller.as_ref()))
+        (self.kinds.is_empty() || self.kinds.contains(&v.kind))
+            && (self.verdicts.is_empty() || self.verdicts.contains(&v.verdict))
+            && (self.protocols.is_empty() || self.protocols.contains(&v.protocol))
+            && (self.categories.is_empty() || v.category_hit)
+            && any_prefix(&self.callee_prefixes, v.callee)
+            && any_prefix(&self.caller_prefixes, v.caller)
     }
 }
 
@@ -208,27 +346,37 @@ impl Drop for SubscriberGuard {
     }
 }
 
+/// What a subscription's reader hands its connection: events already encoded.
+type Batch = Result<Vec<Bytes>, Status>;
+
 async fn pump(
     log: Arc<dyn EventLog>,
     mut next: u64,
     filter: Filter,
-    tx: mpsc::Sender<Result<pb::DecisionEvent, Status>>,
+    tx: mpsc::Sender<Batch>,
     _guard: SubscriberGuard,
 ) {
     let mut tail = log.watch();
     loop {
         let last = *tail.borrow_and_update();
         if next <= last {
-            let reader = log.clone();
-            let from = next;
-            let batch = tokio::task::spawn_blocking(move || reader.read(from, READ_BATCH)).await;
-            let events = match batch {
-                Ok(Ok(events)) => events,
-                Ok(Err(e)) => {
-                    let _ = tx.send(Err(Status::internal(e.to_string()))).await;
-                    return;
+            // Live subscribers find the newest events in memory; those behind read the store.
+            let events: Vec<Encoded> = match log.recent(next, READ_BATCH) {
+                Some(held) => held,
+                None => {
+                    let reader = log.clone();
+                    let from = next;
+                    match tokio::task::spawn_blocking(move || reader.read_encoded(from, READ_BATCH))
+                        .await
+                    {
+                        Ok(Ok(events)) => events,
+                        Ok(Err(e)) => {
+                            let _ = tx.send(Err(Status::internal(e.to_string()))).await;
+                            return;
+                        }
+                        Err(_) => return,
+                    }
                 }
-                Err(_) => return,
             };
             if events.is_empty() {
                 // Nothing at or after `next` although `last` is beyond it: cannot happen with
@@ -236,11 +384,15 @@ async fn pump(
                 next = last.saturating_add(1);
                 continue;
             }
+            let mut out = Vec::with_capacity(events.len());
             for ev in events {
                 next = ev.sequence.saturating_add(1);
-                if filter.matches(&ev) && tx.send(Ok(ev)).await.is_err() {
-                    return;
+                if filter.matches_encoded(&ev.bytes) {
+                    out.push(ev.bytes);
                 }
+            }
+            if !out.is_empty() && tx.send(Ok(out)).await.is_err() {
+                return;
             }
             continue;
         }
@@ -251,19 +403,96 @@ async fn pump(
     }
 }
 
-/// The Feed service.
+/// A subscription's response: the batches of its reader, one event at a time.
+pub struct Events {
+    rx: mpsc::Receiver<Batch>,
+    batch: std::vec::IntoIter<Bytes>,
+}
+
+impl Stream for Events {
+    type Item = Result<Bytes, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            if let Some(b) = self.batch.next() {
+                return Poll::Ready(Some(Ok(b)));
+            }
+            match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(Ok(batch))) => self.batch = batch.into_iter(),
+                Poll::Ready(Some(Err(status))) => return Poll::Ready(Some(Err(status))),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+/// The codec of `Feed.Subscribe`: requests are decoded, events go out as the log's bytes
+/// (an encoded `DecisionEvent` each), so an event is encoded once for every subscriber.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SubscribeCodec;
+
+/// Writes an encoded `DecisionEvent` as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EncodedEncoder;
+
+/// Decodes a `SubscribeRequest`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestDecoder;
+
+impl Codec for SubscribeCodec {
+    type Encode = Bytes;
+    type Decode = pb::SubscribeRequest;
+    type Encoder = EncodedEncoder;
+    type Decoder = RequestDecoder;
+
+    fn encoder(&mut self) -> EncodedEncoder {
+        EncodedEncoder
+    }
+
+    fn decoder(&mut self) -> RequestDecoder {
+        RequestDecoder
+    }
+}
+
+impl Encoder for EncodedEncoder {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        // Events are small: fill bigger HTTP/2 data frames than tonic's default 32 KiB.
+        BufferSettings::new(64 * 1024, 64 * 1024)
+    }
+}
+
+impl Decoder for RequestDecoder {
+    type Item = pb::SubscribeRequest;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<pb::SubscribeRequest>, Status> {
+        pb::SubscribeRequest::decode(src)
+            .map(Some)
+            .map_err(|e| Status::invalid_argument(e.to_string()))
+    }
+}
+
+/// The Feed service (`interdict.v1.Feed`), written out rather than generated so that
+/// `Subscribe` sends the log's encoded events as they are.
 #[derive(Clone)]
-pub struct FeedService(pub Arc<FeedState>);
+pub struct FeedServer(pub Arc<FeedState>);
 
-#[tonic::async_trait]
-impl pb::feed_server::Feed for FeedService {
-    type SubscribeStream =
-        Pin<Box<dyn Stream<Item = Result<pb::DecisionEvent, Status>> + Send + 'static>>;
+impl NamedService for FeedServer {
+    const NAME: &'static str = pb::feed_server::SERVICE_NAME;
+}
 
-    async fn subscribe(
-        &self,
-        request: Request<pb::SubscribeRequest>,
-    ) -> Result<Response<Self::SubscribeStream>, Status> {
+impl FeedServer {
+    /// Authorises a subscription and starts its reader.
+    fn subscribe(&self, request: Request<pb::SubscribeRequest>) -> Result<Events, Status> {
         let caller = self.0.authorise(&request, Role::Subscriber)?;
         let r = request.into_inner();
         let region = if caller.grant.role == Role::Subscriber {
@@ -273,11 +502,53 @@ impl pb::feed_server::Feed for FeedService {
         };
         let filter = Filter::new(&r, &region);
         let start = start_of(&*self.0.log, &r);
-        let (tx, rx) = mpsc::channel(SUBSCRIBER_BUFFER);
+        let (tx, rx) = mpsc::channel(SUBSCRIBER_BATCHES);
         self.0.stats.subscribers.fetch_add(1, Ordering::Relaxed);
         let guard = SubscriberGuard(self.0.stats.clone());
         tokio::spawn(pump(self.0.log.clone(), start, filter, tx, guard));
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Events {
+            rx,
+            batch: Vec::new().into_iter(),
+        })
+    }
+}
+
+struct SubscribeMethod(FeedServer);
+
+impl ServerStreamingService<pb::SubscribeRequest> for SubscribeMethod {
+    type Response = Bytes;
+    type ResponseStream = Events;
+    type Future = BoxFuture<Response<Events>, Status>;
+
+    fn call(&mut self, request: Request<pb::SubscribeRequest>) -> Self::Future {
+        let server = self.0.clone();
+        Box::pin(async move { server.subscribe(request).map(Response::new) })
+    }
+}
+
+impl<B> Service<http::Request<B>> for FeedServer
+where
+    B: Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        if req.uri().path() == "/interdict.v1.Feed/Subscribe" {
+            let method = SubscribeMethod(self.clone());
+            return Box::pin(async move {
+                Ok(Grpc::new(SubscribeCodec)
+                    .server_streaming(method, req)
+                    .await)
+            });
+        }
+        Box::pin(async move { Ok(Status::unimplemented("no such method").into_http()) })
     }
 }
 
@@ -522,9 +793,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<pb::feed_server::FeedServer<FeedService>>()
-        .await;
+    health.set_serving::<FeedServer>().await;
     health
         .set_serving::<pb::rules_server::RulesServer<RulesService>>()
         .await;
@@ -537,11 +806,13 @@ pub async fn serve(
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
     }
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Without TCP_NODELAY on the accepted connections, a subscriber's small frames waited
+    // for the previous ones to be acknowledged (Nagle): about 10 ms per event at a low rate.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     builder
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(pb::feed_server::FeedServer::new(FeedService(state.clone())))
+        .add_service(FeedServer(state.clone()))
         .add_service(pb::rules_server::RulesServer::new(RulesService(
             state.clone(),
         )))
@@ -549,4 +820,89 @@ pub async fn serve(
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use proptest::prelude::*;
+
+    fn party(raw: &str, number: &str) -> Option<pb::Party> {
+        Some(pb::Party {
+            raw: raw.into(),
+            number: number.into(),
+            kind: pb::PartyKind::E164 as i32,
+        })
+    }
+
+    const NUMBERS: [&str; 4] = ["", "+8617000001", "+8617100002", "95588"];
+    const CATEGORIES: [&str; 3] = ["impersonation", "loan", "phishing"];
+
+    fn pick(from: &[&str], mask: u8) -> Vec<String> {
+        from.iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, s)| s.to_string())
+            .collect()
+    }
+
+    proptest! {
+        /// The filter reads an encoded event exactly as it reads the decoded one.
+        #[test]
+        fn encoded_and_decoded_events_filter_alike(
+            kind in 0i32..6, verdict in 0i32..4, protocol in 0i32..3,
+            caller in (0usize..4, 0usize..4), callee in proptest::option::of((0usize..4, 0usize..4)),
+            cats in 0u8..8, text in proptest::option::of("[a-z ]{0,20}"),
+            f_kinds in proptest::collection::vec(0i32..6, 0..3),
+            f_verdicts in proptest::collection::vec(0i32..4, 0..2),
+            f_protocols in proptest::collection::vec(0i32..3, 0..2),
+            f_cats in 0u8..8, f_callee in 0u8..16, f_caller in 0u8..16, region in 0u8..16,
+        ) {
+            let num = |(r, n): (usize, usize)| (NUMBERS[r], NUMBERS[n]);
+            let (cr, cn) = num(caller);
+            let ev = pb::DecisionEvent {
+                sequence: 7,
+                kind, verdict, protocol,
+                caller: party(cr, cn),
+                callee: callee.map(num).and_then(|(r, n)| party(r, n)),
+                categories: pick(&CATEGORIES, cats),
+                text,
+                rule_id: "r1".into(),
+                evidence: vec![pb::Evidence { kind: Some(pb::evidence::Kind::Phrase(pb::PhraseHit {
+                    category: "loan".into(), phrase: "p".into(), found: "f".into(),
+                    start: 1, end: 300, pattern: false,
+                })) }],
+                time: Some(super::convert::timestamp(1_700_000_000_123)),
+                latency_ns: u64::MAX,
+                ..Default::default()
+            };
+            let prefixes = ["+86170", "+86171", "9", "+"];
+            let req = pb::SubscribeRequest {
+                kinds: f_kinds, verdicts: f_verdicts, protocols: f_protocols,
+                categories: pick(&CATEGORIES, f_cats),
+                callee_prefixes: pick(&prefixes, f_callee),
+                caller_prefixes: pick(&prefixes, f_caller),
+                ..Default::default()
+            };
+            let filter = Filter::new(&req, &pick(&prefixes, region));
+            let bytes = ev.encode_to_vec();
+            prop_assert_eq!(filter.matches_encoded(&bytes), filter.matches(&ev));
+        }
+    }
+
+    #[test]
+    fn a_malformed_encoding_passes_only_an_empty_filter() {
+        let ev = pb::DecisionEvent {
+            kind: pb::EventKind::Sms as i32,
+            callee: party("", "+8617100002"),
+            ..Default::default()
+        };
+        let bytes = ev.encode_to_vec();
+        let cut = bytes.get(..bytes.len() - 2).unwrap();
+        let region = Filter::new(&pb::SubscribeRequest::default(), &["+86171".to_string()]);
+        assert!(region.matches_encoded(&bytes));
+        assert!(!region.matches_encoded(cut));
+        assert!(Filter::default().matches_encoded(cut));
+    }
 }
