@@ -457,16 +457,7 @@ impl NormalisedText {
     /// mapped to the character it came from. Shorter runs (`一五一十`, `三三两两`) are words
     /// and stay. Ordinary text is only read, never copied.
     fn fold_numeral_runs(&mut self) {
-        let mut run = 0usize;
-        let found = self.text.chars().any(|c| {
-            run = if numeral_digit(c).is_some() {
-                run + 1
-            } else {
-                0
-            };
-            run >= MIN_NUMERAL_RUN
-        });
-        if !found {
+        if !has_numeral_run(&self.text) {
             return;
         }
         let NormalisedText {
@@ -533,6 +524,33 @@ impl NormalisedText {
 /// a mobile number is 11 digits, a fixed line with its area code 10 to 12; idioms built of
 /// numerals are four characters, and two of them joined (`三三两两，七七八八`) are eight.
 const MIN_NUMERAL_RUN: usize = 9;
+
+/// Whether `text` holds a run of at least [`MIN_NUMERAL_RUN`] Chinese numerals, reading about
+/// one character in [`MIN_NUMERAL_RUN`] on ordinary text.
+///
+/// Every numeral is a three-byte character, so such a run spans at least `3 * MIN_NUMERAL_RUN`
+/// consecutive bytes and holds one of the byte positions probed (one every `3 *
+/// MIN_NUMERAL_RUN`). Only where the character at a probe is a numeral is its run measured,
+/// backward and forward. Exact: the tests check it against counting every character.
+fn has_numeral_run(text: &str) -> bool {
+    const SPAN: usize = 3 * MIN_NUMERAL_RUN;
+    let mut probe = SPAN - 1;
+    while probe < text.len() {
+        let mut at = probe;
+        while at > 0 && !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        let before = text.get(..at).unwrap_or_default().chars().rev();
+        let after = text.get(at..).unwrap_or_default().chars();
+        let is_numeral = |c: &char| numeral_digit(*c).is_some();
+        let n = before.take_while(is_numeral).count() + after.take_while(is_numeral).count();
+        if n >= MIN_NUMERAL_RUN {
+            return true;
+        }
+        probe += SPAN;
+    }
+    false
+}
 
 /// The ASCII digit a Chinese numeral stands for (`幺` is how 1 is read out in numbers, the
 /// financial forms `壹贰叁…` are how amounts and numbers are written to resist tampering).
@@ -1313,6 +1331,37 @@ mod tests {
         );
     }
 
+    /// The run check as defined: counting every character.
+    fn numeral_run_by_counting(text: &str) -> bool {
+        let mut run = 0usize;
+        text.chars().any(|c| {
+            run = if numeral_digit(c).is_some() {
+                run + 1
+            } else {
+                0
+            };
+            run >= MIN_NUMERAL_RUN
+        })
+    }
+
+    #[test]
+    fn numeral_run_probe_agrees_with_counting_at_every_position() {
+        // Runs of 8, 9 and 10 numerals at every offset of mixed-width text.
+        for pad in 0..40 {
+            for len in 7..=10 {
+                for filler in ["a", "é", "中", "🙂", "三"] {
+                    let head = filler.repeat(pad);
+                    let text = format!("{head}{}x{}", "幺".repeat(len), "贰".repeat(len / 2));
+                    assert_eq!(
+                        has_numeral_run(&text),
+                        numeral_run_by_counting(&text),
+                        "{text}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn space_between_cjk_is_removed() {
         assert_eq!(run("刷 单"), "刷单");
@@ -1645,6 +1694,14 @@ mod tests {
             let s: String = parts.concat();
             let n = Normaliser::with_lookalikes(&pack_lookalikes()).unwrap();
             assert_same_as_reference(&n, &s)?;
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        #[test]
+        fn numeral_run_probe_agrees_with_counting(s in "[一二三四五六七八九〇零幺壹贰两玖a中é🙂 ]{0,64}") {
+            proptest::prop_assert_eq!(has_numeral_run(&s), numeral_run_by_counting(&s));
         }
     }
 
