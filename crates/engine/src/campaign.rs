@@ -13,7 +13,8 @@
 //! `李娜 … http://b.example/y2 … 80元` sketch alike. Two texts sharing at least
 //! [`MIN_SHARED`] of their sketch hashes are one template (their shingle sets overlap by
 //! roughly that share). A text with fewer than `template_min_chars` CJK ideographs is
-//! too short to fingerprint ("好的", "收到") and is left alone.
+//! too short to fingerprint ("好的", "收到") and is left alone; of a longer one only the first
+//! [`HEAD_CHARS`] ideographs are read (a template shows in its opening sentences).
 //!
 //! # Table
 //!
@@ -30,7 +31,8 @@
 //!
 //! # Cost
 //!
-//! One pass over the text (a hash per shingle, a compare with the sketch), then at most
+//! One pass over the head of the text (a hash per shingle of its first [`HEAD_CHARS`]
+//! ideographs, most shingles then costing one compare with the largest hash kept), then at most
 //! [`SKETCH`] index probes and one small linear scan of the recipients and senders, under one
 //! mutex. Nothing is allocated.
 
@@ -47,38 +49,37 @@ pub const SENDERS: usize = 12;
 /// text with fewer shingles).
 pub type Sketch = [u64; SKETCH];
 
+/// CJK ideographs of a text that are fingerprinted: its head. A template is recognisable from
+/// its first sentences, and the cost per message stays bounded whatever the text's length.
+pub const HEAD_CHARS: usize = 48;
+
 /// The sketch of `normalised` text, or `None` when it has fewer than `min_chars` CJK
-/// ideographs (too short to be a template).
+/// ideographs (too short to be a template). Only the first [`HEAD_CHARS`] ideographs are
+/// fingerprinted.
 pub fn sketch(normalised: &str, min_chars: usize) -> Option<Sketch> {
     let mut mins = [u64::MAX; SKETCH];
+    // The largest hash kept (the last of `mins`), held apart so most shingles cost one compare.
+    let mut largest = u64::MAX;
     let (mut a, mut b) = (0u64, 0u64);
     let mut n = 0usize;
-    let bytes = normalised.as_bytes();
-    let mut i = 0usize;
-    // Straight over the UTF-8: only three-byte CJK ideographs count, everything else is
-    // stepped over by its lead byte (the text is valid UTF-8).
-    while let Some(&b0) = bytes.get(i) {
-        if b0 & 0xF0 != 0xE0 {
-            i += match b0 {
-                0..=0x7F => 1,
-                0xF0..=0xFF => 4,
-                _ => 2,
-            };
+    // Only the CJK ideographs count: digits, links, ids and Latin names are masked.
+    for c in normalised.chars() {
+        let c = u64::from(u32::from(c));
+        if !(0x3400..=0x9FFF).contains(&c) {
             continue;
         }
-        if let Some(&[_, b1, b2]) = bytes.get(i..i + 3) {
-            let c =
-                (u64::from(b0 & 0x0F) << 12) | (u64::from(b1 & 0x3F) << 6) | u64::from(b2 & 0x3F);
-            if (0x3400..=0x9FFF).contains(&c) {
-                if n >= 2 {
-                    insert(&mut mins, shingle_hash((a << 42) ^ (b << 21) ^ c));
-                }
-                a = b;
-                b = c;
-                n += 1;
+        if n >= 2 {
+            let h = shingle_hash((a << 42) ^ (b << 21) ^ c);
+            if h < largest {
+                largest = insert(&mut mins, h);
             }
         }
-        i += 3;
+        a = b;
+        b = c;
+        n += 1;
+        if n >= HEAD_CHARS {
+            break;
+        }
     }
     (n >= min_chars.max(3)).then_some(mins)
 }
@@ -91,22 +92,20 @@ fn shingle_hash(x: u64) -> u64 {
     h ^ (h >> 29)
 }
 
-/// Puts `h` in the ascending `mins` if it is smaller than the largest and not there yet.
-fn insert(mins: &mut Sketch, h: u64) {
-    let Some(&last) = mins.last() else {
-        return;
-    };
-    if h >= last || mins.contains(&h) {
-        return;
+/// Puts `h` in the ascending `mins` unless it is there already (the caller checked that it is
+/// smaller than the largest); returns the new largest.
+fn insert(mins: &mut Sketch, h: u64) -> u64 {
+    if !mins.contains(&h) {
+        let mut i = SKETCH - 1;
+        while i > 0 && mins.get(i - 1).is_some_and(|&p| p > h) {
+            mins.swap(i, i - 1);
+            i -= 1;
+        }
+        if let Some(slot) = mins.get_mut(i) {
+            *slot = h;
+        }
     }
-    let mut i = SKETCH - 1;
-    while i > 0 && mins.get(i - 1).is_some_and(|&p| p > h) {
-        mins.swap(i, i - 1);
-        i -= 1;
-    }
-    if let Some(slot) = mins.get_mut(i) {
-        *slot = h;
-    }
+    mins.last().copied().unwrap_or(u64::MAX)
 }
 
 /// Sketch hashes `a` and `b` share (padding excluded).
@@ -292,6 +291,19 @@ mod tests {
     fn default_table_fits_in_two_and_a_half_megabytes() {
         let t = TemplateTable::new(8_192, 600_000);
         assert!(t.memory_bytes() < 2_500_000, "{}", t.memory_bytes());
+    }
+
+    #[test]
+    fn only_the_head_is_fingerprinted() {
+        let head: String = (0..HEAD_CHARS as u32)
+            .map(|i| char::from_u32(0x4e00 + 7 * i).unwrap())
+            .collect();
+        let a = sk(&format!("{head}请登录领取大奖逾期作废"));
+        let b = sk(&format!("{head}今天下午开会不要迟到"));
+        assert_eq!(a, b);
+        // Within the head every ideograph counts.
+        let other: String = head.chars().rev().collect();
+        assert_ne!(a, sk(&format!("{other}请登录领取大奖逾期作废")));
     }
 
     #[test]
