@@ -27,6 +27,11 @@
 //! 6. **Numbers written in numerals**: a run of nine or more Chinese numerals (`幺三八…`,
 //!    `壹贰叁…`) becomes ASCII digits, so contact extraction reads the phone or QQ number; shorter
 //!    runs are words (`一五一十`). Circled and full-width digits are folded by step 1.
+//! 7. **Inserted fillers**: a single ASCII letter between two CJK ideographs (`刷x单`), and a
+//!    stroke-like filler (`一`, `丶`, `丨`, `丿`) repeated between ideographs (`奔一跑一吧`, at
+//!    least two in alternation: one `一` between two ideographs is a word), are dropped. Separators
+//!    between ideographs (`刷*单`, `兼.职`) are already dropped by step 4. Runs only when the
+//!    fast loop saw a letter right after an ideograph or a filler character.
 //!
 //! Every normalised byte remembers the offset of the original character it came from, so
 //! [`NormalisedText::original_range`] maps a match in normalised text back to the text *as found*.
@@ -291,6 +296,9 @@ pub struct NormalisedText {
     last_cjk: bool,
     alt_text: String,
     alt_map: Vec<Src>,
+    /// Set by the fast loop when step 7 may have something to drop: an ASCII letter right
+    /// after a CJK character, or a filler character.
+    filler_hint: bool,
     original_len: usize,
     truncated: bool,
 }
@@ -374,6 +382,7 @@ impl NormalisedText {
         self.map.clear();
         self.pending.clear();
         self.last_cjk = false;
+        self.filler_hint = false;
         self.original_len = 0;
         self.truncated = false;
     }
@@ -501,6 +510,65 @@ impl NormalisedText {
         std::mem::swap(map, alt_map);
     }
 
+    /// Step 7: drops the fillers inserted between CJK ideographs (see the module docs): a
+    /// single ASCII letter between two ideographs, and a filler character between two
+    /// ideographs when the same filler also sits one ideograph before or after (`奔一跑一吧`).
+    /// Returns whether something was dropped (only then is the text replaced).
+    fn fold_fillers(&mut self) -> bool {
+        let NormalisedText {
+            text,
+            map,
+            alt_text,
+            alt_map,
+            ..
+        } = self;
+        alt_text.clear();
+        alt_map.clear();
+        let mut dropped = false;
+        // The three characters before the current one, nearest first (as found, fillers too).
+        let mut back: [Option<char>; 3] = [None; 3];
+        let mut chars = text.char_indices();
+        while let Some((i, c)) = chars.next() {
+            let ascii = c.is_ascii_alphabetic();
+            let drop = (ascii || is_filler(c)) && {
+                let mut ahead = chars.clone().map(|(_, n)| n);
+                let (n1, n2, n3) = (ahead.next(), ahead.next(), ahead.next());
+                let ideograph = |x: Option<char>| x.is_some_and(|x| x != c && is_ideograph(x));
+                ideograph(back[0])
+                    && ideograph(n1)
+                    && (ascii
+                        || (back[1] == Some(c) && ideograph(back[2]))
+                        || (n2 == Some(c) && ideograph(n3)))
+            };
+            if drop {
+                dropped = true;
+            } else {
+                alt_text.push(c);
+                alt_map.extend_from_slice(map.get(i..i + c.len_utf8()).unwrap_or_default());
+            }
+            back = [Some(c), back[0], back[1]];
+        }
+        if dropped {
+            std::mem::swap(text, alt_text);
+            std::mem::swap(map, alt_map);
+        }
+        dropped
+    }
+
+    /// [`fold_fillers`](Self::fold_fillers) again while it drops something (a dropped letter
+    /// can bring a filler between two ideographs: `一对一x年`), at most [`FILLER_PASSES`]
+    /// times, so the work stays linear; returns whether anything was dropped.
+    fn fold_fillers_repeatedly(&mut self) -> bool {
+        let mut dropped = false;
+        for _ in 0..FILLER_PASSES {
+            if !self.fold_fillers() {
+                break;
+            }
+            dropped = true;
+        }
+        dropped
+    }
+
     /// Handles a combining mark: re-composes it with the previous character when Unicode has a
     /// composed form, otherwise treats it as a separator.
     fn combining(&mut self, mark: char, from: Src) {
@@ -550,6 +618,23 @@ fn has_numeral_run(text: &str) -> bool {
         probe += SPAN;
     }
     false
+}
+
+/// Most passes of step 7 (each drops at least one character; real texts need one or two).
+const FILLER_PASSES: usize = 4;
+
+/// Stroke-like characters scripts insert between the characters of a phrase (`奔一跑一吧`).
+const FILLERS: [char; 4] = ['一', '丶', '丨', '丿'];
+
+/// Whether `c` is one of the [`FILLERS`].
+#[inline]
+fn is_filler(c: char) -> bool {
+    FILLERS.contains(&c)
+}
+
+/// Whether `c` is a CJK ideograph of the blocks phrases are written in (U+3400-U+9FFF).
+fn is_ideograph(c: char) -> bool {
+    ('\u{3400}'..='\u{9fff}').contains(&c)
 }
 
 /// The ASCII digit a Chinese numeral stands for (`幺` is how 1 is read out in numbers, the
@@ -746,10 +831,18 @@ impl Normaliser {
                 *flags |= ASCII_UPPER;
             }
         }
+        // Fillers leave the plain set, so the fast loop sees them (step 7's hint).
+        let mut plain3 = tables.plain3.clone();
+        for c in FILLERS {
+            let cp = c as usize;
+            if let Some(word) = plain3.get_mut(cp / 64) {
+                *word &= !(1u64 << (cp % 64));
+            }
+        }
         Ok(Self {
             tables,
             lookalikes: None,
-            plain3: tables.plain3.clone(),
+            plain3,
             ascii,
         })
     }
@@ -889,6 +982,12 @@ impl Normaliser {
                 lookalikes.apply(out, gate.open_at);
             }
         }
+        // Step 7 before step 6; look-alikes the dropped fillers joined (`薇x信`) are folded too.
+        if out.filler_hint && out.fold_fillers_repeatedly() {
+            if let Some(lookalikes) = &self.lookalikes {
+                lookalikes.apply(out, 0);
+            }
+        }
         out.fold_numeral_runs();
     }
 
@@ -946,6 +1045,7 @@ impl Normaliser {
             if !bytes.get(start).is_some_and(u8::is_ascii_alphanumeric) {
                 return start;
             }
+            out.filler_hint |= bytes.get(start).is_some_and(u8::is_ascii_alphabetic);
         }
         // From here every byte is copied: a letter or digit first (which ends `last_cjk`, so
         // separators held back are written first), or separators that follow no CJK character.
@@ -1027,9 +1127,11 @@ impl Normaliser {
         match class {
             Class::Cjk => {
                 gate.cjk(starts, c as u32, pos);
+                out.filler_hint |= is_filler(c);
                 out.emit(c, from, true);
             }
             Class::Other => {
+                out.filler_hint |= out.last_cjk && out.pending.is_empty();
                 match u8::try_from(c) {
                     Ok(b) if b.is_ascii() => gate.ascii(starts, b, pos),
                     // Letters of other scripts: be conservative.
@@ -1363,6 +1465,38 @@ mod tests {
     }
 
     #[test]
+    fn fillers_inserted_between_characters_are_dropped() {
+        assert_eq!(run("奔一跑一吧"), "奔跑吧");
+        assert_eq!(run("兼丶职丶刷丶单"), "兼职刷单");
+        assert_eq!(run("刷*单"), "刷单");
+        assert_eq!(run("兼.职"), "兼职");
+        assert_eq!(run("刷x单返利"), "刷单返利");
+        assert_eq!(run("刷Ｘ单"), "刷单");
+        // The phrase reads through the fillers, and maps back to the text as written.
+        let original = "加我奔一跑一吧";
+        let mut out = NormalisedText::new();
+        norm().normalise_into(original, &mut out);
+        let at = out.as_str().find("奔跑吧").unwrap_or_default();
+        assert_eq!(
+            out.found(original, at, at + "奔跑吧".len()),
+            Some("奔一跑一吧")
+        );
+    }
+
+    #[test]
+    fn words_that_look_like_fillers_stay() {
+        // One 一 between two characters is a word; 一 next to one 一 is a count.
+        assert_eq!(run("我们一起去"), "我们一起去");
+        assert_eq!(run("一心一意"), "一心一意");
+        assert_eq!(run("一一对应"), "一一对应");
+        // Letters and digits next to one ideograph, or several letters, stay.
+        assert_eq!(run("A股上涨"), "a股上涨");
+        assert_eq!(run("第3页"), "第3页");
+        assert_eq!(run("买iphone手机"), "买iphone手机");
+        assert_eq!(run("刷 x 单"), "刷 x 单");
+    }
+
+    #[test]
     fn space_between_cjk_is_removed() {
         assert_eq!(run("刷 单"), "刷单");
         assert_eq!(run("刷   单返利"), "刷单返利");
@@ -1554,6 +1688,11 @@ mod tests {
         out.finish();
         if let Some(l) = &n.lookalikes {
             l.apply(&mut out, 0);
+            if out.fold_fillers_repeatedly() {
+                l.apply(&mut out, 0);
+            }
+        } else {
+            out.fold_fillers_repeatedly();
         }
         out.fold_numeral_runs();
         out
