@@ -201,6 +201,16 @@ impl FastGroup {
         FastGroup::Mask { mask, min: g.min }
     }
 
+    /// False only when the group cannot be met by a message whose categories with a score
+    /// above 0 are the bits of `scored` (a mask group needs one of its categories scored).
+    #[inline]
+    fn may_meet(self, scored: u64) -> bool {
+        match self {
+            FastGroup::Mask { mask, .. } => mask & scored != 0,
+            FastGroup::AnyText | FastGroup::Never | FastGroup::Slow => true,
+        }
+    }
+
     /// Same answer as [`TextGroup::met`] for `g`, the group this was made from.
     #[inline]
     fn met(self, g: &TextGroup, text: Option<&TextHits>) -> bool {
@@ -327,9 +337,10 @@ pub struct Policy {
 
 /// [`Conditions::hold`], with the text groups tested through their masks.
 #[inline]
-fn holds(w: &Conditions, fast: &FastRule, word: u32, f: &Facts<'_>) -> bool {
+fn holds(w: &Conditions, fast: &FastRule, word: u32, scored: u64, f: &Facts<'_>) -> bool {
     word & fast.must_set == fast.must_set
         && word & fast.must_clear == 0
+        && fast.text.iter().all(|g| g.may_meet(scored))
         && w.non_text_hold(f)
         && fast
             .text
@@ -341,6 +352,18 @@ fn holds(w: &Conditions, fast: &FastRule, word: u32, f: &Facts<'_>) -> bool {
             .iter()
             .zip(&w.unless)
             .any(|(fg, g)| fg.met(g, f.text))
+}
+
+/// The categories below 64 the message scored in (score above 0), as bits: a rule whose text
+/// group names none of them is rejected before its other conditions are read.
+#[inline]
+fn scored_mask(text: Option<&TextHits>) -> u64 {
+    text.map_or(0, |h| {
+        h.scores()
+            .iter()
+            .filter(|&&(c, s)| s > 0 && c.0 < 64)
+            .fold(0, |m, &(c, _)| m | 1u64 << c.0)
+    })
 }
 
 /// Id reported when an allowlisted party made a decision pass.
@@ -366,11 +389,12 @@ impl Policy {
     /// The rule that decides `f`, if any fires.
     pub fn evaluate(&self, f: &Facts<'_>) -> Option<&Rule> {
         let word = fact_word(f);
+        let scored = scored_mask(f.text);
         // The allowlist is a bit of the word (`FACT_ALLOWLISTED`): no separate filter.
         self.rules
             .iter()
             .zip(&self.fast)
-            .find(|(r, fast)| holds(&r.when, fast, word, f))
+            .find(|(r, fast)| holds(&r.when, fast, word, scored, f))
             .map(|(r, _)| r)
     }
 
