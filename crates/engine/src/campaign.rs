@@ -81,7 +81,7 @@ pub fn sketch(normalised: &str, min_chars: usize) -> Option<Sketch> {
         if n >= 2 {
             let h = shingle_hash((a << 42) ^ (b << 21) ^ c);
             if h < largest {
-                largest = insert(&mut mins, h);
+                largest = insert(&mut mins, largest, h);
             }
         }
         a = b;
@@ -91,6 +91,7 @@ pub fn sketch(normalised: &str, min_chars: usize) -> Option<Sketch> {
             break;
         }
     }
+    mins.sort_unstable();
     (n >= min_chars.max(3)).then_some(mins)
 }
 
@@ -102,20 +103,18 @@ fn shingle_hash(x: u64) -> u64 {
     h ^ (h >> 29)
 }
 
-/// Puts `h` in the ascending `mins` unless it is there already (the caller checked that it is
-/// smaller than the largest); returns the new largest.
-fn insert(mins: &mut Sketch, h: u64) -> u64 {
-    if !mins.contains(&h) {
-        let mut i = SKETCH - 1;
-        while i > 0 && mins.get(i - 1).is_some_and(|&p| p > h) {
-            mins.swap(i, i - 1);
-            i -= 1;
-        }
-        if let Some(slot) = mins.get_mut(i) {
-            *slot = h;
-        }
+/// Puts `h` (smaller than `largest`, the largest of `mins`) in place of the largest unless it
+/// is there already; returns the new largest. `mins` is kept unordered until the end of the
+/// text (four compares here instead of an ordered insertion).
+#[inline]
+fn insert(mins: &mut Sketch, largest: u64, h: u64) -> u64 {
+    if mins.contains(&h) {
+        return largest;
     }
-    mins.last().copied().unwrap_or(u64::MAX)
+    if let Some(slot) = mins.iter_mut().find(|m| **m == largest) {
+        *slot = h;
+    }
+    mins.iter().copied().max().unwrap_or(u64::MAX)
 }
 
 /// Sketch hashes `a` and `b` share (padding excluded).
@@ -311,12 +310,16 @@ mod tests {
             .filter(|c| (0x3400..=0x9FFF).contains(c))
             .take(HEAD_CHARS)
             .collect();
+        // Every shingle hash, the smallest SKETCH of them, ascending, padded with u64::MAX.
+        let mut all: Vec<u64> = cjk
+            .windows(3)
+            .map(|w| shingle_hash((w[0] << 42) ^ (w[1] << 21) ^ w[2]))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
         let mut mins = [u64::MAX; SKETCH];
-        for w in cjk.windows(3) {
-            let h = shingle_hash((w[0] << 42) ^ (w[1] << 21) ^ w[2]);
-            if h < mins[SKETCH - 1] {
-                insert(&mut mins, h);
-            }
+        for (m, h) in mins.iter_mut().zip(all) {
+            *m = h;
         }
         (cjk.len() >= min_chars.max(3)).then_some(mins)
     }
