@@ -608,14 +608,18 @@ fn has_numeral_run(text: &str) -> bool {
         while at > 0 && !text.is_char_boundary(at) {
             at -= 1;
         }
-        let before = text.get(..at).unwrap_or_default().chars().rev();
+        probe += SPAN;
         let after = text.get(at..).unwrap_or_default().chars();
         let is_numeral = |c: &char| numeral_digit(*c).is_some();
+        // Most probes land on a character that is no numeral: one test.
+        if !after.clone().next().is_some_and(|c| is_numeral(&c)) {
+            continue;
+        }
+        let before = text.get(..at).unwrap_or_default().chars().rev();
         let n = before.take_while(is_numeral).count() + after.take_while(is_numeral).count();
         if n >= MIN_NUMERAL_RUN {
             return true;
         }
-        probe += SPAN;
     }
     false
 }
