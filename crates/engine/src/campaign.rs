@@ -13,7 +13,8 @@
 //! `李娜 … http://b.example/y2 … 80元` sketch alike. Two texts sharing at least
 //! [`MIN_SHARED`] of their sketch hashes are one template (their shingle sets overlap by
 //! roughly that share). A text with fewer than `template_min_chars` CJK ideographs is
-//! too short to fingerprint ("好的", "收到") and is left alone.
+//! too short to fingerprint ("好的", "收到") and is left alone; of a longer one only the first
+//! [`HEAD_CHARS`] ideographs are read (a template shows in its opening sentences).
 //!
 //! # Table
 //!
@@ -30,7 +31,8 @@
 //!
 //! # Cost
 //!
-//! One pass over the text (a hash per shingle, a compare with the sketch), then at most
+//! One pass over the head of the text (a hash per shingle of its first [`HEAD_CHARS`]
+//! ideographs, most shingles then costing one compare with the largest hash kept), then at most
 //! [`SKETCH`] index probes and one small linear scan of the recipients and senders, under one
 //! mutex. Nothing is allocated.
 
@@ -47,39 +49,49 @@ pub const SENDERS: usize = 12;
 /// text with fewer shingles).
 pub type Sketch = [u64; SKETCH];
 
+/// CJK ideographs of a text that are fingerprinted: its head. A template is recognisable from
+/// its first sentences, and the cost per message stays bounded whatever the text's length.
+pub const HEAD_CHARS: usize = 48;
+
 /// The sketch of `normalised` text, or `None` when it has fewer than `min_chars` CJK
-/// ideographs (too short to be a template).
+/// ideographs (too short to be a template). Only the first [`HEAD_CHARS`] ideographs are
+/// fingerprinted.
 pub fn sketch(normalised: &str, min_chars: usize) -> Option<Sketch> {
     let mut mins = [u64::MAX; SKETCH];
+    // The largest hash kept (the last of `mins`), held apart so most shingles cost one compare.
+    let mut largest = u64::MAX;
     let (mut a, mut b) = (0u64, 0u64);
     let mut n = 0usize;
-    let bytes = normalised.as_bytes();
-    let mut i = 0usize;
-    // Straight over the UTF-8: only three-byte CJK ideographs count, everything else is
-    // stepped over by its lead byte (the text is valid UTF-8).
-    while let Some(&b0) = bytes.get(i) {
-        if b0 & 0xF0 != 0xE0 {
-            i += match b0 {
-                0..=0x7F => 1,
-                0xF0..=0xFF => 4,
-                _ => 2,
-            };
+    // Only the CJK ideographs count: digits, links, ids and Latin names are masked. Straight
+    // over the UTF-8 (valid: it is a `str`): an ideograph in U+3400-U+9FFF is a lead byte
+    // E3-E9 and two continuation bytes; every other byte (ASCII, other leads, continuation
+    // bytes of other characters, never E3-E9) is stepped over.
+    let mut bytes = normalised.as_bytes().iter();
+    while let Some(&b0) = bytes.next() {
+        if !(0xE3..=0xE9).contains(&b0) {
             continue;
         }
-        if let Some(&[_, b1, b2]) = bytes.get(i..i + 3) {
-            let c =
-                (u64::from(b0 & 0x0F) << 12) | (u64::from(b1 & 0x3F) << 6) | u64::from(b2 & 0x3F);
-            if (0x3400..=0x9FFF).contains(&c) {
-                if n >= 2 {
-                    insert(&mut mins, shingle_hash((a << 42) ^ (b << 21) ^ c));
-                }
-                a = b;
-                b = c;
-                n += 1;
+        let (Some(&b1), Some(&b2)) = (bytes.next(), bytes.next()) else {
+            break;
+        };
+        let c = (u64::from(b0 & 0x0F) << 12) | (u64::from(b1 & 0x3F) << 6) | u64::from(b2 & 0x3F);
+        if c < 0x3400 {
+            continue;
+        }
+        if n >= 2 {
+            let h = shingle_hash((a << 42) ^ (b << 21) ^ c);
+            if h < largest {
+                largest = insert(&mut mins, largest, h);
             }
         }
-        i += 3;
+        a = b;
+        b = c;
+        n += 1;
+        if n >= HEAD_CHARS {
+            break;
+        }
     }
+    mins.sort_unstable();
     (n >= min_chars.max(3)).then_some(mins)
 }
 
@@ -91,22 +103,18 @@ fn shingle_hash(x: u64) -> u64 {
     h ^ (h >> 29)
 }
 
-/// Puts `h` in the ascending `mins` if it is smaller than the largest and not there yet.
-fn insert(mins: &mut Sketch, h: u64) {
-    let Some(&last) = mins.last() else {
-        return;
-    };
-    if h >= last || mins.contains(&h) {
-        return;
+/// Puts `h` (smaller than `largest`, the largest of `mins`) in place of the largest unless it
+/// is there already; returns the new largest. `mins` is kept unordered until the end of the
+/// text (four compares here instead of an ordered insertion).
+#[inline]
+fn insert(mins: &mut Sketch, largest: u64, h: u64) -> u64 {
+    if mins.contains(&h) {
+        return largest;
     }
-    let mut i = SKETCH - 1;
-    while i > 0 && mins.get(i - 1).is_some_and(|&p| p > h) {
-        mins.swap(i, i - 1);
-        i -= 1;
-    }
-    if let Some(slot) = mins.get_mut(i) {
+    if let Some(slot) = mins.iter_mut().find(|m| **m == largest) {
         *slot = h;
     }
+    mins.iter().copied().max().unwrap_or(u64::MAX)
 }
 
 /// Sketch hashes `a` and `b` share (padding excluded).
@@ -292,6 +300,48 @@ mod tests {
     fn default_table_fits_in_two_and_a_half_megabytes() {
         let t = TemplateTable::new(8_192, 600_000);
         assert!(t.memory_bytes() < 2_500_000, "{}", t.memory_bytes());
+    }
+
+    /// The sketch as defined: the ideographs by `chars()`, every shingle inserted.
+    fn sketch_by_chars(text: &str, min_chars: usize) -> Option<Sketch> {
+        let cjk: Vec<u64> = text
+            .chars()
+            .map(|c| u64::from(u32::from(c)))
+            .filter(|c| (0x3400..=0x9FFF).contains(c))
+            .take(HEAD_CHARS)
+            .collect();
+        // Every shingle hash, the smallest SKETCH of them, ascending, padded with u64::MAX.
+        let mut all: Vec<u64> = cjk
+            .windows(3)
+            .map(|w| shingle_hash((w[0] << 42) ^ (w[1] << 21) ^ w[2]))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        let mut mins = [u64::MAX; SKETCH];
+        for (m, h) in mins.iter_mut().zip(all) {
+            *m = h;
+        }
+        (cjk.len() >= min_chars.max(3)).then_some(mins)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn byte_loop_sketch_is_the_defined_sketch(s in "[a-z0-9 .:/é£ぁ〇㐀一刷单您的积分兑换现金𠀀🔥\u{9fff}\u{a000}]{0,80}") {
+            proptest::prop_assert_eq!(sketch(&s, 3), sketch_by_chars(&s, 3));
+        }
+    }
+
+    #[test]
+    fn only_the_head_is_fingerprinted() {
+        let head: String = (0..HEAD_CHARS as u32)
+            .map(|i| char::from_u32(0x4e00 + 7 * i).unwrap())
+            .collect();
+        let a = sk(&format!("{head}请登录领取大奖逾期作废"));
+        let b = sk(&format!("{head}今天下午开会不要迟到"));
+        assert_eq!(a, b);
+        // Within the head every ideograph counts.
+        let other: String = head.chars().rev().collect();
+        assert_ne!(a, sk(&format!("{other}请登录领取大奖逾期作废")));
     }
 
     #[test]

@@ -326,6 +326,10 @@ pub struct Decision {
     /// "nothing found in what was read", not "nothing there". Serialised only when set.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub degraded: bool,
+    /// The conditions of the rule that decided, all of which held (empty when no rule fired).
+    /// Serialised, as their names, only when not empty.
+    #[serde(skip_serializing_if = "crate::policy::ConditionSet::is_empty")]
+    pub conditions: crate::policy::ConditionSet,
 }
 
 impl Decision {
@@ -339,6 +343,7 @@ impl Decision {
             caller,
             callee,
             degraded: false,
+            conditions: crate::policy::ConditionSet::default(),
         }
     }
 }

@@ -36,7 +36,7 @@ use crate::event::{Event, Ingress};
 use crate::lists::{ListError, ListHits, NumberChange};
 use crate::number::{readings, Normalised, NumberError, MAX_READINGS};
 use crate::pack::{CategoryRole, Snapshot};
-use crate::policy::{Facts, Rule};
+use crate::policy::{ConditionSet, Facts, Rule};
 use crate::text::{extract_contacts, CategoryId, ContactKind, Contacts, HitKind, TextHits};
 
 /// Score from which a fraud category is reported with any block or warn, whatever rule fired.
@@ -355,7 +355,10 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
             template,
         };
         let outcome = match snap.policy.evaluate(&facts) {
-            Some(rule) => build(&ctx, rule, &caller, &callee),
+            Some(rule) => Outcome {
+                conditions: ConditionSet::used_by(&rule.when),
+                ..build(&ctx, rule, &caller, &callee)
+            },
             None if allowlisted => {
                 // Report the allowlist only when it changed the outcome.
                 let unguarded = Facts {
@@ -383,6 +386,7 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
         caller: caller.party,
         callee: callee.party,
         degraded,
+        conditions: outcome.conditions,
     }
 }
 
@@ -392,6 +396,7 @@ struct Outcome {
     rule: Option<Arc<str>>,
     categories: Vec<Arc<str>>,
     evidence: Vec<Evidence>,
+    conditions: ConditionSet,
 }
 
 impl Outcome {
@@ -402,6 +407,7 @@ impl Outcome {
             rule: None,
             categories: Vec::new(),
             evidence: Vec::new(),
+            conditions: ConditionSet::default(),
         }
     }
 }
@@ -667,6 +673,7 @@ fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: &PartyFacts, callee: &Party
         text_evidence(snap, t, hits, &reported, &mut out);
     }
     Outcome {
+        conditions: ConditionSet::default(),
         verdict: rule.verdict,
         rule: Some(rule.id.clone()),
         categories: out.cats,
@@ -751,6 +758,7 @@ fn allowlisted_pass(
         }
     }
     Outcome {
+        conditions: ConditionSet::default(),
         verdict: crate::decision::Verdict::Pass,
         rule: Some(snap.policy.allowlist_rule()),
         categories: out.cats,

@@ -142,29 +142,195 @@ pub struct Facts<'a> {
     pub allowlisted: bool,
 }
 
+/// One kind of rule condition: what `when.<name>` in `rules.toml` compiles to. Each variant
+/// owns its name (the key in the pack, [`Condition::name`]), whether a rule uses it
+/// ([`Condition::used_by`]) and its test against the facts of an event
+/// ([`Condition::holds`]); [`Conditions::hold`] is the conjunction of those tests, and a
+/// [`crate::Decision`] names the conditions of the rule that fired ([`ConditionSet`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Condition {
+    /// `caller_in`: the caller is on one of these lists.
+    CallerIn,
+    /// `callee_in`: the callee is on one of these lists.
+    CalleeIn,
+    /// `contact_in`: a phone contact of the text is on one of these lists.
+    ContactIn,
+    /// `contact_lure_domain`: a link of the text is on the lure-domain list.
+    ContactLureDomain,
+    /// `text`: every text group is met.
+    Text,
+    /// `unless`: no text group of these is met.
+    Unless,
+    /// `ingress`: the ingress class.
+    Ingress,
+    /// `channel`: call or SMS.
+    Channel,
+    /// `caller_kind`: the caller is one of these kinds.
+    CallerKind,
+    /// `caller_domestic`: the caller is (or is not) a domestic number.
+    CallerDomestic,
+    /// `behaviour`: one of these behaviour flags is raised.
+    Behaviour,
+    /// `behaviour_also`: one of these behaviour flags is raised too.
+    BehaviourAlso,
+    /// `link`: a link of the text is of one of these kinds.
+    Link,
+}
+
+impl Condition {
+    /// Every condition, in the order of their bits in a [`ConditionSet`].
+    pub const ALL: [Condition; 13] = [
+        Condition::CallerIn,
+        Condition::CalleeIn,
+        Condition::ContactIn,
+        Condition::ContactLureDomain,
+        Condition::Text,
+        Condition::Unless,
+        Condition::Ingress,
+        Condition::Channel,
+        Condition::CallerKind,
+        Condition::CallerDomestic,
+        Condition::Behaviour,
+        Condition::BehaviourAlso,
+        Condition::Link,
+    ];
+
+    /// The conditions that do not read the text's scores (tested first by the policy).
+    const NOT_TEXT: [Condition; 11] = [
+        Condition::CallerIn,
+        Condition::CalleeIn,
+        Condition::ContactIn,
+        Condition::ContactLureDomain,
+        Condition::Ingress,
+        Condition::Channel,
+        Condition::CallerKind,
+        Condition::CallerDomestic,
+        Condition::Behaviour,
+        Condition::BehaviourAlso,
+        Condition::Link,
+    ];
+
+    /// Its key under `when` in `rules.toml` (the pack refuses any other key, with its file
+    /// and line).
+    pub fn name(self) -> &'static str {
+        match self {
+            Condition::CallerIn => "caller_in",
+            Condition::CalleeIn => "callee_in",
+            Condition::ContactIn => "contact_in",
+            Condition::ContactLureDomain => "contact_lure_domain",
+            Condition::Text => "text",
+            Condition::Unless => "unless",
+            Condition::Ingress => "ingress",
+            Condition::Channel => "channel",
+            Condition::CallerKind => "caller_kind",
+            Condition::CallerDomestic => "caller_domestic",
+            Condition::Behaviour => "behaviour",
+            Condition::BehaviourAlso => "behaviour_also",
+            Condition::Link => "link",
+        }
+    }
+
+    /// Its bit in a [`ConditionSet`].
+    pub fn bit(self) -> u16 {
+        let index = Condition::ALL.iter().position(|&c| c == self).unwrap_or(0);
+        1 << index
+    }
+
+    /// Whether the rule conditions `w` use this condition (an unused one always holds).
+    pub fn used_by(self, w: &Conditions) -> bool {
+        match self {
+            Condition::CallerIn => w.caller_in != 0,
+            Condition::CalleeIn => w.callee_in != 0,
+            Condition::ContactIn => w.contact_in != 0,
+            Condition::ContactLureDomain => w.contact_lure_domain,
+            Condition::Text => !w.text.is_empty(),
+            Condition::Unless => !w.unless.is_empty(),
+            Condition::Ingress => w.ingress.is_some(),
+            Condition::Channel => w.channel.is_some(),
+            Condition::CallerKind => w.caller_kind != 0,
+            Condition::CallerDomestic => w.caller_domestic.is_some(),
+            Condition::Behaviour => w.behaviour != 0,
+            Condition::BehaviourAlso => w.behaviour_also != 0,
+            Condition::Link => w.link != 0,
+        }
+    }
+
+    /// Whether this condition of `w` holds for the facts `f` (true when `w` does not use it).
+    #[inline]
+    pub fn holds(self, w: &Conditions, f: &Facts<'_>) -> bool {
+        match self {
+            Condition::CallerIn => w.caller_in == 0 || w.caller_in & f.caller_lists != 0,
+            Condition::CalleeIn => w.callee_in == 0 || w.callee_in & f.callee_lists != 0,
+            Condition::ContactIn => w.contact_in == 0 || w.contact_in & f.contact_lists != 0,
+            Condition::ContactLureDomain => !w.contact_lure_domain || f.lure_domain,
+            Condition::Text => w.text.iter().all(|g| g.met(f.text)),
+            Condition::Unless => !w.unless.iter().any(|g| g.met(f.text)),
+            Condition::Ingress => w.ingress.is_none_or(|i| i == f.ingress),
+            Condition::Channel => w.channel.is_none_or(|c| c == f.channel),
+            Condition::CallerKind => {
+                w.caller_kind == 0 || w.caller_kind & kind_bit(f.caller_kind) != 0
+            }
+            Condition::CallerDomestic => w.caller_domestic.is_none_or(|d| d == f.caller_domestic),
+            Condition::Behaviour => w.behaviour == 0 || w.behaviour & f.behaviour != 0,
+            Condition::BehaviourAlso => {
+                w.behaviour_also == 0 || w.behaviour_also & f.behaviour != 0
+            }
+            Condition::Link => w.link == 0 || w.link & f.links != 0,
+        }
+    }
+}
+
+/// A set of [`Condition`]s as bits (no allocation): the conditions of the rule that decided,
+/// on a [`crate::Decision`]. Serialised as the list of their names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ConditionSet(u16);
+
+impl ConditionSet {
+    /// The conditions `w` uses (all of which held, when its rule fired).
+    pub fn used_by(w: &Conditions) -> ConditionSet {
+        ConditionSet(
+            Condition::ALL
+                .iter()
+                .filter(|c| c.used_by(w))
+                .fold(0, |bits, c| bits | c.bit()),
+        )
+    }
+
+    /// Whether the set holds `c`.
+    pub fn contains(self, c: Condition) -> bool {
+        self.0 & c.bit() != 0
+    }
+
+    /// Whether the set is empty (no rule fired, or a rule without conditions).
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    /// The conditions of the set, in [`Condition::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Condition> {
+        Condition::ALL
+            .into_iter()
+            .filter(move |&c| self.contains(c))
+    }
+}
+
+impl serde::Serialize for ConditionSet {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter().map(Condition::name))
+    }
+}
+
 impl Conditions {
     /// Whether every condition holds for `f`.
     pub fn hold(&self, f: &Facts<'_>) -> bool {
-        self.non_text_hold(f)
-            && self.text.iter().all(|g| g.met(f.text))
-            && !self.unless.iter().any(|g| g.met(f.text))
+        Condition::ALL.iter().all(|c| c.holds(self, f))
     }
 
     /// Whether every condition but the text groups holds for `f` (lists, contacts, ingress,
     /// channel, caller kind, behaviour).
     #[inline]
     fn non_text_hold(&self, f: &Facts<'_>) -> bool {
-        (self.caller_in == 0 || self.caller_in & f.caller_lists != 0)
-            && (self.callee_in == 0 || self.callee_in & f.callee_lists != 0)
-            && (self.contact_in == 0 || self.contact_in & f.contact_lists != 0)
-            && (!self.contact_lure_domain || f.lure_domain)
-            && self.ingress.is_none_or(|i| i == f.ingress)
-            && self.channel.is_none_or(|c| c == f.channel)
-            && (self.caller_kind == 0 || self.caller_kind & kind_bit(f.caller_kind) != 0)
-            && self.caller_domestic.is_none_or(|d| d == f.caller_domestic)
-            && (self.behaviour == 0 || self.behaviour & f.behaviour != 0)
-            && (self.behaviour_also == 0 || self.behaviour_also & f.behaviour != 0)
-            && (self.link == 0 || self.link & f.links != 0)
+        Condition::NOT_TEXT.iter().all(|c| c.holds(self, f))
     }
 }
 
@@ -199,6 +365,16 @@ impl FastGroup {
             mask |= 1u64 << c.0;
         }
         FastGroup::Mask { mask, min: g.min }
+    }
+
+    /// False only when the group cannot be met by a message whose categories with a score
+    /// above 0 are the bits of `scored` (a mask group needs one of its categories scored).
+    #[inline]
+    fn may_meet(self, scored: u64) -> bool {
+        match self {
+            FastGroup::Mask { mask, .. } => mask & scored != 0,
+            FastGroup::AnyText | FastGroup::Never | FastGroup::Slow => true,
+        }
     }
 
     /// Same answer as [`TextGroup::met`] for `g`, the group this was made from.
@@ -327,9 +503,10 @@ pub struct Policy {
 
 /// [`Conditions::hold`], with the text groups tested through their masks.
 #[inline]
-fn holds(w: &Conditions, fast: &FastRule, word: u32, f: &Facts<'_>) -> bool {
+fn holds(w: &Conditions, fast: &FastRule, word: u32, scored: u64, f: &Facts<'_>) -> bool {
     word & fast.must_set == fast.must_set
         && word & fast.must_clear == 0
+        && fast.text.iter().all(|g| g.may_meet(scored))
         && w.non_text_hold(f)
         && fast
             .text
@@ -341,6 +518,18 @@ fn holds(w: &Conditions, fast: &FastRule, word: u32, f: &Facts<'_>) -> bool {
             .iter()
             .zip(&w.unless)
             .any(|(fg, g)| fg.met(g, f.text))
+}
+
+/// The categories below 64 the message scored in (score above 0), as bits: a rule whose text
+/// group names none of them is rejected before its other conditions are read.
+#[inline]
+fn scored_mask(text: Option<&TextHits>) -> u64 {
+    text.map_or(0, |h| {
+        h.scores()
+            .iter()
+            .filter(|&&(c, s)| s > 0 && c.0 < 64)
+            .fold(0, |m, &(c, _)| m | 1u64 << c.0)
+    })
 }
 
 /// Id reported when an allowlisted party made a decision pass.
@@ -366,11 +555,12 @@ impl Policy {
     /// The rule that decides `f`, if any fires.
     pub fn evaluate(&self, f: &Facts<'_>) -> Option<&Rule> {
         let word = fact_word(f);
+        let scored = scored_mask(f.text);
         // The allowlist is a bit of the word (`FACT_ALLOWLISTED`): no separate filter.
         self.rules
             .iter()
             .zip(&self.fast)
-            .find(|(r, fast)| holds(&r.when, fast, word, f))
+            .find(|(r, fast)| holds(&r.when, fast, word, scored, f))
             .map(|(r, _)| r)
     }
 
@@ -385,6 +575,45 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rule_names_the_conditions_it_uses() {
+        let w = Conditions {
+            caller_in: 0b10,
+            channel: Some(Channel::Sms),
+            text: vec![TextGroup {
+                categories: vec![CategoryId(1)],
+                min: 3,
+            }],
+            ..Default::default()
+        };
+        let set = ConditionSet::used_by(&w);
+        let names: Vec<&str> = set.iter().map(Condition::name).collect();
+        assert_eq!(names, ["caller_in", "text", "channel"]);
+        assert!(set.contains(Condition::Text) && !set.contains(Condition::Link));
+        assert!(ConditionSet::used_by(&Conditions::default()).is_empty());
+        // Each condition has its own bit and name.
+        let bits: u16 = Condition::ALL.iter().fold(0, |b, c| b | c.bit());
+        assert_eq!(bits.count_ones() as usize, Condition::ALL.len());
+    }
+
+    #[test]
+    fn an_unused_condition_holds_and_a_used_one_tests_its_fact() {
+        let f = facts();
+        let w = Conditions {
+            caller_in: 0b1,
+            ..Default::default()
+        };
+        for c in Condition::ALL {
+            assert!(c.holds(&Conditions::default(), &f), "{}", c.name());
+        }
+        assert!(!Condition::CallerIn.holds(&w, &f));
+        let listed = Facts {
+            caller_lists: 0b1,
+            ..f
+        };
+        assert!(Condition::CallerIn.holds(&w, &listed) && w.hold(&listed));
+    }
 
     fn rule(id: &str, verdict: Verdict, priority: i32, when: Conditions) -> Rule {
         Rule {

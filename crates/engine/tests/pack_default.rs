@@ -499,3 +499,20 @@ fn decision_json_has_the_contract_fields() {
     assert_eq!(v["callee"]["normalised"], "+8613800000001");
     assert_eq!(v["caller"]["kind"], "e164");
 }
+
+#[test]
+fn a_decision_names_the_conditions_of_its_rule() {
+    let d = sms("您的身份证涉嫌洗钱，请立即将资金转入安全账户配合调查，否则冻结名下所有账户。");
+    assert_eq!(d.verdict, Verdict::Block);
+    assert!(
+        d.conditions
+            .contains(interdict_engine::policy::Condition::Text),
+        "{:?}",
+        d.conditions
+    );
+    assert!(json(&d).contains("\"conditions\":[") && json(&d).contains("\"text\""));
+    // A pass names none, and says nothing of them.
+    let pass = sms("周末一起去爬山吗？天气预报说是晴天。");
+    assert_eq!(pass.verdict, Verdict::Pass);
+    assert!(pass.conditions.is_empty() && !json(&pass).contains("conditions"));
+}

@@ -987,6 +987,26 @@ fn check_rule(
 mod tests {
     use super::*;
 
+    /// Every [`crate::policy::Condition`] is a `when` key of the pack, under its own name, and
+    /// a key that is none of them is refused.
+    #[test]
+    fn every_condition_is_a_when_key_and_nothing_else_is() {
+        use crate::policy::Condition;
+        for c in Condition::ALL {
+            let value = match c {
+                Condition::ContactLureDomain | Condition::CallerDomestic => "true",
+                Condition::Ingress => "\"domestic\"",
+                Condition::Channel => "\"sms\"",
+                _ => "[]",
+            };
+            let toml_text = format!("{} = {value}", c.name());
+            let parsed: Result<WhenToml, _> = toml::from_str(&toml_text);
+            assert!(parsed.is_ok(), "{toml_text}: {parsed:?}");
+        }
+        let refused: Result<WhenToml, _> = toml::from_str("caller_on = []");
+        assert!(refused.is_err());
+    }
+
     #[test]
     fn content_lines_drop_comments_and_blanks_and_keep_line_numbers() {
         let text = "# header\n13800000001\n+8613800000002\r\n\n  13800000003  # note\n\

@@ -56,6 +56,104 @@ pub(crate) fn clauses(regex: &str) -> Clauses {
     out
 }
 
+/// The longest run of ASCII digits every match of `regex` holds (`\d{16,19}`, `1\d{10}`), or 0
+/// when nothing is certain.
+///
+/// The matcher scans a pattern only when the text has a digit run this long, so a pattern
+/// gated on a common word (`银行`) but needing a card number costs nothing on a bank notice
+/// with a four-digit amount. Sound in the same way as the clauses: `\d` is an ASCII digit for
+/// Hyperscan without `UCP` (the Unicode class `regex-syntax` reads it as is recognised only as
+/// written `\d`; a pattern with a `\p` property or that does not parse gives 0), and whatever
+/// this does not understand counts as no digit.
+pub(crate) fn digit_run(regex: &str) -> usize {
+    if regex.contains("\\p") || regex.contains("\\P") {
+        return 0;
+    }
+    let parse = |re: &str| {
+        regex_syntax::ParserBuilder::new()
+            .utf8(true)
+            .nest_limit(64)
+            .build()
+            .parse(re)
+            .ok()
+    };
+    let (Some(hir), Some(d)) = (parse(regex), parse(r"\d")) else {
+        return 0;
+    };
+    let HirKind::Class(unicode_d) = d.kind() else {
+        return 0;
+    };
+    min_digit_run(&hir, unicode_d)
+}
+
+/// Whether every character of `class` is an ASCII digit for Hyperscan.
+fn is_digit_class(class: &Class, unicode_d: &Class) -> bool {
+    match class {
+        Class::Unicode(u) => {
+            class == unicode_d
+                || u.ranges()
+                    .iter()
+                    .all(|r| r.start() >= '0' && r.end() <= '9')
+        }
+        Class::Bytes(b) => b
+            .ranges()
+            .iter()
+            .all(|r| r.start() >= b'0' && r.end() <= b'9'),
+    }
+}
+
+/// The shortest length of the strings `hir` matches when every one of them is ASCII digits.
+fn all_digits(hir: &Hir, d: &Class) -> Option<usize> {
+    match hir.kind() {
+        HirKind::Empty => Some(0),
+        HirKind::Literal(lit) => lit.0.iter().all(u8::is_ascii_digit).then_some(lit.0.len()),
+        HirKind::Class(class) => is_digit_class(class, d).then_some(1),
+        HirKind::Capture(cap) => all_digits(&cap.sub, d),
+        HirKind::Repetition(rep) => {
+            all_digits(&rep.sub, d).map(|m| m.saturating_mul(rep.min as usize))
+        }
+        HirKind::Concat(parts) => parts
+            .iter()
+            .try_fold(0usize, |sum, p| Some(sum.saturating_add(all_digits(p, d)?))),
+        HirKind::Alternation(alts) => alts.iter().map(|a| all_digits(a, d)).min().flatten(),
+        HirKind::Look(_) => None,
+    }
+}
+
+/// The longest digit run every match of `hir` holds (a lower bound).
+fn min_digit_run(hir: &Hir, d: &Class) -> usize {
+    if let Some(n) = all_digits(hir, d) {
+        return n;
+    }
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) | HirKind::Class(_) => 0,
+        HirKind::Literal(lit) => lit
+            .0
+            .split(|b| !b.is_ascii_digit())
+            .map(<[u8]>::len)
+            .max()
+            .unwrap_or(0),
+        HirKind::Capture(cap) => min_digit_run(&cap.sub, d),
+        HirKind::Repetition(rep) if rep.min >= 1 => min_digit_run(&rep.sub, d),
+        HirKind::Repetition(_) => 0,
+        HirKind::Concat(parts) => {
+            // Adjacent all-digit parts make one run (`1` then `\d{10}`).
+            let (mut best, mut run) = (0usize, 0usize);
+            for p in parts {
+                match all_digits(p, d) {
+                    Some(n) => run = run.saturating_add(n),
+                    None => {
+                        best = best.max(run).max(min_digit_run(p, d));
+                        run = 0;
+                    }
+                }
+            }
+            best.max(run)
+        }
+        HirKind::Alternation(alts) => alts.iter().map(|a| min_digit_run(a, d)).min().unwrap_or(0),
+    }
+}
+
 /// The clause that lets the fewest messages through: longest shortest literal, then fewest
 /// literals.
 pub(crate) fn most_selective(clauses: &Clauses) -> Option<usize> {
@@ -269,6 +367,21 @@ mod tests {
             clauses("(刷单|.{0,3}垫付)"),
             vec![vec!["刷单".to_owned(), "垫付".to_owned()]]
         );
+    }
+
+    #[test]
+    fn digit_runs_every_match_holds() {
+        assert_eq!(digit_run(r"(银行|支行)(卡号)?\d{16,19}"), 16);
+        assert_eq!(digit_run(r"\d{16,19}.{0,8}(工行|银行)"), 16);
+        assert_eq!(digit_run(r"1[3-9]\d{9}"), 11);
+        assert_eq!(digit_run(r"(拨打|联系)12\d{3,}"), 5);
+        assert_eq!(digit_run(r"(\d{6}|\d{8,})"), 6);
+        // Nothing certain: an optional run, a branch without digits, a property class.
+        assert_eq!(digit_run(r"(卡号)?(\d{16})?"), 0);
+        assert_eq!(digit_run(r"(元|万|\d)(与|和)"), 0);
+        assert_eq!(digit_run(r"\p{Nd}{16}"), 0);
+        assert_eq!(digit_run(r"[0-9a]{16}"), 0);
+        assert_eq!(digit_run("(unclosed"), 0);
     }
 
     #[test]

@@ -20,6 +20,9 @@
 //!   pattern is scanned only when every one of its literal clauses was found. The gate is derived
 //!   from the parsed expression and only ever lets more patterns through, so the hits are exactly
 //!   those of one database holding every pattern. Ordinary messages trigger no pattern at all.
+//!   A pattern that needs a run of digits (`\d{16,19}` after `银行`) is also scanned only when
+//!   the text holds a run that long, so a bank notice quoting a four-digit amount opens no
+//!   card-number pattern.
 //! - Hyperscan decides whether a pattern matches and where its first match ends. The evidence also
 //!   needs where it *starts*: start-of-match tracking (`SOM_LEFTMOST`) costs Hyperscan about 1 µs
 //!   per matching pattern with bounded repeats such as `.{0,12}`, so the start is found instead by a
@@ -216,6 +219,9 @@ pub struct TextMatcher {
     pattern_clauses: Vec<Vec<Vec<u32>>>,
     /// Patterns without any clause: scanned on every message.
     ungated: Vec<u32>,
+    /// Per pattern: the run of ASCII digits every match holds (0: none required); a pattern is
+    /// scanned only when the text has such a run (see [`super::gate::digit_run`]).
+    digit_runs: Vec<usize>,
     /// Databases loaded from the cache and compiled.
     cache_stats: CacheStats,
 }
@@ -611,6 +617,10 @@ impl TextMatcher {
         let mut gate_members: Vec<Vec<u32>> = Vec::new();
         let mut pattern_clauses = Vec::with_capacity(patterns.len());
         let mut ungated = Vec::new();
+        let digit_runs: Vec<usize> = patterns
+            .iter()
+            .map(|def| super::gate::digit_run(&def.regex))
+            .collect();
         for (index, def) in patterns.iter().enumerate() {
             let index_u32 =
                 u32::try_from(index).map_err(|_| TextError::TooMany { what: "patterns" })?;
@@ -763,6 +773,7 @@ impl TextMatcher {
             gate_patterns,
             pattern_clauses,
             ungated,
+            digit_runs,
             cache_stats,
         })
     }
@@ -934,6 +945,8 @@ impl TextMatcher {
         for &p in &self.ungated {
             set_bit(candidates, p as usize);
         }
+        // The text's longest digit run, measured when a candidate needs one.
+        let mut digits: Option<usize> = None;
         // Only the patterns whose every clause was found: where does the match start, how far
         // does it reach.
         for (w, &word) in candidates.iter().enumerate() {
@@ -949,6 +962,13 @@ impl TextMatcher {
                 if !clauses
                     .iter()
                     .all(|c| c.iter().any(|&g| bit(gates, g as usize)))
+                {
+                    continue;
+                }
+                let need = self.digit_runs.get(index).copied().unwrap_or(0);
+                if need > 0
+                    && *digits.get_or_insert_with(|| longest_digit_run(sink.normalised.as_str()))
+                        < need
                 {
                     continue;
                 }
@@ -1198,6 +1218,16 @@ struct ThreadScratch {
 
 thread_local! {
     static SCRATCH: RefCell<Option<ThreadScratch>> = const { RefCell::new(None) };
+}
+
+/// The longest run of ASCII digits in `text`.
+fn longest_digit_run(text: &str) -> usize {
+    let (mut best, mut run) = (0usize, 0usize);
+    for &b in text.as_bytes() {
+        run = if b.is_ascii_digit() { run + 1 } else { 0 };
+        best = best.max(run);
+    }
+    best
 }
 
 #[cfg(test)]

@@ -26,6 +26,11 @@
 //! international ingress overrides it) is the engine's and the policy's decision
 //! ([`crate::engine`]); this module only reports which lists matched and how.
 //!
+//! The parts, each in its own file with its tests: `exact` (the table of exact numbers),
+//! `overlay` (added and removed numbers since the build), `prefix` (the prefix index) and
+//! `builder` ([`NumberListsBuilder`]); this file holds the public types and [`NumberLists`],
+//! which puts them together.
+//!
 //! Exact numbers loaded from files keep their list's [`Source`] (the file), not their own
 //! line: a per-number line would cost 4 more bytes per number. Prefixes and pushed numbers
 //! keep their own source.
@@ -57,6 +62,16 @@ use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
 use crate::number::{Normalised, NumberKey, NumberKind, KEY_BITS};
+
+mod builder;
+mod exact;
+mod overlay;
+mod prefix;
+
+pub use builder::NumberListsBuilder;
+use exact::{mix, ExactTable};
+use overlay::{Overlay, OverlayEntry, OverlayMap};
+use prefix::{PrefixIndex, PrefixRecord};
 
 /// Most lists a [`NumberLists`] may hold (12 bits of a table slot).
 pub const MAX_LISTS: usize = 1 << (64 - KEY_BITS);
@@ -485,384 +500,6 @@ pub enum ListError {
     },
 }
 
-/// The open-addressing table of exact numbers (see module docs).
-#[derive(Debug, Default)]
-struct ExactTable {
-    slots: Box<[u64]>,
-    len: usize,
-}
-
-impl ExactTable {
-    fn with_entries(entries: &[u64]) -> ExactTable {
-        let cap = if entries.is_empty() {
-            0
-        } else {
-            (entries.len() * LOAD_DEN).div_ceil(LOAD_NUM).max(8)
-        };
-        let mut table = ExactTable {
-            slots: vec![0u64; cap].into_boxed_slice(),
-            len: 0,
-        };
-        for e in entries {
-            table.insert(*e);
-        }
-        table
-    }
-
-    fn home(&self, key: u64) -> usize {
-        ((u128::from(mix(key)) * self.slots.len() as u128) >> 64) as usize
-    }
-
-    /// Inserts a packed entry (list << KEY_BITS | key); duplicates are ignored. The caller
-    /// sized the table so a free slot always exists.
-    fn insert(&mut self, entry: u64) {
-        let cap = self.slots.len();
-        let mut i = self.home(entry & KEY_MASK);
-        for _ in 0..cap {
-            match self.slots.get_mut(i) {
-                Some(slot) if *slot == 0 => {
-                    *slot = entry;
-                    self.len += 1;
-                    return;
-                }
-                Some(slot) if *slot == entry => return,
-                _ => {}
-            }
-            i += 1;
-            if i == cap {
-                i = 0;
-            }
-        }
-    }
-
-    /// Calls `f` with each list holding `key`.
-    #[inline]
-    fn for_each_list(&self, key: u64, mut f: impl FnMut(ListId)) {
-        let cap = self.slots.len();
-        if cap == 0 {
-            return;
-        }
-        let mut i = self.home(key);
-        for _ in 0..cap {
-            let Some(&slot) = self.slots.get(i) else {
-                return;
-            };
-            if slot == 0 {
-                return;
-            }
-            if slot & KEY_MASK == key {
-                f(ListId((slot >> KEY_BITS) as u16));
-            }
-            i += 1;
-            if i == cap {
-                i = 0;
-            }
-        }
-    }
-
-    fn contains(&self, key: u64, list: ListId) -> bool {
-        let mut found = false;
-        self.for_each_list(key, |l| found |= l == list);
-        found
-    }
-}
-
-/// SplitMix64 finaliser: spreads sequential numbers over the table.
-#[inline]
-fn mix(key: u64) -> u64 {
-    let mut z = key;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// An added or removed exact number in the overlay.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum OverlayEntry {
-    Added { list: ListId, source: Source },
-    Removed { list: ListId },
-}
-
-impl OverlayEntry {
-    fn list(&self) -> ListId {
-        match self {
-            OverlayEntry::Added { list, .. } | OverlayEntry::Removed { list } => *list,
-        }
-    }
-}
-
-type OverlayMap = FxHashMap<u64, Vec<OverlayEntry>>;
-
-/// Keys the recent layer may hold before it is folded into the frozen one (at least).
-const MIN_RECENT: usize = 4_096;
-
-/// Added and removed exact numbers, in two layers so an update copies only the small one:
-/// `recent` (copied by every [`NumberLists::with_changes`]) and `frozen` (shared; rebuilt
-/// only when `recent` outgrows a quarter of it, so the copying stays amortised constant per
-/// change). A key present in `recent`, even with no entries, overrides `frozen`.
-#[derive(Debug, Default, Clone)]
-struct Overlay {
-    frozen: Arc<OverlayMap>,
-    recent: OverlayMap,
-}
-
-impl Overlay {
-    fn is_empty(&self) -> bool {
-        self.frozen.is_empty() && self.recent.is_empty()
-    }
-
-    fn get(&self, key: u64) -> Option<&[OverlayEntry]> {
-        match self.recent.get(&key) {
-            Some(entries) => Some(entries),
-            None => self.frozen.get(&key).map(Vec::as_slice),
-        }
-    }
-
-    /// The entries of `key`, copied into `recent` for editing.
-    fn entries_mut(&mut self, key: u64) -> &mut Vec<OverlayEntry> {
-        let frozen = &self.frozen;
-        self.recent
-            .entry(key)
-            .or_insert_with(|| frozen.get(&key).cloned().unwrap_or_default())
-    }
-
-    /// Keys with at least one entry.
-    fn len(&self) -> usize {
-        let mut len = self.frozen.len();
-        for (key, entries) in &self.recent {
-            match (self.frozen.contains_key(key), entries.is_empty()) {
-                (true, true) => len -= 1,
-                (false, false) => len += 1,
-                _ => {}
-            }
-        }
-        len
-    }
-
-    /// Both layers folded into one map.
-    fn merged(&self) -> OverlayMap {
-        let mut map = (*self.frozen).clone();
-        for (key, entries) in &self.recent {
-            if entries.is_empty() {
-                map.remove(key);
-            } else {
-                map.insert(*key, entries.clone());
-            }
-        }
-        map
-    }
-
-    /// Folds `recent` into `frozen` once it has grown past its share.
-    fn settle(&mut self) {
-        if self.recent.len() > MIN_RECENT.max(self.frozen.len() / 4) {
-            self.frozen = Arc::new(self.merged());
-            self.recent = OverlayMap::default();
-        }
-    }
-}
-
-/// A prefix with its list and source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct PrefixRecord {
-    prefix: Prefix,
-    list: ListId,
-    source: Source,
-}
-
-/// One prefix entry: list, action, expiry (ms, `u64::MAX` = never) and record index.
-type PrefixEntry = (ListId, Action, u64, u32);
-
-/// Prefixes hashed per length: a number's prefixes of every length that occurs in the set
-/// are looked up, longest first. Packs hold few distinct lengths, so this is a handful of
-/// independent probes into a small table (no pointer chasing as in a trie).
-#[derive(Debug, Default)]
-struct PrefixIndex {
-    /// Per kind (E.164, service): bit `L` set when a prefix of `L` digits exists.
-    lengths: [u32; 2],
-    /// `prefix_key` → range of `entries`.
-    slots: FxHashMap<u64, (u32, u32)>,
-    entries: Vec<PrefixEntry>,
-    /// One bit per hashed `prefix_key` of `slots` (16 bits per key): a clear bit means the
-    /// prefix is absent, so most probes of a number on no list skip the hash map.
-    filter: Vec<u64>,
-    /// `64 - log2(bits of filter)`: the top bits of the mixed key pick the bit.
-    filter_shift: u32,
-    /// Per kind, one bit per value of [`GATE_DIGITS`] leading digits: set when some prefix of
-    /// at least that many digits starts with them. A clear bit rules out every longer prefix
-    /// of a number at once (one test instead of one filter probe per prefix length).
-    gate: Vec<u64>,
-}
-
-/// Leading digits indexed by [`PrefixIndex::gate`].
-const GATE_DIGITS: usize = 4;
-/// Values of [`GATE_DIGITS`] digits (10^4).
-const GATE_VALUES: usize = 10_000;
-
-/// Kind index (0 E.164, 1 service), length and value of a prefix in one `u64`: 10^16 < 2^54.
-fn prefix_key(kind: usize, len: usize, value: u64) -> u64 {
-    ((kind as u64) << 61) | ((len as u64) << 56) | value
-}
-
-fn kind_index(kind: NumberKind) -> Option<usize> {
-    match kind {
-        NumberKind::E164 => Some(0),
-        NumberKind::Service => Some(1),
-        NumberKind::Alphanumeric => None,
-    }
-}
-
-impl PrefixIndex {
-    /// Builds the index from records sorted by prefix (equal prefixes adjacent).
-    fn build(records: &[PrefixRecord], actions: &[Action]) -> PrefixIndex {
-        let mut index = PrefixIndex {
-            entries: Vec::with_capacity(records.len()),
-            gate: vec![0u64; (2 * GATE_VALUES).div_ceil(64)],
-            ..PrefixIndex::default()
-        };
-        index.slots.reserve(records.len());
-        let mut previous = None;
-        for (i, r) in records.iter().enumerate() {
-            let Some(kind) = kind_index(r.prefix.kind) else {
-                continue;
-            };
-            let digits = r.prefix.digits();
-            let value = digits
-                .iter()
-                .fold(0u64, |v, d| v * 10 + u64::from(d - b'0'));
-            let key = prefix_key(kind, digits.len(), value);
-            if let Some(lead) = digits
-                .len()
-                .checked_sub(GATE_DIGITS)
-                .and_then(|k| POW10.get(k))
-            {
-                index.open_gate(kind, value / lead);
-            }
-            if let Some(bits) = index.lengths.get_mut(kind) {
-                *bits |= 1 << digits.len();
-            }
-            let action = actions.get(r.list.index()).copied().unwrap_or(Action::Warn);
-            let at = index.entries.len() as u32;
-            index
-                .entries
-                .push((r.list, action, r.source.expiry(), i as u32));
-            if previous == Some(key) {
-                if let Some(range) = index.slots.get_mut(&key) {
-                    range.1 += 1;
-                }
-            } else {
-                index.slots.insert(key, (at, 1));
-                previous = Some(key);
-            }
-        }
-        let bits = (index.slots.len().saturating_mul(16))
-            .next_power_of_two()
-            .max(64);
-        index.filter = vec![0u64; bits / 64];
-        index.filter_shift = 64 - bits.trailing_zeros();
-        let keys: Vec<u64> = index.slots.keys().copied().collect();
-        for key in keys {
-            let bit = index.filter_bit(key);
-            if let Some(word) = index.filter.get_mut(bit / 64) {
-                *word |= 1u64 << (bit % 64);
-            }
-        }
-        index
-    }
-
-    /// Bit of `lead` (the value of [`GATE_DIGITS`] leading digits) for kind index `kind`.
-    #[inline]
-    fn gate_bit(kind: usize, lead: u64) -> usize {
-        kind * GATE_VALUES + (lead as usize % GATE_VALUES)
-    }
-
-    fn open_gate(&mut self, kind: usize, lead: u64) {
-        let bit = PrefixIndex::gate_bit(kind, lead);
-        if let Some(word) = self.gate.get_mut(bit / 64) {
-            *word |= 1u64 << (bit % 64);
-        }
-    }
-
-    /// Whether some prefix of at least [`GATE_DIGITS`] digits starts with `lead` (false:
-    /// certainly none).
-    #[inline]
-    fn gate_open(&self, kind: usize, lead: u64) -> bool {
-        let bit = PrefixIndex::gate_bit(kind, lead);
-        self.gate
-            .get(bit / 64)
-            .is_none_or(|w| w & (1u64 << (bit % 64)) != 0)
-    }
-
-    /// The bit of `key` in the filter.
-    #[inline]
-    fn filter_bit(&self, key: u64) -> usize {
-        (mix(key) >> self.filter_shift) as usize
-    }
-
-    /// Whether `key` may be in `slots` (false: certainly not).
-    #[inline]
-    fn may_hold(&self, key: u64) -> bool {
-        if self.filter.is_empty() {
-            return true;
-        }
-        let bit = self.filter_bit(key);
-        self.filter
-            .get(bit / 64)
-            .is_none_or(|w| w & (1u64 << (bit % 64)) != 0)
-    }
-
-    /// Calls `f(length, entry)` for every prefix of `digits` in the set, longest first.
-    #[inline]
-    fn walk(&self, kind: NumberKind, digits: &[u8], mut f: impl FnMut(u8, &PrefixEntry)) {
-        let Some(k) = kind_index(kind) else {
-            return;
-        };
-        let lengths = self.lengths.get(k).copied().unwrap_or(0);
-        if lengths == 0 {
-            return;
-        }
-        let longest = (31 - lengths.leading_zeros()) as usize;
-        let max = digits.len().min(longest).min(MAX_PREFIX_DIGITS);
-        let mut pending = lengths & ((2u32 << max) - 1);
-        if pending == 0 {
-            return;
-        }
-        // `digits` are ASCII digits (from `Normalised::digits`): `& 0x0f` is their value. The
-        // value of a shorter prefix is this one divided by a power of ten.
-        let full = digits
-            .iter()
-            .take(max)
-            .fold(0u64, |v, d| v * 10 + u64::from(d & 0x0f));
-        // Lengths of GATE_DIGITS and more: all ruled out by one test of the leading digits.
-        if pending >> GATE_DIGITS != 0 {
-            let lead = max
-                .checked_sub(GATE_DIGITS)
-                .and_then(|k| POW10.get(k))
-                .map(|p| full / p);
-            if lead.is_some_and(|lead| !self.gate_open(k, lead)) {
-                pending &= (1u32 << GATE_DIGITS) - 1;
-            }
-        }
-        while pending != 0 {
-            let len = (31 - pending.leading_zeros()) as usize;
-            pending &= !(1u32 << len);
-            let value = max
-                .checked_sub(len)
-                .and_then(|k| POW10.get(k))
-                .map_or(0, |p| full / p);
-            let key = prefix_key(k, len, value);
-            if !self.may_hold(key) {
-                continue;
-            }
-            if let Some(&(from, count)) = self.slots.get(&key) {
-                let (from, to) = (from as usize, from as usize + count as usize);
-                for e in self.entries.get(from..to).unwrap_or(&[]) {
-                    f(len as u8, e);
-                }
-            }
-        }
-    }
-}
-
 /// Immutable number lists; clone is cheap (`Arc`s). See module docs.
 #[derive(Debug, Clone)]
 pub struct NumberLists {
@@ -1132,140 +769,6 @@ impl NumberLists {
     }
 }
 
-/// Builds [`NumberLists`] from a rule pack (the pack loader feeds it parsed lines).
-#[derive(Debug, Default)]
-pub struct NumberListsBuilder {
-    meta: Vec<ListMeta>,
-    exact: Vec<u64>,
-    prefixes: Vec<PrefixRecord>,
-    pushed: Vec<NumberChange>,
-}
-
-impl NumberListsBuilder {
-    /// An empty builder.
-    pub fn new() -> NumberListsBuilder {
-        NumberListsBuilder::default()
-    }
-
-    /// An empty builder with room for `exact` exact numbers (avoids regrowth when loading
-    /// millions of numbers).
-    pub fn with_capacity(exact: usize) -> NumberListsBuilder {
-        NumberListsBuilder {
-            exact: Vec::with_capacity(exact),
-            ..NumberListsBuilder::default()
-        }
-    }
-
-    /// Makes room for `additional` more exact numbers (the pack loader calls it with a list
-    /// file's line count, so a 10-million-number file never regrows the table being filled).
-    pub fn reserve(&mut self, additional: usize) {
-        self.exact.reserve(additional);
-    }
-
-    /// Declares a list; its id is its position.
-    pub fn add_list(&mut self, meta: ListMeta) -> Result<ListId, ListError> {
-        if self.meta.iter().any(|m| m.name == meta.name) {
-            return Err(ListError::DuplicateList(meta.name.to_string()));
-        }
-        if self.meta.len() >= MAX_LISTS {
-            return Err(ListError::TooManyLists);
-        }
-        let id = ListId(self.meta.len() as u16);
-        self.meta.push(meta);
-        Ok(id)
-    }
-
-    /// The list with this name, if declared.
-    pub fn list_id(&self, name: &str) -> Option<ListId> {
-        self.meta
-            .iter()
-            .position(|m| &*m.name == name)
-            .map(|i| ListId(i as u16))
-    }
-
-    fn check(&self, list: ListId) -> Result<(), ListError> {
-        if list.index() < self.meta.len() {
-            Ok(())
-        } else {
-            Err(ListError::UnknownList(list.index()))
-        }
-    }
-
-    /// Adds an exact number (duplicates are ignored).
-    #[inline]
-    pub fn add_exact(&mut self, list: ListId, key: NumberKey) -> Result<(), ListError> {
-        self.check(list)?;
-        self.exact.push((u64::from(list.0) << KEY_BITS) | key.raw());
-        Ok(())
-    }
-
-    /// Adds an exact number with its own source (a pushed entry, possibly expiring): it is
-    /// kept in the overlay so its source and expiry are known.
-    pub fn add_exact_with_source(
-        &mut self,
-        list: ListId,
-        key: NumberKey,
-        source: Source,
-    ) -> Result<(), ListError> {
-        self.check(list)?;
-        self.pushed.push(NumberChange::add(list, key, source));
-        Ok(())
-    }
-
-    /// Adds a prefix.
-    pub fn add_prefix(
-        &mut self,
-        list: ListId,
-        prefix: Prefix,
-        source: Source,
-    ) -> Result<(), ListError> {
-        self.check(list)?;
-        self.prefixes.push(PrefixRecord {
-            prefix,
-            list,
-            source,
-        });
-        Ok(())
-    }
-
-    /// Adds a prefix written as in list files (see [`parse_prefix`]).
-    pub fn add_prefix_str(
-        &mut self,
-        list: ListId,
-        text: &str,
-        source: Source,
-    ) -> Result<(), ListError> {
-        let prefix = parse_prefix(text)?;
-        self.add_prefix(list, prefix, source)
-    }
-
-    /// Builds the lists.
-    pub fn build(mut self) -> NumberLists {
-        let actions: Arc<[Action]> = self.meta.iter().map(|m| m.action).collect();
-        self.prefixes.sort_by_key(|r| (r.prefix, r.list));
-        self.prefixes
-            .dedup_by(|a, b| a.prefix == b.prefix && a.list == b.list);
-        let prefix_index = PrefixIndex::build(&self.prefixes, &actions);
-        let exact = ExactTable::with_entries(&self.exact);
-        let lists = NumberLists {
-            meta: self.meta.into(),
-            actions,
-            exact: Arc::new(exact),
-            overlay: Arc::new(Overlay::default()),
-            prefixes: self.prefixes.into(),
-            prefix_index: Arc::new(prefix_index),
-        };
-        if self.pushed.is_empty() {
-            return lists;
-        }
-        // Every list id in `pushed` was checked when it was added.
-        match lists.with_changes(&self.pushed) {
-            Ok(l) => l,
-            Err(_) => lists,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     //! Numbers are synthetic (170/171 virtual-operator ranges); service numbers are public
@@ -1273,7 +776,7 @@ mod tests {
     use super::*;
     use crate::number::{normalise, NumberConfig};
 
-    fn n(raw: &str) -> Normalised {
+    pub(super) fn n(raw: &str) -> Normalised {
         normalise(raw, &NumberConfig::default()).unwrap()
     }
 
@@ -1380,54 +883,6 @@ mod tests {
             })
         );
         assert!(NumberLists::empty().lookup(&n("110"), 0).is_empty());
-    }
-
-    /// The prefix filter never hides a listed prefix: every one of several thousand prefixes
-    /// of mixed lengths is found, and numbers under none of them are not.
-    #[test]
-    fn prefix_filter_keeps_every_listed_prefix() {
-        let mut b = NumberListsBuilder::new();
-        let list = b
-            .add_list(ListMeta::new(
-                "ranges",
-                "reported_fraud",
-                Action::Block,
-                Source::file("ranges.txt", 0),
-            ))
-            .unwrap();
-        // Synthetic 170/171 ranges: +86170NNNN (9 digits) and +86171NNNNN (10 digits).
-        for i in 0..3000u32 {
-            b.add_prefix_str(
-                list,
-                &format!("+86170{i:04}"),
-                Source::file("ranges.txt", 1),
-            )
-            .unwrap();
-            b.add_prefix_str(
-                list,
-                &format!("+86171{i:05}"),
-                Source::file("ranges.txt", 2),
-            )
-            .unwrap();
-        }
-        let lists = b.build();
-        for i in 0..3000u32 {
-            let h = lists.lookup(&n(&format!("+86170{i:04}0001")), 0);
-            assert_eq!(
-                h.on_list(list).map(|h| h.matched),
-                Some(Matched::Prefix { len: 9 }),
-                "170 {i}"
-            );
-            let h = lists.lookup(&n(&format!("+86171{i:05}001")), 0);
-            assert_eq!(
-                h.on_list(list).map(|h| h.matched),
-                Some(Matched::Prefix { len: 10 }),
-                "171 {i}"
-            );
-            assert!(lists
-                .lookup(&n(&format!("+86170{:04}0001", 5000 + i)), 0)
-                .is_empty());
-        }
     }
 
     #[test]
@@ -1633,30 +1088,6 @@ mod tests {
     }
 
     #[test]
-    fn builder_pushed_entries_and_errors() {
-        let mut b = NumberListsBuilder::with_capacity(4);
-        let l = b
-            .add_list(ListMeta::new("a", "c", Action::Warn, Source::file("a", 1)))
-            .unwrap();
-        assert_eq!(
-            b.add_list(ListMeta::new("a", "c", Action::Warn, Source::file("a", 1))),
-            Err(ListError::DuplicateList("a".into()))
-        );
-        assert_eq!(b.list_id("a"), Some(l));
-        assert_eq!(
-            b.add_exact(ListId(5), n("110").key()),
-            Err(ListError::UnknownList(5))
-        );
-        b.add_exact_with_source(l, n("110").key(), Source::pushed("x", Some(10)))
-            .unwrap();
-        let lists = b.build();
-        assert!(lists.lookup(&n("110"), 9).has_action(Action::Warn));
-        assert!(lists.lookup(&n("110"), 10).is_empty());
-        assert_eq!(lists.list_id("a"), Some(l));
-        assert_eq!(lists.meta(l).map(|m| m.action), Some(Action::Warn));
-    }
-
-    #[test]
     fn prefix_syntax() {
         let p = parse_prefix("+86 170-9999*").unwrap();
         assert_eq!(
@@ -1708,44 +1139,6 @@ mod tests {
         assert_eq!((h.len(), h.overflowed()), (MAX_HITS, 20 - MAX_HITS));
     }
 
-    /// Memory per exact number, measured on a real table of one million synthetic numbers.
-    #[test]
-    fn exact_memory_at_most_16_bytes_per_number() {
-        const COUNT: u64 = 1_000_000;
-        let mut b = NumberListsBuilder::with_capacity(COUNT as usize);
-        let l = b
-            .add_list(ListMeta::new(
-                "big",
-                "c",
-                Action::Block,
-                Source::file("f", 1),
-            ))
-            .unwrap();
-        let first = n("+8617000000000").key().raw();
-        for i in 0..COUNT {
-            b.add_exact(l, NumberKey::from_raw(first + i * 7).unwrap())
-                .unwrap();
-        }
-        let lists = b.build();
-        assert_eq!(lists.exact_len(), COUNT as usize);
-        let per_number = lists.exact_memory_bytes() as f64 / COUNT as f64;
-        println!(
-            "exact table: {} bytes for {COUNT} numbers = {per_number:.2} bytes/number",
-            lists.exact_memory_bytes()
-        );
-        assert!(per_number <= 16.0, "{per_number} bytes per number");
-        // Every inserted number is found, its neighbours are not.
-        for i in (0..COUNT).step_by(9_973) {
-            let k = first + i * 7;
-            let mut found = 0;
-            lists.exact.for_each_list(k, |_| found += 1);
-            assert_eq!(found, 1);
-            let mut missing = 0;
-            lists.exact.for_each_list(k + 1, |_| missing += 1);
-            assert_eq!(missing, 0);
-        }
-    }
-
     /// A batch of 1,000 pushed changes on a 200k base: only the overlay is new.
     #[test]
     fn batch_of_changes_leaves_base_shared() {
@@ -1792,50 +1185,6 @@ mod tests {
                 assert!(!on_list(removed));
             }
         }
-    }
-
-    /// Many batches of adds and removes, with the overlay folding its layers on the way,
-    /// agree with a plain set at every step.
-    #[test]
-    fn overlay_layers_agree_with_a_model() {
-        let mut b = NumberListsBuilder::new();
-        let l = b
-            .add_list(ListMeta::new("l", "c", Action::Block, Source::file("f", 1)))
-            .unwrap();
-        let first = n("+8617000000000").key().raw();
-        let key = |i: u64| NumberKey::from_raw(first + i).unwrap();
-        let mut model = std::collections::HashSet::new();
-        for i in 0..1_000u64 {
-            b.add_exact(l, key(i * 3)).unwrap();
-            model.insert(i * 3);
-        }
-        let mut lists = b.build();
-        let mut x: u64 = 7;
-        let mut settled = false;
-        for _batch in 0..12 {
-            let mut changes = Vec::new();
-            for _ in 0..1_000 {
-                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-                let i = (x >> 33) % 20_000;
-                if (x >> 20).is_multiple_of(3) {
-                    changes.push(NumberChange::remove(l, key(i)));
-                    model.remove(&i);
-                } else {
-                    changes.push(NumberChange::add(l, key(i), Source::pushed("p", None)));
-                    model.insert(i);
-                }
-            }
-            lists = lists.with_changes(&changes).unwrap();
-            settled |= !lists.overlay.frozen.is_empty();
-            assert!(lists.overlay.recent.len() <= MIN_RECENT.max(lists.overlay.frozen.len() / 4));
-            for i in (0..20_000u64).step_by(7) {
-                let num = n(&format!("+{}", 8_617_000_000_000 + i));
-                assert_eq!(num.key(), key(i));
-                let on = lists.lookup(&num, 0).on_list(l).is_some();
-                assert_eq!(on, model.contains(&i), "key {i}");
-            }
-        }
-        assert!(settled, "the recent layer was folded at least once");
     }
 
     proptest::proptest! {

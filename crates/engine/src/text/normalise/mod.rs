@@ -27,6 +27,11 @@
 //! 6. **Numbers written in numerals**: a run of nine or more Chinese numerals (`幺三八…`,
 //!    `壹贰叁…`) becomes ASCII digits, so contact extraction reads the phone or QQ number; shorter
 //!    runs are words (`一五一十`). Circled and full-width digits are folded by step 1.
+//! 7. **Inserted fillers**: a single ASCII letter between two CJK ideographs (`刷x单`), and a
+//!    stroke-like filler (`一`, `丶`, `丨`, `丿`) repeated between ideographs (`奔一跑一吧`, at
+//!    least two in alternation: one `一` between two ideographs is a word), are dropped. Separators
+//!    between ideographs (`刷*单`, `兼.职`) are already dropped by step 4. Runs only when the
+//!    fast loop saw a letter right after an ideograph or a filler character.
 //!
 //! Every normalised byte remembers the offset of the original character it came from, so
 //! [`NormalisedText::original_range`] maps a match in normalised text back to the text *as found*.
@@ -46,6 +51,10 @@
 //! - everything else (two- and four-byte characters, decompositions into several characters,
 //!   combining marks) goes through the definition itself.
 //!
+//! The parts: `tables` (the per-character definition of steps 1-4 and its per-process
+//! tables), `lookalikes` (step 5 and its gate), `normalised` (the normalised text, its offset
+//! map, steps 6 and 7); this file holds [`Normaliser`] and its fast loop.
+//!
 //! The map stores, per normalised byte, the original offset in the low 24 bits and the length of
 //! the original character in the high 8, so [`NormalisedText::original_range`] needs no decoding.
 //! The tests check the fast path against the per-character definition on arbitrary text.
@@ -59,21 +68,19 @@ use unicode_normalization::char::{compose, decompose_compatible, is_combining_ma
 
 use super::TextError;
 
+mod lookalikes;
+mod normalised;
+mod tables;
+
+use lookalikes::{Gate, KeyStarts, Lookalikes};
+pub use normalised::NormalisedText;
+use normalised::{is_filler, src, Src, FILLERS, OFFSET_MASK};
+pub(crate) use tables::build_tables;
+use tables::{class, fold_steps, tables, Class, Step, Tables, BMP_HI, BMP_LO};
+
 /// Longest input normalised, in bytes (longer input is cut at a character boundary). A concatenated
 /// SMS of 255 parts is about 35 KB, so this covers every real message while bounding the work.
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
-
-/// Where a normalised byte came from: the original offset (low 24 bits; offsets are below
-/// [`MAX_TEXT_BYTES`]) and the length in bytes of the original character (high 8 bits).
-type Src = u32;
-
-const OFFSET_MASK: u32 = 0x00FF_FFFF;
-
-/// The [`Src`] of the original character at `offset`, `len` bytes long.
-#[inline]
-fn src(offset: usize, len: usize) -> Src {
-    ((offset as u32) & OFFSET_MASK) | ((len as u32) << 24)
-}
 
 /// Normalises message text; built once per rule-pack snapshot (it holds the look-alike table).
 #[derive(Debug, Clone)]
@@ -100,621 +107,6 @@ const ASCII_KEEP: u8 = 8;
 /// The byte is an upper-case letter.
 const ASCII_UPPER: u8 = 16;
 
-#[derive(Debug, Clone)]
-struct Lookalikes {
-    automaton: AhoCorasick,
-    /// Normalised replacement per key.
-    replacements: Vec<String>,
-    /// Per key: (starts with an ASCII letter or digit, ends with one): such an edge needs a word
-    /// boundary so that keys like `vx` never fire inside words, URLs or ids.
-    ascii_edges: Vec<(bool, bool)>,
-    /// First characters of the keys: the automaton only runs on text that contains one.
-    starts: KeyStarts,
-}
-
-/// The first and second characters of the look-alike keys (after normalisation): the automaton
-/// only runs on text where a first character is followed by a second one, which plain text rarely
-/// has, while testing a character costs a table lookup.
-#[derive(Debug, Clone)]
-struct KeyStarts {
-    first: CharSet,
-    second: CharSet,
-    /// Some key is a single character: any first character is enough.
-    single: bool,
-}
-
-#[derive(Debug, Clone)]
-struct CharSet {
-    ascii: [bool; 128],
-    /// Bitmap over `BMP_LO..BMP_HI` (the CJK blocks).
-    cjk: Box<[u64]>,
-    /// Whether the set holds a character outside ASCII and the CJK blocks.
-    other: bool,
-}
-
-impl CharSet {
-    fn new() -> Self {
-        Self {
-            ascii: [false; 128],
-            cjk: vec![0u64; ((BMP_HI - BMP_LO) as usize).div_ceil(64)].into_boxed_slice(),
-            other: false,
-        }
-    }
-
-    fn insert(&mut self, c: char) {
-        let cp = c as u32;
-        if let Some(slot) = self.ascii.get_mut(cp as usize) {
-            *slot = true;
-        } else if (BMP_LO..BMP_HI).contains(&cp) {
-            let k = (cp - BMP_LO) as usize;
-            if let Some(word) = self.cjk.get_mut(k / 64) {
-                *word |= 1u64 << (k % 64);
-            }
-        } else {
-            self.other = true;
-        }
-    }
-
-    #[inline]
-    fn ascii(&self, b: u8) -> bool {
-        self.ascii.get(b as usize).copied().unwrap_or(false)
-    }
-
-    #[inline]
-    fn cjk(&self, cp: u32) -> bool {
-        let k = cp.wrapping_sub(BMP_LO) as usize;
-        self.cjk
-            .get(k / 64)
-            .is_some_and(|word| (word >> (k % 64)) & 1 == 1)
-    }
-
-    /// Whether the set holds `c` (outside ASCII and the CJK blocks: whether it holds any such
-    /// character, which only errs towards "yes").
-    fn contains(&self, c: char) -> bool {
-        let cp = c as u32;
-        if cp < 0x80 {
-            self.ascii(cp as u8)
-        } else if (BMP_LO..BMP_HI).contains(&cp) {
-            self.cjk(cp)
-        } else {
-            self.other
-        }
-    }
-}
-
-impl KeyStarts {
-    fn new<'k>(keys: impl Iterator<Item = &'k str>) -> Self {
-        let mut starts = Self {
-            first: CharSet::new(),
-            second: CharSet::new(),
-            single: false,
-        };
-        for key in keys {
-            let mut chars = key.chars();
-            if let Some(c) = chars.next() {
-                starts.first.insert(c);
-            }
-            match chars.next() {
-                Some(c) => starts.second.insert(c),
-                None => starts.single = true,
-            }
-        }
-        starts
-    }
-
-    /// Whether the automaton must run whatever the text (keys starting with rare characters).
-    fn always(&self) -> bool {
-        self.first.other || self.second.other
-    }
-}
-
-/// Tracks, over the normalised characters, whether a key's first character was followed by a
-/// key's second character (separators in between are ignored, which only errs towards running
-/// the automaton), and where the earliest such first character is: no key can match before it,
-/// so the automaton starts there.
-#[derive(Debug)]
-struct Gate {
-    after_first: bool,
-    /// Normalised position (at most) of the last first character seen.
-    first_at: usize,
-    /// Where the automaton must start; `usize::MAX` while the gate is closed.
-    open_at: usize,
-}
-
-impl Default for Gate {
-    fn default() -> Self {
-        Self {
-            after_first: false,
-            first_at: 0,
-            open_at: usize::MAX,
-        }
-    }
-}
-
-impl Gate {
-    /// Opens the gate from the start of the text (a case the gate cannot judge).
-    #[inline]
-    fn open_all(&mut self) {
-        self.open_at = 0;
-    }
-
-    /// Whether the automaton must run.
-    fn is_open(&self) -> bool {
-        self.open_at != usize::MAX
-    }
-
-    /// A letter or CJK character at normalised position `pos` (at most) that is a key's first
-    /// character or not (`first`), a key's second character or not (`second`).
-    #[inline]
-    fn char_at(&mut self, pos: usize, first: bool, second: bool, single: bool) {
-        if self.after_first && second {
-            self.open_at = self.open_at.min(self.first_at);
-        }
-        self.after_first = first;
-        if first {
-            self.first_at = pos;
-            if single {
-                self.open_at = self.open_at.min(pos);
-            }
-        }
-    }
-
-    #[inline]
-    fn ascii(&mut self, starts: Option<&KeyStarts>, b: u8, pos: usize) {
-        if let Some(s) = starts {
-            self.char_at(pos, s.first.ascii(b), s.second.ascii(b), s.single);
-        }
-    }
-
-    #[inline]
-    fn cjk(&mut self, starts: Option<&KeyStarts>, cp: u32, pos: usize) {
-        if let Some(s) = starts {
-            self.char_at(pos, s.first.cjk(cp), s.second.cjk(cp), s.single);
-        }
-    }
-}
-
-/// A reusable normalisation result: the normalised text and its map back to the original.
-///
-/// Keep one per thread (or per connection) and pass it to [`Normaliser::normalise_into`] for every
-/// message; its buffers are cleared and refilled, so normalising does not allocate once they have
-/// grown to the size of the messages seen.
-#[derive(Debug, Default, Clone)]
-pub struct NormalisedText {
-    text: String,
-    /// For every byte of `text`: where it came from ([`Src`]: the byte offset in the original
-    /// text of the character it came from, and that character's length).
-    map: Vec<Src>,
-    /// Separators held back after a CJK character until we know whether another CJK character
-    /// follows: (character, where it came from).
-    pending: Vec<(char, Src)>,
-    last_cjk: bool,
-    alt_text: String,
-    alt_map: Vec<Src>,
-    original_len: usize,
-    truncated: bool,
-}
-
-impl NormalisedText {
-    /// An empty buffer.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The normalised text (valid UTF-8, what the matcher scans).
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-
-    /// Length of the normalised text in bytes.
-    pub fn len(&self) -> usize {
-        self.text.len()
-    }
-
-    /// Whether the normalised text is empty.
-    pub fn is_empty(&self) -> bool {
-        self.text.is_empty()
-    }
-
-    /// Whether the original was longer than [`MAX_TEXT_BYTES`] and only its beginning was normalised.
-    pub fn truncated(&self) -> bool {
-        self.truncated
-    }
-
-    /// Byte offset in the original text of the character that produced normalised byte `pos`
-    /// (exact at character boundaries of the normalised text).
-    pub fn original_offset(&self, pos: usize) -> Option<usize> {
-        self.map.get(pos).map(|&o| (o & OFFSET_MASK) as usize)
-    }
-
-    /// Maps the normalised byte range `start..end` back to the byte range of the original text it
-    /// came from, from the first character's start to the last character's end (separators removed
-    /// inside the range are included, those around it are not).
-    ///
-    /// `original` must be the text that was normalised. Returns `None` when the range is empty, out
-    /// of bounds or not on character boundaries.
-    #[inline]
-    pub fn original_range(&self, original: &str, start: usize, end: usize) -> Option<Range<usize>> {
-        if start >= end || !self.text.is_char_boundary(start) || !self.text.is_char_boundary(end) {
-            return None;
-        }
-        // The last character starts one to four bytes before `end`; its lead byte says which
-        // (`start` is a boundary, so the last character never starts before it).
-        let bytes = self.text.as_bytes();
-        let lead_at = |back: usize| end.checked_sub(back).and_then(|p| bytes.get(p).copied());
-        let last = if lead_at(1)? < 0x80 {
-            end - 1
-        } else if lead_at(3).is_some_and(|b| b & 0xF0 == 0xE0) {
-            end - 3
-        } else if lead_at(2).is_some_and(|b| b & 0xE0 == 0xC0) {
-            end - 2
-        } else {
-            end.checked_sub(4)?
-        };
-        let first = *self.map.get(start)?;
-        let last_src = *self.map.get(last)?;
-        let from = (first & OFFSET_MASK) as usize;
-        let to = (last_src & OFFSET_MASK) as usize + (last_src >> 24) as usize;
-        (from < to
-            && to <= original.len()
-            && original.is_char_boundary(from)
-            && original.is_char_boundary(to))
-        .then_some(from..to)
-    }
-
-    /// The original text that produced the normalised range `start..end` (see
-    /// [`original_range`](Self::original_range)).
-    pub fn found<'t>(&self, original: &'t str, start: usize, end: usize) -> Option<&'t str> {
-        let range = self.original_range(original, start, end)?;
-        original.get(range)
-    }
-
-    fn clear(&mut self) {
-        self.text.clear();
-        self.map.clear();
-        self.pending.clear();
-        self.last_cjk = false;
-        self.original_len = 0;
-        self.truncated = false;
-    }
-
-    /// Appends one output character that came from `from`.
-    fn put(&mut self, c: char, from: Src) {
-        self.text.push(c);
-        let len = c.len_utf8();
-        self.map.extend(std::iter::repeat_n(from, len));
-    }
-
-    /// Writes out the separators held back (a non-CJK character follows them).
-    fn flush_pending(&mut self) {
-        for i in 0..self.pending.len() {
-            if let Some(&(p, pf)) = self.pending.get(i) {
-                self.put(p, pf);
-            }
-        }
-        self.pending.clear();
-    }
-
-    /// Appends a letter, digit or other non-separator character (`cjk` tells which kind).
-    #[inline]
-    fn emit(&mut self, c: char, from: Src, cjk: bool) {
-        if !self.pending.is_empty() {
-            if cjk {
-                self.pending.clear();
-            } else {
-                self.flush_pending();
-            }
-        }
-        self.put(c, from);
-        self.last_cjk = cjk;
-    }
-
-    /// Appends `text[start..end]`, a run of `width`-byte characters that normalise to themselves
-    /// (`first_cjk` and `last_cjk`: whether its first and last characters are CJK).
-    #[inline]
-    fn emit_run(
-        &mut self,
-        text: &str,
-        (start, end): (usize, usize),
-        width: usize,
-        first_cjk: bool,
-        last_cjk: bool,
-    ) {
-        let Some(run) = text.get(start..end) else {
-            return;
-        };
-        if !self.pending.is_empty() {
-            if first_cjk {
-                self.pending.clear();
-            } else {
-                self.flush_pending();
-            }
-        }
-        self.text.push_str(run);
-        self.map.extend(src(start, width)..src(end, width));
-        self.last_cjk = last_cjk;
-    }
-
-    /// A separator: held back after a CJK character (dropped if another CJK character follows),
-    /// kept otherwise.
-    #[inline]
-    fn separator(&mut self, c: char, from: Src) {
-        if self.last_cjk {
-            self.pending.push((c, from));
-        } else {
-            self.put(c, from);
-        }
-    }
-
-    fn finish(&mut self) {
-        if !self.pending.is_empty() {
-            self.flush_pending();
-        }
-    }
-
-    /// Step 6: a run of at least [`MIN_NUMERAL_RUN`] Chinese numerals (`幺三八零…`, `壹贰叁…`)
-    /// is a number written out to dodge digit filters: each numeral becomes its ASCII digit,
-    /// mapped to the character it came from. Shorter runs (`一五一十`, `三三两两`) are words
-    /// and stay. Ordinary text is only read, never copied.
-    fn fold_numeral_runs(&mut self) {
-        let mut run = 0usize;
-        let found = self.text.chars().any(|c| {
-            run = if numeral_digit(c).is_some() {
-                run + 1
-            } else {
-                0
-            };
-            run >= MIN_NUMERAL_RUN
-        });
-        if !found {
-            return;
-        }
-        let NormalisedText {
-            text,
-            map,
-            alt_text,
-            alt_map,
-            ..
-        } = self;
-        alt_text.clear();
-        alt_map.clear();
-        let mut i = 0usize;
-        while let Some(rest) = text.get(i..).filter(|r| !r.is_empty()) {
-            // The run of numerals starting here (possibly empty) and where it ends.
-            let mut n = 0usize;
-            let mut end = i;
-            for (k, c) in rest.char_indices() {
-                if numeral_digit(c).is_none() {
-                    break;
-                }
-                n += 1;
-                end = i + k + c.len_utf8();
-            }
-            if n >= MIN_NUMERAL_RUN {
-                for (k, c) in text.get(i..end).unwrap_or_default().char_indices() {
-                    if let Some(d) = numeral_digit(c) {
-                        alt_text.push(char::from(d));
-                        alt_map.push(map.get(i + k).copied().unwrap_or(0));
-                    }
-                }
-            } else {
-                if n == 0 {
-                    end = i + rest.chars().next().map_or(1, char::len_utf8);
-                }
-                alt_text.push_str(text.get(i..end).unwrap_or_default());
-                alt_map.extend_from_slice(map.get(i..end).unwrap_or_default());
-            }
-            i = end;
-        }
-        std::mem::swap(text, alt_text);
-        std::mem::swap(map, alt_map);
-    }
-
-    /// Handles a combining mark: re-composes it with the previous character when Unicode has a
-    /// composed form, otherwise treats it as a separator.
-    fn combining(&mut self, mark: char, from: Src) {
-        if self.pending.is_empty() {
-            let prev_pos = self.text.char_indices().next_back();
-            if let Some((pos, prev)) = prev_pos {
-                if let Some(composed) = compose(prev, mark) {
-                    let prev_from = self.map.get(pos).copied().unwrap_or(from);
-                    self.text.truncate(pos);
-                    self.map.truncate(pos);
-                    self.put(composed, prev_from);
-                    return;
-                }
-            }
-        }
-        self.separator(mark, from);
-    }
-}
-
-/// Shortest run of Chinese numerals read as digits by [`NormalisedText::fold_numeral_runs`]:
-/// a mobile number is 11 digits, a fixed line with its area code 10 to 12; idioms built of
-/// numerals are four characters, and two of them joined (`三三两两，七七八八`) are eight.
-const MIN_NUMERAL_RUN: usize = 9;
-
-/// The ASCII digit a Chinese numeral stands for (`幺` is how 1 is read out in numbers, the
-/// financial forms `壹贰叁…` are how amounts and numbers are written to resist tampering).
-fn numeral_digit(c: char) -> Option<u8> {
-    Some(match c {
-        '〇' | '零' => b'0',
-        '一' | '幺' | '壹' => b'1',
-        '二' | '两' | '贰' => b'2',
-        '三' | '叁' => b'3',
-        '四' | '肆' => b'4',
-        '五' | '伍' => b'5',
-        '六' | '陆' => b'6',
-        '七' | '柒' => b'7',
-        '八' | '捌' => b'8',
-        '九' | '玖' => b'9',
-        _ => return None,
-    })
-}
-
-/// What a (folded) character is for the separator rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
-    /// A CJK ideograph (or ideographic iteration mark / number).
-    Cjk,
-    /// Space, punctuation, symbol, emoji: removed between two CJK characters.
-    Separator,
-    /// Zero-width and other invisible characters: always removed.
-    Invisible,
-    /// Letters and digits of other scripts.
-    Other,
-}
-
-impl Class {
-    /// Code in a [`Fold3`] entry (never 0, which means "no entry").
-    fn code(self) -> u32 {
-        match self {
-            Class::Cjk => 1,
-            Class::Separator => 2,
-            Class::Invisible => 3,
-            Class::Other => 4,
-        }
-    }
-
-    fn from_code(code: u32) -> Option<Self> {
-        match code {
-            1 => Some(Class::Cjk),
-            2 => Some(Class::Separator),
-            3 => Some(Class::Invisible),
-            4 => Some(Class::Other),
-            _ => None,
-        }
-    }
-}
-
-fn class(c: char) -> Class {
-    let cp = c as u32;
-    if cp < 0x80 {
-        return if c.is_ascii_alphanumeric() {
-            Class::Other
-        } else {
-            Class::Separator
-        };
-    }
-    match cp {
-        0x3400..=0x4DBF
-        | 0x4E00..=0x9FFF
-        | 0xF900..=0xFAFF
-        | 0x20000..=0x3134F
-        | 0x3005..=0x3007
-        | 0x3021..=0x3029
-        | 0x3038..=0x303B => Class::Cjk,
-        0x00AD
-        | 0x034F
-        | 0x061C
-        | 0x115F
-        | 0x1160
-        | 0x17B4
-        | 0x17B5
-        | 0x180B..=0x180F
-        | 0x200B..=0x200F
-        | 0x202A..=0x202E
-        | 0x2060..=0x206F
-        | 0x2800
-        | 0x3164
-        | 0xFE00..=0xFE0F
-        | 0xFEFF
-        | 0xFFA0
-        | 0x1BCA0..=0x1BCA3
-        | 0xE0000..=0xE0FFF => Class::Invisible,
-        0x0080..=0x00BF
-        | 0x00D7
-        | 0x00F7
-        | 0x2000..=0x2BFF
-        | 0x2E00..=0x2E7F
-        | 0x3000..=0x303F
-        | 0x30FB
-        | 0xFE10..=0xFE1F
-        | 0xFE30..=0xFE6F
-        | 0xFF00..=0xFF0F
-        | 0xFF1A..=0xFF20
-        | 0xFF3B..=0xFF40
-        | 0xFF5B..=0xFF65
-        | 0xFFE0..=0xFFEF
-        | 0xFFF0..=0xFFFF
-        | 0xE000..=0xF8FF
-        | 0x1F000..=0x1FAFF
-        | 0xF0000..=0x10FFFF => Class::Separator,
-        _ => Class::Other,
-    }
-}
-
-/// Latin look-alikes from Cyrillic and Greek (lower case) that scripts use to dodge ASCII keywords.
-fn latin_lookalike(c: char) -> char {
-    match c {
-        'а' | 'α' => 'a',
-        'в' => 'b',
-        'с' | 'ϲ' => 'c',
-        'е' | 'ε' => 'e',
-        'һ' => 'h',
-        'і' | 'ι' => 'i',
-        'ј' => 'j',
-        'к' | 'κ' => 'k',
-        'м' => 'm',
-        'о' | 'ο' => 'o',
-        'р' | 'ρ' => 'p',
-        'ѕ' => 's',
-        'т' | 'τ' => 't',
-        'ν' => 'v',
-        'ѡ' | 'ω' => 'w',
-        'х' | 'χ' => 'x',
-        'у' | 'γ' => 'y',
-        _ => c,
-    }
-}
-
-/// One result of the per-character fold (steps 1 and 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
-    /// A character, already case-folded.
-    Char(char),
-    /// A combining mark, to compose with the previous character.
-    Mark(char),
-}
-
-/// Case folding of one decomposed character: ASCII lower case, Latin look-alikes.
-#[inline]
-fn lower_fold(c: char) -> char {
-    if c.is_ascii() {
-        c.to_ascii_lowercase()
-    } else {
-        latin_lookalike(c)
-    }
-}
-
-/// Steps 1 and 2 for one character: full-width forms, the ideographic space, compatibility
-/// decomposition and case folding, in output order.
-fn fold_steps(c: char, mut step: impl FnMut(Step)) {
-    let cp = c as u32;
-    if (0xFF01..=0xFF5E).contains(&cp) {
-        // Full-width ASCII: same order as ASCII, offset 0xFEE0.
-        if let Some(ascii) = char::from_u32(cp - 0xFEE0) {
-            step(Step::Char(ascii.to_ascii_lowercase()));
-        }
-        return;
-    }
-    if cp == 0x3000 {
-        step(Step::Char(' '));
-        return;
-    }
-    decompose_compatible(c, |d| {
-        if is_combining_mark(d) {
-            step(Step::Mark(d));
-        } else if d.is_uppercase() {
-            for l in d.to_lowercase() {
-                step(Step::Char(lower_fold(l)));
-            }
-        } else {
-            step(Step::Char(lower_fold(d)));
-        }
-    });
-}
-
 impl Normaliser {
     /// A normaliser with no look-alike table.
     pub fn new() -> Result<Self, TextError> {
@@ -728,10 +120,18 @@ impl Normaliser {
                 *flags |= ASCII_UPPER;
             }
         }
+        // Fillers leave the plain set, so the fast loop sees them (step 7's hint).
+        let mut plain3 = tables.plain3.clone();
+        for c in FILLERS {
+            let cp = c as usize;
+            if let Some(word) = plain3.get_mut(cp / 64) {
+                *word &= !(1u64 << (cp % 64));
+            }
+        }
         Ok(Self {
             tables,
             lookalikes: None,
-            plain3: tables.plain3.clone(),
+            plain3,
             ascii,
         })
     }
@@ -871,6 +271,12 @@ impl Normaliser {
                 lookalikes.apply(out, gate.open_at);
             }
         }
+        // Step 7 before step 6; look-alikes the dropped fillers joined (`薇x信`) are folded too.
+        if out.filler_hint && out.fold_fillers_repeatedly() {
+            if let Some(lookalikes) = &self.lookalikes {
+                lookalikes.apply(out, 0);
+            }
+        }
         out.fold_numeral_runs();
     }
 
@@ -928,6 +334,7 @@ impl Normaliser {
             if !bytes.get(start).is_some_and(u8::is_ascii_alphanumeric) {
                 return start;
             }
+            out.filler_hint |= bytes.get(start).is_some_and(u8::is_ascii_alphabetic);
         }
         // From here every byte is copied: a letter or digit first (which ends `last_cjk`, so
         // separators held back are written first), or separators that follow no CJK character.
@@ -1009,9 +416,11 @@ impl Normaliser {
         match class {
             Class::Cjk => {
                 gate.cjk(starts, c as u32, pos);
+                out.filler_hint |= is_filler(c);
                 out.emit(c, from, true);
             }
             Class::Other => {
+                out.filler_hint |= out.last_cjk && out.pending.is_empty();
                 match u8::try_from(c) {
                     Ok(b) if b.is_ascii() => gate.ascii(starts, b, pos),
                     // Letters of other scripts: be conservative.
@@ -1023,250 +432,6 @@ impl Normaliser {
             Class::Invisible => {}
         }
     }
-}
-
-/// Bytes that continue an ASCII word, id, URL or e-mail address.
-fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/' | b'@' | b'=' | b'&' | b'%')
-}
-
-impl Lookalikes {
-    /// Replaces look-alike keys starting at or after normalised position `from` in `out`,
-    /// rebuilding its map.
-    fn apply(&self, out: &mut NormalisedText, from: usize) {
-        let mut last = 0usize;
-        let mut replaced = false;
-        out.alt_text.clear();
-        out.alt_map.clear();
-        let input =
-            aho_corasick::Input::new(out.text.as_str()).span(from.min(out.len())..out.len());
-        for m in self.automaton.find_iter(input) {
-            let (start, end) = (m.start(), m.end());
-            let (left_edge, right_edge) = self
-                .ascii_edges
-                .get(m.pattern().as_usize())
-                .copied()
-                .unwrap_or_default();
-            let bytes = out.text.as_bytes();
-            let before = start.checked_sub(1).and_then(|i| bytes.get(i)).copied();
-            let after = bytes.get(end).copied();
-            if (left_edge && before.is_some_and(is_word_byte))
-                || (right_edge && after.is_some_and(|b| is_word_byte(b) && !b.is_ascii_digit()))
-            {
-                continue;
-            }
-            let Some(replacement) = self.replacements.get(m.pattern().as_usize()) else {
-                continue;
-            };
-            let (Some(before), Some(before_map)) =
-                (out.text.get(last..start), out.map.get(last..start))
-            else {
-                continue;
-            };
-            out.alt_text.push_str(before);
-            out.alt_map.extend_from_slice(before_map);
-            let span_from = out.map.get(start).copied().unwrap_or(0);
-            let last_char = out
-                .text
-                .get(start..end)
-                .and_then(|s| s.char_indices().next_back())
-                .map_or(start, |(p, _)| start + p);
-            let last_from = out.map.get(last_char).copied().unwrap_or(span_from);
-            let count = replacement.chars().count();
-            for (k, r) in replacement.chars().enumerate() {
-                let from = if k + 1 == count && k > 0 {
-                    last_from
-                } else {
-                    span_from
-                };
-                out.alt_text.push(r);
-                out.alt_map.extend(std::iter::repeat_n(from, r.len_utf8()));
-            }
-            last = end;
-            replaced = true;
-        }
-        if !replaced {
-            return;
-        }
-        if let (Some(rest), Some(rest_map)) = (out.text.get(last..), out.map.get(last..)) {
-            out.alt_text.push_str(rest);
-            out.alt_map.extend_from_slice(rest_map);
-        }
-        std::mem::swap(&mut out.text, &mut out.alt_text);
-        std::mem::swap(&mut out.map, &mut out.alt_map);
-    }
-}
-
-/// Character-level traditional → simplified table: a bitmap over the BMP CJK blocks for a quick
-/// "no change" answer (most text is already simplified), and a hash map for the characters that do
-/// change.
-#[derive(Debug)]
-struct T2s {
-    bitmap: Box<[u64]>,
-    map: FxHashMap<char, char>,
-}
-
-const BMP_LO: u32 = 0x3400;
-const BMP_HI: u32 = 0xA000;
-const SIP_LO: u32 = 0x20000;
-const SIP_HI: u32 = 0x30000;
-
-impl T2s {
-    #[inline]
-    fn get(&self, c: char) -> char {
-        let cp = c as u32;
-        if (BMP_LO..BMP_HI).contains(&cp) {
-            let k = (cp - BMP_LO) as usize;
-            let word = self.bitmap.get(k / 64).copied().unwrap_or(0);
-            if (word >> (k % 64)) & 1 == 0 {
-                return c;
-            }
-        } else if !(SIP_LO..SIP_HI).contains(&cp) {
-            return c;
-        }
-        self.map.get(&c).copied().unwrap_or(c)
-    }
-
-    fn build() -> Result<Self, TextError> {
-        let converter =
-            ferrous_opencc::OpenCC::from_config(ferrous_opencc::config::BuiltinConfig::T2s)
-                .map_err(|e| TextError::T2sTable {
-                    message: e.to_string(),
-                })?;
-        // Convert every candidate character on its own line so phrases never apply.
-        let candidates: Vec<char> = (BMP_LO..BMP_HI)
-            .chain(SIP_LO..SIP_HI)
-            .filter_map(char::from_u32)
-            .collect();
-        let mut input = String::with_capacity(candidates.len() * 5);
-        for &c in &candidates {
-            input.push(c);
-            input.push('\n');
-        }
-        let converted = converter.convert(&input);
-        let mut map = FxHashMap::default();
-        let mut bitmap = vec![0u64; ((BMP_HI - BMP_LO) as usize).div_ceil(64)].into_boxed_slice();
-        for (&from, line) in candidates.iter().zip(converted.split('\n')) {
-            let mut chars = line.chars();
-            let (Some(to), None) = (chars.next(), chars.next()) else {
-                continue;
-            };
-            if to == from || class(to) != Class::Cjk {
-                continue;
-            }
-            map.insert(from, to);
-            let cp = from as u32;
-            if (BMP_LO..BMP_HI).contains(&cp) {
-                let k = (cp - BMP_LO) as usize;
-                if let Some(word) = bitmap.get_mut(k / 64) {
-                    *word |= 1u64 << (k % 64);
-                }
-            }
-        }
-        for &(variant, preferred) in VARIANT_FOLDS {
-            for to in map.values_mut() {
-                if *to == variant {
-                    *to = preferred;
-                }
-            }
-            map.insert(variant, preferred);
-            let k = (variant as u32).wrapping_sub(BMP_LO) as usize;
-            if let Some(word) = bitmap.get_mut(k / 64) {
-                *word |= 1u64 << (k % 64);
-            }
-        }
-        Ok(Self { bitmap, map })
-    }
-}
-
-/// Simplified variants that scripts use interchangeably, folded to one form after conversion
-/// (OpenCC turns `帳戶` into `帐户`, while most texts write `账户`).
-///
-/// Also the Japanese (shinjitai) forms scam texts borrow to dodge filters, which OpenCC's
-/// traditional table leaves alone: 査 証 験 検 脳 覌 戸 → 查 证 验 检 脑 观 户. Folding them
-/// here, character by character, keeps them out of the pack's look-alike table, where a
-/// one-character key would make the look-alike automaton run on most messages.
-const VARIANT_FOLDS: &[(char, char)] = &[
-    ('帐', '账'),
-    ('査', '查'),
-    ('証', '证'),
-    ('験', '验'),
-    ('検', '检'),
-    ('脳', '脑'),
-    ('覌', '观'),
-    ('戸', '户'),
-];
-
-/// Per-process tables: traditional → simplified, and the results of steps 1–3 for every
-/// three-byte character (U+0800–U+FFFF), computed once from the per-character definition.
-#[derive(Debug)]
-struct Tables {
-    t2s: T2s,
-    /// Per code point below U+10000: 0 when the character needs the full definition (it folds to
-    /// several characters or a combining mark), else the character it becomes (low 24 bits) and
-    /// its [`Class`] code (high 8 bits).
-    fold3: Box<[u32]>,
-    /// Per code point below U+10000 (bit `cp % 64` of word `cp / 64`): a three-byte CJK character
-    /// that becomes itself.
-    plain3: Box<[u64; 1024]>,
-}
-
-impl Tables {
-    fn build() -> Result<Self, TextError> {
-        let t2s = T2s::build()?;
-        let mut fold3 = vec![0u32; 0x10000].into_boxed_slice();
-        let mut plain3 = Box::new([0u64; 1024]);
-        for cp in 0x800u32..0x10000 {
-            let Some(c) = char::from_u32(cp) else {
-                continue;
-            };
-            let mut steps = [Step::Char('\0'); 2];
-            let mut n = 0usize;
-            fold_steps(c, |step| {
-                if let Some(slot) = steps.get_mut(n) {
-                    *slot = step;
-                }
-                n += 1;
-            });
-            let [first, _] = steps;
-            let (1, Step::Char(d)) = (n, first) else {
-                continue;
-            };
-            let class = class(d);
-            let to = if class == Class::Cjk { t2s.get(d) } else { d };
-            if let Some(entry) = fold3.get_mut(cp as usize) {
-                *entry = (to as u32) | (class.code() << 24);
-            }
-            if class == Class::Cjk && to == c {
-                if let Some(word) = plain3.get_mut((cp / 64) as usize) {
-                    *word |= 1u64 << (cp % 64);
-                }
-            }
-        }
-        Ok(Self { t2s, fold3, plain3 })
-    }
-
-    /// What the three-byte character `cp` becomes, when it is a single character.
-    #[inline]
-    fn fold3(&self, cp: u32) -> Option<(char, Class)> {
-        let entry = *self.fold3.get(cp as usize)?;
-        let class = Class::from_code(entry >> 24)?;
-        Some((char::from_u32(entry & OFFSET_MASK)?, class))
-    }
-}
-
-/// Builds the per-process tables now if they are not yet built (a few tens of milliseconds, once):
-/// the pack loader does it on another thread while it reads the number lists.
-pub(crate) fn build_tables() {
-    let _ = tables();
-}
-
-fn tables() -> Result<&'static Tables, TextError> {
-    static TABLES: OnceLock<Result<Tables, TextError>> = OnceLock::new();
-    TABLES
-        .get_or_init(Tables::build)
-        .as_ref()
-        .map_err(Clone::clone)
 }
 
 #[cfg(test)]
@@ -1311,6 +476,38 @@ mod tests {
             out.found(original, at, out.len()),
             Some("幺三八零零零零零零零幺")
         );
+    }
+
+    #[test]
+    fn fillers_inserted_between_characters_are_dropped() {
+        assert_eq!(run("奔一跑一吧"), "奔跑吧");
+        assert_eq!(run("兼丶职丶刷丶单"), "兼职刷单");
+        assert_eq!(run("刷*单"), "刷单");
+        assert_eq!(run("兼.职"), "兼职");
+        assert_eq!(run("刷x单返利"), "刷单返利");
+        assert_eq!(run("刷Ｘ单"), "刷单");
+        // The phrase reads through the fillers, and maps back to the text as written.
+        let original = "加我奔一跑一吧";
+        let mut out = NormalisedText::new();
+        norm().normalise_into(original, &mut out);
+        let at = out.as_str().find("奔跑吧").unwrap_or_default();
+        assert_eq!(
+            out.found(original, at, at + "奔跑吧".len()),
+            Some("奔一跑一吧")
+        );
+    }
+
+    #[test]
+    fn words_that_look_like_fillers_stay() {
+        // One 一 between two characters is a word; 一 next to one 一 is a count.
+        assert_eq!(run("我们一起去"), "我们一起去");
+        assert_eq!(run("一心一意"), "一心一意");
+        assert_eq!(run("一一对应"), "一一对应");
+        // Letters and digits next to one ideograph, or several letters, stay.
+        assert_eq!(run("A股上涨"), "a股上涨");
+        assert_eq!(run("第3页"), "第3页");
+        assert_eq!(run("买iphone手机"), "买iphone手机");
+        assert_eq!(run("刷 x 单"), "刷 x 单");
     }
 
     #[test]
@@ -1505,6 +702,11 @@ mod tests {
         out.finish();
         if let Some(l) = &n.lookalikes {
             l.apply(&mut out, 0);
+            if out.fold_fillers_repeatedly() {
+                l.apply(&mut out, 0);
+            }
+        } else {
+            out.fold_fillers_repeatedly();
         }
         out.fold_numeral_runs();
         out
