@@ -133,23 +133,23 @@ fn decide_parts(engine: &Decider, parts: &[&Input], ingress: Ingress) -> Result<
             .iter()
             .map(|p| Message::parse_datagram(&p.octets).map_err(|e| format!("SIP: {e}")))
             .collect::<Result<_, _>>()?;
-        let mut read = messages
+        let read: Vec<_> = messages
             .iter()
-            .map(|m| ingest::sip::read(m, &opts).map_err(|e| format!("SIP: {e}")));
-        let Some(mut whole) = read.next().transpose()? else {
-            return Err("no part".into());
-        };
+            .map(|m| ingest::sip::read(m, &opts).map_err(|e| format!("SIP: {e}")))
+            .collect::<Result<_, _>>()?;
         let mut pieces: Vec<Option<SmsPiece>> = Vec::new();
-        for ing in std::iter::once(Ok(whole.clone())).chain(read) {
-            let Some(part) = ing?.sms_part else { continue };
-            let at = usize::from(part.seq.saturating_sub(1));
+        for part in read.iter().filter_map(|ing| ing.sms_part.as_ref()) {
             if pieces.len() < usize::from(part.total) {
                 pieces.resize(usize::from(part.total), None);
             }
+            let at = usize::from(part.seq.saturating_sub(1));
             if let Some(slot) = pieces.get_mut(at).filter(|s| s.is_none()) {
-                *slot = Some(part.piece);
+                *slot = Some(part.piece.clone());
             }
         }
+        let Some(mut whole) = read.into_iter().next() else {
+            return Err("no part".into());
+        };
         let complete = pieces.iter().all(Option::is_some);
         whole.text = Some(SmsPiece::join(&pieces).into());
         whole.degraded.text_truncated |= !complete;
