@@ -101,27 +101,13 @@ pub(super) fn mix(key: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     //! Numbers are synthetic (170/171 virtual-operator ranges).
-    use super::*;
-    use crate::lists::tests::n;
+    use crate::lists::tests::big_list;
 
     /// Memory per exact number, measured on a real table of one million synthetic numbers.
     #[test]
     fn exact_memory_at_most_16_bytes_per_number() {
         const COUNT: u64 = 1_000_000;
-        let mut b = NumberListsBuilder::with_capacity(COUNT as usize);
-        let l = b
-            .add_list(ListMeta::new(
-                "big",
-                "c",
-                Action::Block,
-                Source::file("f", 1),
-            ))
-            .unwrap();
-        let first = n("+8617000000000").key().raw();
-        for i in 0..COUNT {
-            b.add_exact(l, NumberKey::from_raw(first + i * 7).unwrap())
-                .unwrap();
-        }
+        let (b, _, first) = big_list(COUNT, 7);
         let lists = b.build();
         assert_eq!(lists.exact_len(), COUNT as usize);
         let per_number = lists.exact_memory_bytes() as f64 / COUNT as f64;

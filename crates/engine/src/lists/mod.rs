@@ -780,6 +780,26 @@ mod tests {
         normalise(raw, &NumberConfig::default()).unwrap()
     }
 
+    /// A builder holding one block list "big" of `count` synthetic numbers from
+    /// +86 170 0000 0000 on, `stride` apart; returns the builder, the list and the first key.
+    pub(super) fn big_list(count: u64, stride: u64) -> (NumberListsBuilder, ListId, u64) {
+        let mut b = NumberListsBuilder::with_capacity(count as usize);
+        let l = b
+            .add_list(ListMeta::new(
+                "big",
+                "c",
+                Action::Block,
+                Source::file("f", 1),
+            ))
+            .unwrap();
+        let first = n("+8617000000000").key().raw();
+        for i in 0..count {
+            b.add_exact(l, NumberKey::from_raw(first + i * stride).unwrap())
+                .unwrap();
+        }
+        (b, l, first)
+    }
+
     struct Fixture {
         lists: NumberLists,
         allow: ListId,
@@ -1142,20 +1162,7 @@ mod tests {
     /// A batch of 1,000 pushed changes on a 200k base: only the overlay is new.
     #[test]
     fn batch_of_changes_leaves_base_shared() {
-        let mut b = NumberListsBuilder::with_capacity(200_000);
-        let l = b
-            .add_list(ListMeta::new(
-                "big",
-                "c",
-                Action::Block,
-                Source::file("f", 1),
-            ))
-            .unwrap();
-        let first = n("+8617000000000").key().raw();
-        for i in 0..200_000u64 {
-            b.add_exact(l, NumberKey::from_raw(first + i).unwrap())
-                .unwrap();
-        }
+        let (b, l, first) = big_list(200_000, 1);
         let lists = b.build();
         let changes: Vec<NumberChange> = (0..1_000u64)
             .map(|i| {
