@@ -34,6 +34,7 @@ pub mod cache;
 pub mod contacts;
 mod gate;
 pub mod links;
+mod locator;
 pub mod matcher;
 pub mod normalise;
 
