@@ -36,7 +36,7 @@ use crate::event::{Event, Ingress};
 use crate::lists::{ListError, ListHits, NumberChange};
 use crate::number::{readings, Normalised, NumberError, MAX_READINGS};
 use crate::pack::{CategoryRole, Snapshot};
-use crate::policy::{ConditionSet, Facts, Rule};
+use crate::policy::{Condition, ConditionSet, Conditions, Facts, Rule};
 use crate::text::{extract_contacts, CategoryId, ContactKind, Contacts, HitKind, TextHits};
 
 /// Score from which a fraud category is reported with any block or warn, whatever rule fired.
@@ -576,60 +576,158 @@ fn evidence_bound(ctx: &Context<'_, '_>, caller: &PartyFacts, callee: &PartyFact
 }
 
 fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: &PartyFacts, callee: &PartyFacts) -> Outcome {
-    let (snap, ev) = (ctx.snap, ctx.ev);
     let mut out = Out {
         evidence: Vec::with_capacity(evidence_bound(ctx, caller, callee)),
         cats: Vec::with_capacity(4),
     };
-    let w = &rule.when;
-    if w.ingress == Some(Ingress::International) && w.caller_domestic == Some(true) {
-        if let Some(n) = caller.domestic {
-            out.evidence.push(Evidence::Spoofing {
-                caller: n.as_str().to_owned(),
-                kind: n.kind().into(),
-                ingress: ev.ingress,
-            });
+    let parties = Parties { caller, callee };
+    for c in ConditionSet::used_by(&rule.when).iter() {
+        c.evidence(ctx, &rule.when, &parties, &mut out);
+    }
+    // A rule that blocks or warns on other grounds (a listed caller) also quotes the fraud
+    // the text shows, so the analyst sees it.
+    if let (Some(t), Some(hits), true) = (
+        ctx.text,
+        ctx.facts.text,
+        rule.verdict != crate::decision::Verdict::Pass,
+    ) {
+        let reached = |c: &CategoryId| {
+            rule.when
+                .text
+                .iter()
+                .any(|g| g.reached(hits).any(|r| r == *c))
+        };
+        let also: Vec<CategoryId> = ctx
+            .snap
+            .fraud_categories
+            .iter()
+            .copied()
+            .filter(|&c| hits.score(c) >= REPORT_SCORE && !reached(&c))
+            .collect();
+        if !also.is_empty() {
+            text_evidence(ctx.snap, t, hits, &also, &mut out);
         }
     }
-    party_evidence(snap, Role::Caller, caller, w.caller_in, ev.at_ms, &mut out);
-    party_evidence(snap, Role::Callee, callee, w.callee_in, ev.at_ms, &mut out);
-    if w.contact_in != 0 {
-        for c in ctx.contact_hits.iter().flatten() {
-            list_evidence(
-                snap,
-                Role::Contact,
-                &c.number,
-                &c.hits,
-                w.contact_in,
-                ev.at_ms,
-                &mut out,
-            );
+    Outcome {
+        conditions: ConditionSet::default(),
+        verdict: rule.verdict,
+        rule: Some(rule.id.clone()),
+        categories: out.cats,
+        evidence: out.evidence,
+    }
+}
+
+/// The caller's and the callee's facts, for evidence.
+struct Parties<'p> {
+    caller: &'p PartyFacts,
+    callee: &'p PartyFacts,
+}
+
+impl Condition {
+    /// Appends to `out` what shows that this condition of `w` held for the event of `ctx`
+    /// (called only for the conditions the rule that fired uses). Conditions with nothing to
+    /// quote (`unless`, `ingress`, `channel`) add nothing; `caller_domestic` on international
+    /// ingress quotes the spoofed caller.
+    fn evidence(self, ctx: &Context<'_, '_>, w: &Conditions, parties: &Parties<'_>, out: &mut Out) {
+        let (snap, ev) = (ctx.snap, ctx.ev);
+        match self {
+            Condition::CallerDomestic => {
+                if w.ingress == Some(Ingress::International) && w.caller_domestic == Some(true) {
+                    if let Some(n) = parties.caller.domestic {
+                        out.evidence.push(Evidence::Spoofing {
+                            caller: n.as_str().to_owned(),
+                            kind: n.kind().into(),
+                            ingress: ev.ingress,
+                        });
+                    }
+                }
+            }
+            Condition::CallerIn => {
+                party_evidence(
+                    snap,
+                    Role::Caller,
+                    parties.caller,
+                    w.caller_in,
+                    ev.at_ms,
+                    out,
+                );
+            }
+            Condition::CalleeIn => {
+                party_evidence(
+                    snap,
+                    Role::Callee,
+                    parties.callee,
+                    w.callee_in,
+                    ev.at_ms,
+                    out,
+                );
+            }
+            Condition::ContactIn => {
+                for c in ctx.contact_hits.iter().flatten() {
+                    list_evidence(
+                        snap,
+                        Role::Contact,
+                        &c.number,
+                        &c.hits,
+                        w.contact_in,
+                        ev.at_ms,
+                        out,
+                    );
+                }
+            }
+            Condition::ContactLureDomain => {
+                for c in ctx.contacts.iter().flat_map(|c| c.iter()) {
+                    let Some((domain, origin)) = c.host.and_then(|h| snap.lure_domain(h)) else {
+                        continue;
+                    };
+                    out.evidence.push(Evidence::Contact {
+                        kind: c.kind.name().to_owned(),
+                        value: c.value.to_owned(),
+                        matched: domain.to_owned(),
+                        source: origin.to_string(),
+                        start: c.start,
+                        end: c.end,
+                    });
+                }
+            }
+            Condition::Link => link_evidence(ctx, w.link, out),
+            Condition::Behaviour => behaviour_evidence(ctx, w.behaviour, out),
+            // Flags `behaviour` has quoted already are not quoted twice.
+            Condition::BehaviourAlso => {
+                behaviour_evidence(ctx, w.behaviour_also & !w.behaviour, out)
+            }
+            Condition::CallerKind => {
+                let caller = parties.caller;
+                if caller.party.kind == PartyKind::Unparseable {
+                    out.evidence.push(Evidence::Unparseable {
+                        party: Role::Caller,
+                        raw: caller.party.raw.as_str().to_owned(),
+                        error: caller.error.map(|e| e.to_string()).unwrap_or_default(),
+                    });
+                }
+            }
+            Condition::Text => {
+                let (Some(t), Some(hits)) = (ctx.text, ctx.facts.text) else {
+                    return;
+                };
+                // The categories the groups reached, in order, without duplicates.
+                let mut reached: Vec<CategoryId> = Vec::with_capacity(hits.scores().len());
+                for c in w.text.iter().flat_map(|g| g.reached(hits)) {
+                    if !reached.contains(&c) {
+                        reached.push(c);
+                    }
+                }
+                text_evidence(snap, t, hits, &reached, out);
+            }
+            Condition::Unless | Condition::Ingress | Condition::Channel => {}
         }
     }
-    if w.contact_lure_domain {
-        for c in ctx.contacts.iter().flat_map(|c| c.iter()) {
-            let Some((domain, origin)) = c.host.and_then(|h| snap.lure_domain(h)) else {
-                continue;
-            };
-            out.evidence.push(Evidence::Contact {
-                kind: c.kind.name().to_owned(),
-                value: c.value.to_owned(),
-                matched: domain.to_owned(),
-                source: origin.to_string(),
-                start: c.start,
-                end: c.end,
-            });
-        }
-    }
-    if w.link != 0 {
-        link_evidence(ctx, w.link, &mut out);
-    }
-    let behaviour_mask = w.behaviour | w.behaviour_also;
-    for e in ctx
-        .flags
-        .iter()
-        .filter(|e| behaviour_mask & e.flag.bit() != 0)
-    {
+}
+
+/// Evidence of the behaviour flags raised whose bits are in `mask` (a campaign with its
+/// template).
+fn behaviour_evidence(ctx: &Context<'_, '_>, mask: u8, out: &mut Out) {
+    for e in ctx.flags.iter().filter(|e| mask & e.flag.bit() != 0) {
         out.evidence.push(Evidence::Behaviour {
             flag: e.flag.name().to_owned(),
             observed: u64::from(e.observed),
@@ -645,39 +743,6 @@ fn build(ctx: &Context<'_, '_>, rule: &Rule, caller: &PartyFacts, callee: &Party
                 example: ctx.text.unwrap_or("").chars().take(140).collect(),
             });
         }
-    }
-    if w.caller_kind != 0 && caller.party.kind == PartyKind::Unparseable {
-        out.evidence.push(Evidence::Unparseable {
-            party: Role::Caller,
-            raw: caller.party.raw.as_str().to_owned(),
-            error: caller.error.map(|e| e.to_string()).unwrap_or_default(),
-        });
-    }
-    if let (Some(t), Some(hits)) = (ctx.text, ctx.facts.text) {
-        // Categories to report, in order, without duplicates.
-        let mut reported: Vec<CategoryId> = Vec::with_capacity(hits.scores().len());
-        for g in &w.text {
-            for c in g.reached(hits) {
-                if !reported.contains(&c) {
-                    reported.push(c);
-                }
-            }
-        }
-        if rule.verdict != crate::decision::Verdict::Pass {
-            for &c in snap.fraud_categories.iter() {
-                if hits.score(c) >= REPORT_SCORE && !reported.contains(&c) {
-                    reported.push(c);
-                }
-            }
-        }
-        text_evidence(snap, t, hits, &reported, &mut out);
-    }
-    Outcome {
-        conditions: ConditionSet::default(),
-        verdict: rule.verdict,
-        rule: Some(rule.id.clone()),
-        categories: out.cats,
-        evidence: out.evidence,
     }
 }
 

@@ -143,10 +143,17 @@ pub struct Facts<'a> {
 }
 
 /// One kind of rule condition: what `when.<name>` in `rules.toml` compiles to. Each variant
-/// owns its name (the key in the pack, [`Condition::name`]), whether a rule uses it
-/// ([`Condition::used_by`]) and its test against the facts of an event
-/// ([`Condition::holds`]); [`Conditions::hold`] is the conjunction of those tests, and a
-/// [`crate::Decision`] names the conditions of the rule that fired ([`ConditionSet`]).
+/// owns, in one `match` each:
+/// - its name, the key in the pack ([`Condition::name`]; a test checks the pack reader
+///   accepts exactly these keys, and refuses others with file and line);
+/// - whether a rule uses it ([`Condition::used_by`]);
+/// - its fact: the yes/no bits of an event it reads, and the bits a rule using it needs
+///   (`fact`, `needs`: the one-word pre-check [`Policy::evaluate`] runs before any test);
+/// - its test against the facts of an event ([`Condition::holds`]; [`Conditions::hold`] is
+///   the conjunction);
+/// - its evidence: what the decision quotes to show it held (`evidence`, in the engine).
+///
+/// A [`crate::Decision`] names the conditions of the rule that fired ([`ConditionSet`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Condition {
     /// `caller_in`: the caller is on one of these lists.
@@ -178,21 +185,23 @@ pub enum Condition {
 }
 
 impl Condition {
-    /// Every condition, in the order of their bits in a [`ConditionSet`].
+    /// Every condition, in the order their evidence is reported (the most specific first:
+    /// a spoofed caller, list hits, contacts and links, behaviour, then the text) and of their
+    /// bits in a [`ConditionSet`].
     pub const ALL: [Condition; 13] = [
+        Condition::CallerDomestic,
         Condition::CallerIn,
         Condition::CalleeIn,
         Condition::ContactIn,
         Condition::ContactLureDomain,
+        Condition::Link,
+        Condition::Behaviour,
+        Condition::BehaviourAlso,
+        Condition::CallerKind,
         Condition::Text,
         Condition::Unless,
         Condition::Ingress,
         Condition::Channel,
-        Condition::CallerKind,
-        Condition::CallerDomestic,
-        Condition::Behaviour,
-        Condition::BehaviourAlso,
-        Condition::Link,
     ];
 
     /// The conditions that do not read the text's scores (tested first by the policy).
@@ -276,6 +285,73 @@ impl Condition {
                 w.behaviour_also == 0 || w.behaviour_also & f.behaviour != 0
             }
             Condition::Link => w.link == 0 || w.link & f.links != 0,
+        }
+    }
+
+    /// The yes/no facts of `f` this condition reads, as bits of the word [`Policy::evaluate`]
+    /// computes once per event (see [`Condition::needs`]).
+    #[inline]
+    fn fact(self, f: &Facts<'_>) -> u32 {
+        let bit = |cond: bool, bit: u32| if cond { bit } else { 0 };
+        match self {
+            Condition::CallerIn => bit(f.caller_lists != 0, FACT_CALLER_LISTED),
+            Condition::CalleeIn => bit(f.callee_lists != 0, FACT_CALLEE_LISTED),
+            Condition::ContactIn => bit(f.contact_lists != 0, FACT_CONTACT_LISTED),
+            Condition::ContactLureDomain => bit(f.lure_domain, FACT_LURE_DOMAIN),
+            Condition::Text => {
+                bit(f.text.is_some(), FACT_TEXT)
+                    | bit(f.text.is_some_and(|h| !h.scores().is_empty()), FACT_SCORED)
+            }
+            Condition::Ingress => bit(f.ingress == Ingress::International, FACT_INTERNATIONAL),
+            Condition::Channel => bit(f.channel == Channel::Call, FACT_CALL),
+            Condition::CallerDomestic => bit(f.caller_domestic, FACT_DOMESTIC_CALLER),
+            Condition::Behaviour | Condition::BehaviourAlso => {
+                bit(f.behaviour != 0, FACT_BEHAVIOUR)
+            }
+            Condition::Link => bit(f.links != 0, FACT_LINK),
+            Condition::Unless | Condition::CallerKind => 0,
+        }
+    }
+
+    /// The fact bits this condition of `w` needs set, and needs clear: necessary for
+    /// [`Condition::holds`], never sufficient, so most rules that cannot fire are rejected by
+    /// one test of the fact word before any condition is read.
+    fn needs(self, w: &Conditions) -> (u32, u32) {
+        let when = |cond: bool, bit: u32| if cond { bit } else { 0 };
+        match self {
+            Condition::CallerIn => (when(w.caller_in != 0, FACT_CALLER_LISTED), 0),
+            Condition::CalleeIn => (when(w.callee_in != 0, FACT_CALLEE_LISTED), 0),
+            Condition::ContactIn => (when(w.contact_in != 0, FACT_CONTACT_LISTED), 0),
+            Condition::ContactLureDomain => (when(w.contact_lure_domain, FACT_LURE_DOMAIN), 0),
+            Condition::Text => {
+                let masked = w
+                    .text
+                    .iter()
+                    .any(|g| matches!(FastGroup::new(g), FastGroup::Mask { .. }));
+                (
+                    when(!w.text.is_empty(), FACT_TEXT) | when(masked, FACT_SCORED),
+                    0,
+                )
+            }
+            Condition::Ingress => (
+                when(
+                    w.ingress == Some(Ingress::International),
+                    FACT_INTERNATIONAL,
+                ),
+                when(w.ingress == Some(Ingress::Domestic), FACT_INTERNATIONAL),
+            ),
+            Condition::Channel => (
+                when(w.channel == Some(Channel::Call), FACT_CALL),
+                when(w.channel == Some(Channel::Sms), FACT_CALL),
+            ),
+            Condition::CallerDomestic => (
+                when(w.caller_domestic == Some(true), FACT_DOMESTIC_CALLER),
+                when(w.caller_domestic == Some(false), FACT_DOMESTIC_CALLER),
+            ),
+            Condition::Behaviour => (when(w.behaviour != 0, FACT_BEHAVIOUR), 0),
+            Condition::BehaviourAlso => (when(w.behaviour_also != 0, FACT_BEHAVIOUR), 0),
+            Condition::Link => (when(w.link != 0, FACT_LINK), 0),
+            Condition::Unless | Condition::CallerKind => (0, 0),
         }
     }
 }
@@ -418,74 +494,30 @@ const FACT_ALLOWLISTED: u32 = 1 << 10;
 /// The text holds a link.
 const FACT_LINK: u32 = 1 << 11;
 
-/// The yes/no facts of `f` as bits, tested against [`FastRule::must_set`] and `must_clear`.
+/// The yes/no facts of `f` as bits, tested against [`FastRule::must_set`] and `must_clear`:
+/// each condition's [`Condition::fact`], and whether a party is allowlisted.
 #[inline]
 fn fact_word(f: &Facts<'_>) -> u32 {
-    let mut w = 0;
-    let mut set = |cond: bool, bit: u32| {
-        if cond {
-            w |= bit;
-        }
-    };
-    set(f.ingress == Ingress::International, FACT_INTERNATIONAL);
-    set(f.channel == Channel::Call, FACT_CALL);
-    set(f.caller_domestic, FACT_DOMESTIC_CALLER);
-    set(f.lure_domain, FACT_LURE_DOMAIN);
-    set(f.text.is_some(), FACT_TEXT);
-    set(f.text.is_some_and(|h| !h.scores().is_empty()), FACT_SCORED);
-    set(f.caller_lists != 0, FACT_CALLER_LISTED);
-    set(f.callee_lists != 0, FACT_CALLEE_LISTED);
-    set(f.contact_lists != 0, FACT_CONTACT_LISTED);
-    set(f.behaviour != 0, FACT_BEHAVIOUR);
-    set(f.allowlisted, FACT_ALLOWLISTED);
-    set(f.links != 0, FACT_LINK);
-    w
+    let allowlisted = if f.allowlisted { FACT_ALLOWLISTED } else { 0 };
+    Condition::ALL
+        .iter()
+        .fold(allowlisted, |word, c| word | c.fact(f))
 }
 
 impl FastRule {
     fn new(r: &Rule) -> FastRule {
         let w = &r.when;
-        let text: Vec<FastGroup> = w.text.iter().map(FastGroup::new).collect();
-        let mut must_set = 0;
-        let mut must_clear = 0;
-        let mut need = |cond: bool, bit: u32| {
-            if cond {
-                must_set |= bit;
-            }
-        };
-        need(
-            w.ingress == Some(Ingress::International),
-            FACT_INTERNATIONAL,
-        );
-        need(w.channel == Some(Channel::Call), FACT_CALL);
-        need(w.caller_domestic == Some(true), FACT_DOMESTIC_CALLER);
-        need(w.contact_lure_domain, FACT_LURE_DOMAIN);
-        need(w.caller_in != 0, FACT_CALLER_LISTED);
-        need(w.callee_in != 0, FACT_CALLEE_LISTED);
-        need(w.contact_in != 0, FACT_CONTACT_LISTED);
-        need(w.behaviour != 0 || w.behaviour_also != 0, FACT_BEHAVIOUR);
-        need(w.link != 0, FACT_LINK);
-        need(!text.is_empty(), FACT_TEXT);
-        need(
-            text.iter().any(|g| matches!(g, FastGroup::Mask { .. })),
-            FACT_SCORED,
-        );
-        if w.ingress == Some(Ingress::Domestic) {
-            must_clear |= FACT_INTERNATIONAL;
-        }
-        if w.channel == Some(Channel::Sms) {
-            must_clear |= FACT_CALL;
-        }
-        if w.caller_domestic == Some(false) {
-            must_clear |= FACT_DOMESTIC_CALLER;
-        }
+        let (must_set, mut must_clear) = Condition::ALL
+            .iter()
+            .map(|c| c.needs(w))
+            .fold((0, 0), |(set, clear), (s, c)| (set | s, clear | c));
         if !r.overrides_allowlist {
             must_clear |= FACT_ALLOWLISTED;
         }
         FastRule {
             must_set,
             must_clear,
-            text,
+            text: w.text.iter().map(FastGroup::new).collect(),
             unless: w.unless.iter().map(FastGroup::new).collect(),
         }
     }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
+use interdict_engine::policy::Condition;
 use interdict_engine::{load_pack, Decision, Engine, Event, Evidence, Ingress, Verdict};
 
 fn rules_dir() -> PathBuf {
@@ -206,6 +207,39 @@ fn listed_fraud_number_is_blocked_with_its_source() {
             .as_deref(),
         Some("+8617100000001")
     );
+}
+
+#[test]
+fn a_listed_sender_of_a_scam_is_quoted_list_hit_first_then_the_text() {
+    // What the analyst reads first (the feed's one-line view shows the first item) is the
+    // most specific ground: the listed number, then the fraud the text shows as well.
+    let d = engine().decide(&Event::sms(
+        "+8617100000001",
+        "13800000001",
+        "您的身份证涉嫌洗钱，请立即将资金转入安全账户配合调查",
+        1,
+    ));
+    assert_eq!(d.verdict, Verdict::Block, "{}", json(&d));
+    let kinds: Vec<&str> = d
+        .evidence
+        .iter()
+        .map(|e| match e {
+            Evidence::ListHit { .. } => "list",
+            Evidence::Phrase { .. } | Evidence::Pattern { .. } => "text",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds.first(), Some(&"list"), "{}", json(&d));
+    assert!(kinds.contains(&"text"), "{}", json(&d));
+    // Each condition of the rule that fired is quoted by something.
+    for c in d.conditions.iter() {
+        let quoted = match c {
+            Condition::CallerIn => kinds.contains(&"list"),
+            Condition::Text => kinds.contains(&"text"),
+            _ => true,
+        };
+        assert!(quoted, "{} not quoted: {}", c.name(), json(&d));
+    }
 }
 
 #[test]

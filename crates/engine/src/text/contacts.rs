@@ -162,7 +162,7 @@ const TLDS: &[&str] = &[
 /// scan); results go to `out` (cleared first, at most [`MAX_CONTACTS`]).
 ///
 /// One pass: characters that cannot start a contact (most of a Chinese text) are skipped whole
-/// by [`next_start`], and each ASCII token is tried once at its start, then skipped whole.
+/// by `next_start`, and each ASCII token is tried once at its start, then skipped whole.
 pub fn extract(normalised: &NormalisedText, original: &str, out: &mut Contacts) {
     out.clear();
     let text = normalised.as_str();

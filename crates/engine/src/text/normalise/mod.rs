@@ -40,7 +40,7 @@
 //!
 //! # How it is kept fast
 //!
-//! Steps 1–4 are defined character by character ([`Normaliser::slow_char`]); the hot loop only
+//! Steps 1–4 are defined character by character (`Normaliser::slow_char`); the hot loop only
 //! avoids repeating that work:
 //! - runs of ASCII are copied at once (lower-cased in place when they held capitals);
 //! - runs of three-byte characters that normalise to themselves, are CJK and are not a first or
