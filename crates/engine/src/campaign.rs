@@ -6,13 +6,13 @@
 //!
 //! # Fingerprint
 //!
-//! Each text is reduced to a bottom-k MinHash sketch ([`SKETCH`] smallest hashes) of its
-//! three-character shingles, taken over the **normalised** text (simplified, lower case,
+//! Each text is reduced to a one-permutation MinHash sketch of its three-character shingles:
+//! the shingle hashes fall into [`SKETCH`] buckets by their top bits, and each bucket keeps its
+//! smallest. The shingles are taken over the **normalised** text (simplified, lower case,
 //! separators between CJK characters removed) with every character but the CJK ideographs
 //! skipped: digits, links, ids and Latin names are masked, so `王伟 … http://a.example/x1 … 26元` and
-//! `李娜 … http://b.example/y2 … 80元` sketch alike. Two texts sharing at least
-//! [`MIN_SHARED`] of their sketch hashes are one template (their shingle sets overlap by
-//! roughly that share). A text with fewer than `template_min_chars` CJK ideographs is
+//! `李娜 … http://b.example/y2 … 80元` sketch alike. Two texts whose sketches agree in at least
+//! [`MIN_SHARED`] buckets are one template (their shingle sets overlap by roughly that share). A text with fewer than `template_min_chars` CJK ideographs is
 //! too short to fingerprint ("好的", "收到") and is left alone; of a longer one only the first
 //! [`HEAD_CHARS`] ideographs are read (a template shows in its opening sentences).
 //!
@@ -31,22 +31,23 @@
 //!
 //! # Cost
 //!
-//! One pass over the head of the text (a hash per shingle of its first [`HEAD_CHARS`]
-//! ideographs, most shingles then costing one compare with the largest hash kept), then at most
+//! One pass over the head of the text (a hash and a bucket minimum per shingle of its first
+//! [`HEAD_CHARS`] ideographs, no branch), then at most
 //! [`SKETCH`] index probes and one small linear scan of the recipients and senders, under one
 //! mutex. Nothing is allocated.
 
-/// Hashes kept per sketch.
+/// Buckets (hashes) per sketch; a power of two.
 pub const SKETCH: usize = 4;
-/// Sketch hashes two texts must share to be one template.
+const _: () = assert!(SKETCH.is_power_of_two() && SKETCH > 1);
+/// Sketch buckets two texts must agree in to be one template.
 pub const MIN_SHARED: usize = 2;
 /// Distinct recipients counted per template (the count saturates here).
 pub const RECIPIENTS: usize = 48;
 /// Distinct senders counted per template (the count saturates here).
 pub const SENDERS: usize = 12;
 
-/// A text's fingerprint: its [`SKETCH`] smallest shingle hashes, ascending (`u64::MAX` pads a
-/// text with fewer shingles).
+/// A text's fingerprint: per bucket, the smallest shingle hash that fell in it (`u64::MAX` for
+/// an empty bucket).
 pub type Sketch = [u64; SKETCH];
 
 /// CJK ideographs of a text that are fingerprinted: its head. A template is recognisable from
@@ -58,8 +59,6 @@ pub const HEAD_CHARS: usize = 48;
 /// fingerprinted.
 pub fn sketch(normalised: &str, min_chars: usize) -> Option<Sketch> {
     let mut mins = [u64::MAX; SKETCH];
-    // The largest hash kept (the last of `mins`), held apart so most shingles cost one compare.
-    let mut largest = u64::MAX;
     let (mut a, mut b) = (0u64, 0u64);
     let mut n = 0usize;
     // Only the CJK ideographs count: digits, links, ids and Latin names are masked. Straight
@@ -80,8 +79,8 @@ pub fn sketch(normalised: &str, min_chars: usize) -> Option<Sketch> {
         }
         if n >= 2 {
             let h = shingle_hash((a << 42) ^ (b << 21) ^ c);
-            if h < largest {
-                largest = insert(&mut mins, largest, h);
+            if let Some(m) = mins.get_mut(bucket(h)) {
+                *m = (*m).min(h);
             }
         }
         a = b;
@@ -91,8 +90,13 @@ pub fn sketch(normalised: &str, min_chars: usize) -> Option<Sketch> {
             break;
         }
     }
-    mins.sort_unstable();
     (n >= min_chars.max(3)).then_some(mins)
+}
+
+/// The bucket of a shingle hash: its top bits.
+#[inline]
+fn bucket(h: u64) -> usize {
+    (h >> (64 - SKETCH.trailing_zeros())) as usize
 }
 
 /// A shingle's hash: one multiply and a shift (a bijection of the 63-bit shingle, so distinct
@@ -103,25 +107,17 @@ fn shingle_hash(x: u64) -> u64 {
     h ^ (h >> 29)
 }
 
-/// Puts `h` (smaller than `largest`, the largest of `mins`) in place of the largest unless it
-/// is there already; returns the new largest. `mins` is kept unordered until the end of the
-/// text (four compares here instead of an ordered insertion).
-#[inline]
-fn insert(mins: &mut Sketch, largest: u64, h: u64) -> u64 {
-    if mins.contains(&h) {
-        return largest;
-    }
-    if let Some(slot) = mins.iter_mut().find(|m| **m == largest) {
-        *slot = h;
-    }
-    mins.iter().copied().max().unwrap_or(u64::MAX)
-}
-
-/// Sketch hashes `a` and `b` share (padding excluded).
+/// Buckets in which `a` and `b` agree (empty buckets excluded).
 fn shared(a: &Sketch, b: &Sketch) -> usize {
     a.iter()
-        .filter(|&&h| h != u64::MAX && b.contains(&h))
+        .zip(b)
+        .filter(|&(x, y)| x == y && *x != u64::MAX)
         .count()
+}
+
+/// A template's id: the smallest hash of its sketch.
+fn id(s: &Sketch) -> u64 {
+    s.iter().copied().min().unwrap_or(u64::MAX)
 }
 
 /// What the table knows of the template a message belongs to, after counting the message.
@@ -248,7 +244,7 @@ impl TemplateTable {
         let window_ms = self.window_ms;
         let Some(e) = self.entries.get_mut(i) else {
             return TemplateCount {
-                template: s.first().copied().unwrap_or_default(),
+                template: id(s),
                 recipients: 0,
                 senders: 0,
                 messages: 0,
@@ -266,7 +262,7 @@ impl TemplateTable {
         let recipients = add(&mut e.recipients, &mut e.n_recipients, recipient);
         let senders = add(&mut e.senders, &mut e.n_senders, sender);
         TemplateCount {
-            template: e.sketch.first().copied().unwrap_or_default(),
+            template: id(&e.sketch),
             recipients,
             senders,
             messages: e.messages,
@@ -310,16 +306,12 @@ mod tests {
             .filter(|c| (0x3400..=0x9FFF).contains(c))
             .take(HEAD_CHARS)
             .collect();
-        // Every shingle hash, the smallest SKETCH of them, ascending, padded with u64::MAX.
-        let mut all: Vec<u64> = cjk
-            .windows(3)
-            .map(|w| shingle_hash((w[0] << 42) ^ (w[1] << 21) ^ w[2]))
-            .collect();
-        all.sort_unstable();
-        all.dedup();
+        // Every shingle hash into its bucket by the top bits; each bucket keeps its smallest.
         let mut mins = [u64::MAX; SKETCH];
-        for (m, h) in mins.iter_mut().zip(all) {
-            *m = h;
+        for w in cjk.windows(3) {
+            let h = shingle_hash((w[0] << 42) ^ (w[1] << 21) ^ w[2]);
+            let slot = (h >> 62) as usize;
+            mins[slot] = mins[slot].min(h);
         }
         (cjk.len() >= min_chars.max(3)).then_some(mins)
     }
