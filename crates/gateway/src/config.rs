@@ -277,6 +277,19 @@ pub enum SmppBlock {
     SilentDrop,
 }
 
+/// What a warned SMPP message gets when its text cannot carry the warning prefix (a binary
+/// or unknown data_coding: WAP push, SIM OTA, 8-bit data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmppUnmarkable {
+    /// Forwarded as it came, counted (`warned_unmarked`); the decision record and the police
+    /// feed still say warn, and a dissuasion SMS (when enabled) still reaches the recipient.
+    Forward,
+    /// Treated as blocked (`block`, `block_status`), counted: no suspect message reaches a
+    /// handset without its warning.
+    Block,
+}
+
 /// A bind towards the SMSC with other credentials than the ESME's own.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -324,6 +337,9 @@ pub struct SmppConfig {
     /// Put in front of a warned message's text (`""`: warned messages pass unmarked).
     #[serde(deserialize_with = "text_or_empty")]
     pub warn_prefix: Option<String>,
+    /// A warned message whose coding cannot carry the prefix (binary, unknown): forwarded
+    /// unmarked (default) or blocked.
+    pub warn_unmarkable: SmppUnmarkable,
     /// Parts of a concatenated message are held this long (ms) for the rest; then what
     /// arrived is decided as it is.
     pub reassembly_timeout_ms: u64,
@@ -355,6 +371,7 @@ impl Default for SmppConfig {
             block_status: interdict_smpp::status::ESME_RSUBMITFAIL,
             receipt_after_ms: 5_000,
             warn_prefix: Some("【反诈提醒】".into()),
+            warn_unmarkable: SmppUnmarkable::Forward,
             reassembly_timeout_ms: 10_000,
             reassembly_bytes_per_session: 1 << 20,
             reassembly_messages_per_session: 1_024,

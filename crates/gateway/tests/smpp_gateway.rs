@@ -280,6 +280,68 @@ fn a_warned_message_reaches_the_smsc_prefixed_and_segmented() {
     assert_eq!(texts[1], format!("【反诈提醒】{long}"));
 }
 
+/// A WAP-push-like 8-bit binary payload (data_coding 4): no text the warning could go into.
+const BINARY: &[u8] = &[
+    0x06, 0x05, 0x04, 0x0b, 0x84, 0x23, 0xf0, 0x01, 0x06, 0x03, 0xae,
+];
+
+#[test]
+fn a_warned_binary_message_is_forwarded_unmarked_and_counted_by_default() {
+    let t = setup("smpp-warn-binary", "", "", SimConfig::default());
+    let mut esme = Esme::connect(t.smpp);
+    assert_eq!(esme.bind(CommandId::BindTransmitter), status::ESME_ROK);
+    assert_eq!(esme.submit(sm(SUSPECT, TO, 4, 0, BINARY)), status::ESME_ROK);
+    wait_for("the binary message at the SMSC", || {
+        !t.sim.received().is_empty()
+    });
+    let got = t.sim.received();
+    assert_eq!(got[0].short_message, BINARY, "forwarded as it came");
+    assert_eq!(got[0].data_coding, 4);
+    let records = t.gw.wait_records(|r| !r.is_empty());
+    assert_eq!(records[0]["acted"], "warn", "{:?}", records[0]);
+    assert_eq!(
+        t.gw.metric("interdict_smpp_events_total{protocol=\"smpp\",kind=\"warned_unmarked\"}"),
+        1.0
+    );
+}
+
+#[test]
+fn a_warned_binary_message_is_blocked_and_recorded_so_when_configured() {
+    let t = setup(
+        "smpp-warn-binary-block",
+        "warn_unmarkable = \"block\"",
+        "",
+        SimConfig::default(),
+    );
+    let mut esme = Esme::connect(t.smpp);
+    assert_eq!(esme.bind(CommandId::BindTransmitter), status::ESME_ROK);
+    assert_eq!(
+        esme.submit(sm(SUSPECT, TO, 4, 0, BINARY)),
+        status::ESME_RSUBMITFAIL
+    );
+    // A warned text still goes through, marked.
+    assert_eq!(
+        esme.submit(sm(SUSPECT, TO, 8, 0, &ucs2(ORDINARY))),
+        status::ESME_ROK
+    );
+    wait_for("the text at the SMSC", || !t.sim.received().is_empty());
+    let got = t.sim.received();
+    assert_eq!(got.len(), 1, "the binary message never reached the SMSC");
+    assert!(got[0]
+        .text
+        .as_deref()
+        .is_some_and(|x| x.starts_with("【反诈提醒】")));
+    let records = t.gw.wait_records(|r| r.len() >= 2);
+    let acted: Vec<&str> = records.iter().filter_map(|r| r["acted"].as_str()).collect();
+    assert_eq!(acted, ["block", "warn"], "{records:?}");
+    assert_eq!(
+        t.gw.metric(
+            "interdict_smpp_events_total{protocol=\"smpp\",kind=\"warned_unmarkable_blocked\"}"
+        ),
+        1.0
+    );
+}
+
 #[test]
 fn a_script_split_mid_character_across_parts_is_decided_whole() {
     let t = setup("smpp-concat", "", "", SimConfig::default());

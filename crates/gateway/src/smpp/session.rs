@@ -42,7 +42,7 @@ use interdict_smpp::{
 use super::dissuade::Dissuader;
 use super::hold::{Hold, HoldKey, Pushed, Release, Released};
 use super::Side;
-use crate::config::{SmppBlock, SmppConfig};
+use crate::config::{SmppBlock, SmppConfig, SmppUnmarkable};
 use crate::decide::{Decider, Outcome};
 use crate::ingest::smpp::{handset_text, read_text, read_whole, text_pdu, TextPdu};
 use crate::ingest::{IngestError, IngestOptions, Ingested};
@@ -743,7 +743,7 @@ impl Session {
                 return;
             }
         };
-        let outcome = self.decide(&ing, from, command.name(), at_ms);
+        let outcome = self.decide(&ing, from, command.name(), t.message.data_coding, at_ms);
         self.act(
             from,
             &outcome,
@@ -818,7 +818,7 @@ impl Session {
         let missing = r.why != Release::Complete;
         let id = format!("{}:{}", r.key.reference, r.key.total);
         let outcome = match read_whole(&texts, missing, id, &self.shared.ingest) {
-            Ok(ing) => self.decide(&ing, from, command.name(), at_ms),
+            Ok(ing) => self.decide(&ing, from, command.name(), first.message.data_coding, at_ms),
             Err(e) => {
                 for (_, seqs) in pdus.iter().flatten() {
                     for s in seqs.iter() {
@@ -837,12 +837,29 @@ impl Session {
         self.act(from, &outcome, &parts, &first, &messages, now, out);
     }
 
-    /// Decides one message (records, counters, dissuasion).
-    fn decide(&self, ing: &Ingested<'_>, from: Side, command: &'static str, at_ms: u64) -> Outcome {
+    /// Decides one message (records, counters, dissuasion). A warned message whose
+    /// `data_coding` cannot carry the warning prefix is acted on as blocked when
+    /// `warn_unmarkable = "block"`, and recorded so.
+    fn decide(
+        &self,
+        ing: &Ingested<'_>,
+        from: Side,
+        command: &'static str,
+        data_coding: u8,
+        at_ms: u64,
+    ) -> Outcome {
         let sh = &self.shared;
-        let outcome = sh
+        let mut outcome = sh
             .decider
             .decide(ing, sh.cfg.ingress, sh.cfg.trunk.as_deref(), at_ms);
+        if outcome.acted == Verdict::Warn
+            && sh.cfg.warn_prefix.is_some()
+            && sh.cfg.warn_unmarkable == SmppUnmarkable::Block
+            && !markable(data_coding)
+        {
+            sh.metrics.smpp_event("warned_unmarkable_blocked");
+            outcome.acted = Verdict::Block;
+        }
         let (direction, dir_label) = match from {
             Side::Esme => (Direction::ToCore, "to_core"),
             Side::Smsc => (Direction::ToBorder, "to_border"),
@@ -937,7 +954,12 @@ impl Session {
                             forwards.iter().map(|(p, o)| (&p[..], &o[..])).collect();
                         self.forward(from, &refs, now, out);
                     }
-                    None => self.forward(from, &present, now, out),
+                    // A coding the warning cannot be written into (binary, unknown), with
+                    // `warn_unmarkable = "forward"` (with "block", `decide` blocked it).
+                    None => {
+                        self.shared.metrics.smpp_event("warned_unmarked");
+                        self.forward(from, &present, now, out);
+                    }
                 }
             }
         }
@@ -1053,10 +1075,7 @@ impl Session {
         let new_text = format!("{prefix}{text}");
         let message = first.message;
         let options = TextOptions::default();
-        if matches!(
-            interdict_smpp::text::alphabet(message.data_coding, &options),
-            interdict_smpp::text::Alphabet::Binary | interdict_smpp::text::Alphabet::Unsupported(_)
-        ) {
+        if !markable(message.data_coding) {
             return None;
         }
         let reference = message.concat.map_or(0, |c| c.reference as u8);
@@ -1323,4 +1342,12 @@ fn answer_origin(out: &mut Vec<u8>, w: &Waiting, status: u32) {
         }
         Origin::Absorb => {}
     }
+}
+
+/// Whether a text of `data_coding` can carry a warning prefix (not binary, not unknown).
+fn markable(data_coding: u8) -> bool {
+    !matches!(
+        interdict_smpp::text::alphabet(data_coding, &TextOptions::default()),
+        interdict_smpp::text::Alphabet::Binary | interdict_smpp::text::Alphabet::Unsupported(_)
+    )
 }
