@@ -151,6 +151,20 @@ impl Rewrite<'_> {
     fn edit(&mut self, span: &Span, with: String) {
         self.edits.push((span.start.offset, span.end.offset, with));
     }
+
+    /// An ASCII letter becomes both its cases (`[qQ]`, or `qQ` inside brackets); a cased
+    /// letter beyond ASCII refuses the pattern; anything else stays.
+    fn literal(&mut self, lit: &ast::Literal, in_class: bool) -> Result<(), Refused> {
+        let c = lit.c;
+        if cased_beyond_ascii(c) {
+            return Err(Refused);
+        }
+        if c.is_ascii_alphabetic() {
+            let both = format!("{}{}", c.to_ascii_lowercase(), c.to_ascii_uppercase());
+            self.edit(&lit.span, if in_class { both } else { format!("[{both}]") });
+        }
+        Ok(())
+    }
 }
 
 /// The ASCII members of a Perl class as Hyperscan reads it without `UCP`, for use inside
@@ -198,17 +212,7 @@ impl ast::Visitor for Rewrite<'_> {
                     Ok(())
                 }
             }
-            Ast::Literal(lit) => {
-                let c = lit.c;
-                if cased_beyond_ascii(c) {
-                    return Err(Refused);
-                }
-                if c.is_ascii_alphabetic() {
-                    let (lower, upper) = (c.to_ascii_lowercase(), c.to_ascii_uppercase());
-                    self.edit(&lit.span, format!("[{lower}{upper}]"));
-                }
-                Ok(())
-            }
+            Ast::Literal(lit) => self.literal(lit, false),
             Ast::ClassPerl(class) => {
                 let ClassPerl {
                     span,
@@ -231,17 +235,7 @@ impl ast::Visitor for Rewrite<'_> {
                 self.edit(&class.span, perl_members(&class.kind).to_owned());
                 Ok(())
             }
-            ClassSetItem::Literal(lit) => {
-                let c = lit.c;
-                if cased_beyond_ascii(c) {
-                    return Err(Refused);
-                }
-                if c.is_ascii_alphabetic() {
-                    let (lower, upper) = (c.to_ascii_lowercase(), c.to_ascii_uppercase());
-                    self.edit(&lit.span, format!("{lower}{upper}"));
-                }
-                Ok(())
-            }
+            ClassSetItem::Literal(lit) => self.literal(lit, true),
             ClassSetItem::Range(range) => {
                 let (a, b) = (range.start.c, range.end.c);
                 if cased_beyond_ascii(a) || cased_beyond_ascii(b) {
