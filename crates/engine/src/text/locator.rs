@@ -329,6 +329,22 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// A pack author's typo is no panic: any text either is refused or rewrites to an
+        /// expression `regex-syntax` reads.
+        #[test]
+        fn any_pattern_is_refused_or_rewritten_to_a_readable_one(
+            regex in r"[a-zA-Z0-9你好\\\[\]\(\)\{\}\|\.\*\+\?\^\$:,\-dswDSWbpPQE]{0,24}"
+        ) {
+            if let Some(rewritten) = hyperscan_reading(&regex) {
+                proptest::prop_assert!(
+                    regex_syntax::ParserBuilder::new().build().parse(&rewritten).is_ok(),
+                    "{} -> {}", regex, rewritten
+                );
+            }
+        }
+    }
+
     #[test]
     fn every_default_pack_pattern_has_a_locator() {
         let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules/patterns.txt");
