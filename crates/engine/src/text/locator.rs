@@ -9,11 +9,13 @@
 //!
 //! That is sound only where both engines mean the same thing by the pattern. Hyperscan compiles
 //! a pack pattern with `UTF8 | CASELESS` and without `UCP`, so `\d`, `\s` and `\w` are ASCII
-//! classes and only ASCII letters have a case, while `regex-syntax` reads `\d` as every Unicode
-//! digit and folds case by Unicode (`k` matches the Kelvin sign). [`hyperscan_reading`] rewrites
-//! a pattern into the `regex-syntax` text with Hyperscan's meaning, and refuses whatever it
-//! cannot vouch for (anchors, inline flags, Unicode properties, POSIX classes, set operations,
-//! cased non-ASCII letters, `{,n}`): a refused pattern keeps Hyperscan as its only judge.
+//! classes, while `regex-syntax` reads `\d` as every Unicode digit. Case is folded alike: both
+//! use Unicode's simple case folding (the long s is an `s`, the Kelvin sign a `k`; measured,
+//! see the matcher's tests). [`hyperscan_reading`] rewrites a pattern into the `regex-syntax`
+//! text with Hyperscan's meaning, and refuses whatever it cannot vouch for (anchors, inline
+//! flags, Unicode properties, POSIX classes, set operations, cased non-ASCII letters, whose
+//! folding tables could differ between the two libraries' Unicode versions, `{,n}`): a
+//! refused pattern keeps Hyperscan as its only judge.
 
 use regex_automata::hybrid::dfa::{Cache as DfaCache, DFA};
 use regex_automata::nfa::thompson;
@@ -43,8 +45,8 @@ impl Locator {
     /// The locator of `regex`, if [`hyperscan_reading`] vouches for it and the DFAs build.
     pub(super) fn new(regex: &str) -> Option<Locator> {
         let regex = hyperscan_reading(regex)?;
-        // Case is folded by the rewrite (ASCII only), not by `regex-syntax`.
-        let syntax = syntax::Config::new().case_insensitive(false).utf8(true);
+        // Hyperscan's CASELESS: Unicode simple case folding, as `regex-syntax` does it.
+        let syntax = syntax::Config::new().case_insensitive(true).utf8(true);
         let config = || {
             DFA::config()
                 .match_kind(MatchKind::All)
@@ -111,10 +113,9 @@ impl Locator {
     }
 }
 
-/// `regex` rewritten so that `regex-syntax`, case-sensitive and in Unicode mode, reads it as
+/// `regex` rewritten so that `regex-syntax`, case-insensitive and in Unicode mode, reads it as
 /// Hyperscan reads it with `UTF8 | CASELESS` (no `UCP`); `None` for anything this cannot vouch
-/// for. ASCII letters become both cases (`q` → `[qQ]`, `a-z` in a class → `a-zA-Z`), Perl
-/// classes their ASCII sets.
+/// for. Perl classes become their ASCII sets.
 pub(super) fn hyperscan_reading(regex: &str) -> Option<String> {
     let parsed = ast::parse::ParserBuilder::new()
         .nest_limit(64)
@@ -152,29 +153,25 @@ impl Rewrite<'_> {
         self.edits.push((span.start.offset, span.end.offset, with));
     }
 
-    /// An ASCII letter becomes both its cases (`[qQ]`, or `qQ` inside brackets); a cased
-    /// letter beyond ASCII refuses the pattern; anything else stays.
-    fn literal(&mut self, lit: &ast::Literal, in_class: bool) -> Result<(), Refused> {
-        let c = lit.c;
-        if cased_beyond_ascii(c) {
-            return Err(Refused);
+    /// A cased letter beyond ASCII refuses the pattern; any other literal stays.
+    fn literal(&self, lit: &ast::Literal) -> Result<(), Refused> {
+        if cased_beyond_ascii(lit.c) {
+            Err(Refused)
+        } else {
+            Ok(())
         }
-        if c.is_ascii_alphabetic() {
-            let both = format!("{}{}", c.to_ascii_lowercase(), c.to_ascii_uppercase());
-            self.edit(&lit.span, if in_class { both } else { format!("[{both}]") });
-        }
-        Ok(())
     }
 }
 
 /// The ASCII members of a Perl class as Hyperscan reads it without `UCP`, for use inside
-/// brackets.
-fn perl_members(kind: &ClassPerlKind) -> &'static str {
+/// brackets; `\w` is refused (its letters would be case-folded by `regex-syntax`, and whether
+/// Hyperscan folds a class under `CASELESS` the same way is not measured).
+fn perl_members(kind: &ClassPerlKind) -> Result<&'static str, Refused> {
     match kind {
-        ClassPerlKind::Digit => "0-9",
+        ClassPerlKind::Digit => Ok("0-9"),
         // PCRE's `\s`: tab, newline, vertical tab, form feed, carriage return, space.
-        ClassPerlKind::Space => r"\t\n\x0B\x0C\r\x20",
-        ClassPerlKind::Word => "0-9A-Za-z_",
+        ClassPerlKind::Space => Ok(r"\t\n\x0B\x0C\r\x20"),
+        ClassPerlKind::Word => Err(Refused),
     }
 }
 
@@ -212,7 +209,7 @@ impl ast::Visitor for Rewrite<'_> {
                     Ok(())
                 }
             }
-            Ast::Literal(lit) => self.literal(lit, false),
+            Ast::Literal(lit) => self.literal(lit),
             Ast::ClassPerl(class) => {
                 let ClassPerl {
                     span,
@@ -220,7 +217,7 @@ impl ast::Visitor for Rewrite<'_> {
                     negated,
                 } = &**class;
                 let caret = if *negated { "^" } else { "" };
-                self.edit(span, format!("[{caret}{}]", perl_members(kind)));
+                self.edit(span, format!("[{caret}{}]", perl_members(kind)?));
                 Ok(())
             }
         }
@@ -232,29 +229,15 @@ impl ast::Visitor for Rewrite<'_> {
             ClassSetItem::Ascii(_) | ClassSetItem::Unicode(_) => Err(Refused),
             ClassSetItem::Perl(class) if class.negated => Err(Refused),
             ClassSetItem::Perl(class) => {
-                self.edit(&class.span, perl_members(&class.kind).to_owned());
+                self.edit(&class.span, perl_members(&class.kind)?.to_owned());
                 Ok(())
             }
-            ClassSetItem::Literal(lit) => self.literal(lit, true),
+            ClassSetItem::Literal(lit) => self.literal(lit),
             ClassSetItem::Range(range) => {
-                let (a, b) = (range.start.c, range.end.c);
-                if cased_beyond_ascii(a) || cased_beyond_ascii(b) {
-                    return Err(Refused);
-                }
-                let letters = |lo: char, hi: char| (a..=b).any(|c| (lo..=hi).contains(&c));
-                let (lower, upper) = (letters('a', 'z'), letters('A', 'Z'));
-                if !lower && !upper {
-                    return Ok(());
-                }
-                // Only a range within one case's letters has an obvious other-case twin.
-                let within = |lo: char, hi: char| (lo..=hi).contains(&a) && (lo..=hi).contains(&b);
-                if within('a', 'z') || within('A', 'Z') {
-                    let (la, lb) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
-                    let (ua, ub) = (a.to_ascii_uppercase(), b.to_ascii_uppercase());
-                    self.edit(&range.span, format!("{la}-{lb}{ua}-{ub}"));
-                    Ok(())
-                } else {
+                if cased_beyond_ascii(range.start.c) || cased_beyond_ascii(range.end.c) {
                     Err(Refused)
+                } else {
+                    Ok(())
                 }
             }
         }
@@ -284,15 +267,14 @@ mod tests {
     }
 
     #[test]
-    fn ascii_letters_match_both_cases_and_nothing_else() {
-        assert_eq!(hyperscan_reading("加qq").unwrap(), "加[qQ][qQ]");
-        assert_eq!(hyperscan_reading("[a-fK]").unwrap(), "[a-fA-FkK]");
+    fn letters_stay_and_case_folds_as_unicode_simple_folding() {
+        assert_eq!(hyperscan_reading("加qq[a-f]").unwrap(), "加qq[a-f]");
         let locator = Locator::new("sk").unwrap();
         let mut caches = locator.caches();
         let mut end = |t: &str| locator.first_end(&mut caches, t.as_bytes()).unwrap();
         assert_eq!(end("SK"), Some(2));
-        // The long s and the Kelvin sign fold to `s` and `k` only under Unicode rules.
-        assert_eq!(end("\u{17F}\u{212A}"), None);
+        // As Hyperscan: the long s and the Kelvin sign fold to `s` and `k`.
+        assert_eq!(end("\u{17F}\u{212A}"), Some(5));
     }
 
     #[test]
@@ -308,7 +290,7 @@ mod tests {
             "[a-z&&b]",
             "é",
             "[Α-Ω]",
-            "[0-z]",
+            r"\w+",
             "a{,3}",
             r"\Q安全\E",
         ] {
