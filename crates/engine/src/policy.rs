@@ -39,6 +39,27 @@ impl TextGroup {
         hits.is_some_and(|h| self.categories.iter().any(|&c| h.score(c) >= self.min))
     }
 
+    /// Whether this `unless` group vetoes a rule whose text groups are `text`: one of its
+    /// categories reaches `min` **and** scores at least as much as the strongest category of
+    /// `text` in `hits`. A bank's warning or a one-time-code notice that quotes scam words
+    /// outweighs them; a scam with a few warning or notice words appended (`谨防诈骗`,
+    /// `验证码请勿告诉他人`) does not, so the guard cannot be bought with four characters.
+    pub fn outweighs(&self, hits: Option<&TextHits>, text: &[TextGroup]) -> bool {
+        let Some(h) = hits else {
+            return false;
+        };
+        let strongest = text
+            .iter()
+            .flat_map(|g| &g.categories)
+            .map(|&c| h.score(c))
+            .max()
+            .unwrap_or(0);
+        self.categories.iter().any(|&c| {
+            let s = h.score(c);
+            s >= self.min && s >= strongest
+        })
+    }
+
     /// The categories of the group that reach `min`.
     pub fn reached<'s>(&'s self, hits: &'s TextHits) -> impl Iterator<Item = CategoryId> + 's {
         self.categories
@@ -166,7 +187,7 @@ pub enum Condition {
     ContactLureDomain,
     /// `text`: every text group is met.
     Text,
-    /// `unless`: no text group of these is met.
+    /// `unless`: no group of these outweighs the rule's text ([`TextGroup::outweighs`]).
     Unless,
     /// `ingress`: the ingress class.
     Ingress,
@@ -273,7 +294,7 @@ impl Condition {
             Condition::ContactIn => w.contact_in == 0 || w.contact_in & f.contact_lists != 0,
             Condition::ContactLureDomain => !w.contact_lure_domain || f.lure_domain,
             Condition::Text => w.text.iter().all(|g| g.met(f.text)),
-            Condition::Unless => !w.unless.iter().any(|g| g.met(f.text)),
+            Condition::Unless => !w.unless.iter().any(|g| g.outweighs(f.text, &w.text)),
             Condition::Ingress => w.ingress.is_none_or(|i| i == f.ingress),
             Condition::Channel => w.channel.is_none_or(|c| c == f.channel),
             Condition::CallerKind => {
@@ -476,7 +497,6 @@ struct FastRule {
     must_set: u32,
     must_clear: u32,
     text: Vec<FastGroup>,
-    unless: Vec<FastGroup>,
 }
 
 const FACT_INTERNATIONAL: u32 = 1;
@@ -518,7 +538,6 @@ impl FastRule {
             must_set,
             must_clear,
             text: w.text.iter().map(FastGroup::new).collect(),
-            unless: w.unless.iter().map(FastGroup::new).collect(),
         }
     }
 }
@@ -545,11 +564,7 @@ fn holds(w: &Conditions, fast: &FastRule, word: u32, scored: u64, f: &Facts<'_>)
             .iter()
             .zip(&w.text)
             .all(|(fg, g)| fg.met(g, f.text))
-        && !fast
-            .unless
-            .iter()
-            .zip(&w.unless)
-            .any(|(fg, g)| fg.met(g, f.text))
+        && Condition::Unless.holds(w, f)
 }
 
 /// The categories below 64 the message scored in (score above 0), as bits: a rule whose text

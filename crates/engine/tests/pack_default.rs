@@ -172,6 +172,45 @@ fn evasions_of_contacts_and_wechat_are_undone() {
 }
 
 #[test]
+fn notice_or_warning_words_appended_to_a_scam_buy_no_pass() {
+    // The guards (anti-fraud warnings, one-time-code notices) exist for real notices that
+    // quote scam words; an attacker who appends a notice's or a warning's words to a script
+    // must not get the script through. A guard vetoes only when it outweighs the script.
+    for (script, tail) in [
+        (
+            "您涉嫌洗钱，请立即将资金转入安全账户配合调查。",
+            "验证码请勿告诉他人",
+        ),
+        (
+            "您涉嫌洗钱，请立即将资金转入安全账户配合调查。",
+            "警惕电信诈骗",
+        ),
+        (
+            "兼职刷单日结佣金三百，先垫付后返利，加微信kf8866。",
+            "谨防诈骗",
+        ),
+        (
+            "兼职刷单日结佣金三百，先垫付后返利，加微信kf8866。",
+            "验证码123456，5分钟内有效，请勿告诉他人",
+        ),
+        (
+            "国内顶尖操盘手建群，每晚公布明日涨停牛股，人满即封。",
+            "QQ验证码，回T退订",
+        ),
+    ] {
+        let alone = sms(script);
+        let appended = sms(&format!("{script}{tail}"));
+        assert_ne!(alone.verdict, Verdict::Pass, "{script}\n{}", json(&alone));
+        assert_eq!(
+            appended.verdict,
+            alone.verdict,
+            "{script}{tail}\n{}",
+            json(&appended)
+        );
+    }
+}
+
+#[test]
 fn legitimate_look_alikes_pass() {
     for text in [
         "【工商银行】您的验证码为482913，5分钟内有效，请勿告诉他人。",
