@@ -12,13 +12,15 @@ fn main() {
     let dir = std::env::args()
         .nth(1)
         .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules").to_owned());
-    let engine = match load_pack(Path::new(&dir)) {
-        Ok(s) => Engine::new(s),
+    let snap = match load_pack(Path::new(&dir)) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(1);
         }
     };
+    let engine = Engine::new(snap.clone());
+    let mut hits = interdict_engine::text::TextHits::new();
     for (i, line) in std::io::stdin()
         .lock()
         .lines()
@@ -42,11 +44,21 @@ fn main() {
                 other => why.push(format!("{other:?}")),
             }
         }
+        // Every category's score, what the rules compare (guards included).
+        let mut scores = Vec::new();
+        if snap.matcher().scan(&line, &mut hits).is_ok() {
+            for &(c, score) in hits.scores() {
+                if let Some(cat) = snap.categories().get(usize::from(c.0)) {
+                    scores.push(format!("{}={score}", cat.id));
+                }
+            }
+        }
         println!(
-            "{} {:?} [{}] {}",
+            "{} {:?} [{}] {{{}}} {}",
             d.verdict,
             d.rule,
             why.join(" "),
+            scores.join(" "),
             line.chars().take(60).collect::<String>()
         );
     }

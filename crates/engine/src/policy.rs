@@ -40,8 +40,8 @@ impl TextGroup {
     }
 
     /// Whether this `unless` group vetoes a rule whose text groups are `text`: one of its
-    /// categories reaches `min` **and** scores at least as much as the strongest category of
-    /// `text` in `hits`. A bank's warning or a one-time-code notice that quotes scam words
+    /// categories reaches `min` **and** scores more than the strongest category of `text` in
+    /// `hits`. A bank's warning or a one-time-code notice that quotes scam words
     /// outweighs them; a scam with a few warning or notice words appended (`谨防诈骗`,
     /// `验证码请勿告诉他人`) does not, so the guard cannot be bought with four characters.
     pub fn outweighs(&self, hits: Option<&TextHits>, text: &[TextGroup]) -> bool {
@@ -56,7 +56,7 @@ impl TextGroup {
             .unwrap_or(0);
         self.categories.iter().any(|&c| {
             let s = h.score(c);
-            s >= self.min && s >= strongest
+            s >= self.min && s > strongest
         })
     }
 

@@ -197,6 +197,15 @@ fn notice_or_warning_words_appended_to_a_scam_buy_no_pass() {
             "国内顶尖操盘手建群，每晚公布明日涨停牛股，人满即封。",
             "QQ验证码，回T退订",
         ),
+        (
+            "您已被抽中为幸运用户，获得现金8888元，详情请登录 http://prize.example/a 领取",
+            "。谨防诈骗",
+        ),
+        // A look-alike of the bank's domain is no warning's: no guard rescues it.
+        (
+            "【工商银行】您的网银即将过期，请登录 http://icbc-jf.top 更新",
+            "。谨防诈骗",
+        ),
     ] {
         let alone = sms(script);
         let appended = sms(&format!("{script}{tail}"));
