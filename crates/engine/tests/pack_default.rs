@@ -165,6 +165,12 @@ fn evasions_of_contacts_and_wechat_are_undone() {
         .normaliser()
         .normalise_into("请査看詳情，領取獎品", &mut out);
     assert_eq!(out.as_str(), "请查看详情领取奖品");
+    // Shinjitai in the words scripts are made of: 刷単, 転账, 支払, 保険, 実名.
+    snap.matcher()
+        .normaliser()
+        .normalise_into("兼职刷単日結佣金，先転账，支払宝保険実名", &mut out);
+    assert_eq!(out.as_str(), "兼职刷单日结佣金先转账支付宝保险实名");
+    assert_caught("兼职刷単日结佣金三百，先墊付后返利", "order_brushing");
     assert_caught(
         "您已被抽中为幸运用户，获得现金8888元及笔记本电脑一台，详情请査看 http://prize.example/a 领取，需先缴纳公证费",
         "prize",
