@@ -6,7 +6,8 @@
 //! file) how many were blocked, warned and passed.
 //!
 //! - `telecom_fraud_texts_5.tsv` and `spam80w_sample3.tsv` (`label<TAB>text`): the bar is "no
-//!   worse than before the detection issue": fraud caught (block or warn) ≥ 76.6 % overall and
+//!   worse than when the detection issue was resolved": fraud caught (block or warn) ≥ 80 %
+//!   overall (76.6 % before it) and
 //!   ≥ 50 % per fraud label, legitimate (`normal`, `ham`) blocked ≤ 0.13 % overall and < 0.5 %
 //!   per label. The spam80w `spam` rows are advertising, not fraud: reported, not asserted.
 //! - `fbs_sms_dev.tsv` (`label<TAB>family<TAB>text`, real fake-base-station SMS with their links,
@@ -37,8 +38,9 @@ const MAX_LEGIT_BLOCKED_PER_LABEL: f64 = 0.005;
 const MAX_LEGIT_BLOCKED: f64 = 0.001_32;
 /// Fraud scripts caught (block or warn): at least this fraction per fraud label.
 const MIN_FRAUD_RECALL_PER_LABEL: f64 = 0.50;
-/// Fraud scripts caught over all fraud labels of the older file (76.6 % before the issue).
-const MIN_FRAUD_RECALL: f64 = 0.766;
+/// Fraud scripts caught over all fraud labels of the older file: 76.6 % before the detection
+/// issue (its bar), 80.4 % when it was resolved; the bar is held just under that.
+const MIN_FRAUD_RECALL: f64 = 0.80;
 /// Fake-base-station fraud SMS with ten or more Chinese characters caught: at least this.
 const MIN_FBS_RECALL: f64 = 0.90;
 /// Fake-base-station legitimate SMS blocked: at most this.
