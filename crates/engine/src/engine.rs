@@ -269,6 +269,7 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
         let mut contact_lists = 0u64;
         let mut lure_domain = false;
         let mut links = 0u8;
+        let mut unofficial_contact = false;
         let mut template = None;
         let mut degraded = false;
         let text_hits = match text {
@@ -298,8 +299,10 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
                     match c.kind {
                         ContactKind::Phone => {
                             let read = readings(c.value, &snap.numbers);
+                            let mut official = false;
                             for num in read.iter() {
                                 let found = snap.lists.lookup(num, ev.at_ms);
+                                official |= list_mask(&found) & snap.allow_mask != 0;
                                 if found.is_empty() {
                                     continue;
                                 }
@@ -312,14 +315,18 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
                                     n += 1;
                                 }
                             }
+                            unofficial_contact |= !official;
                         }
                         ContactKind::Url | ContactKind::Domain => {
                             if let Some(h) = c.host {
                                 lure_domain |= snap.lure_domain(h).is_some();
-                                links |= snap.links.classify(h).bits;
+                                let bits = snap.links.classify(h).bits;
+                                links |= bits;
+                                unofficial_contact |=
+                                    bits & crate::text::links::LINK_UNOFFICIAL != 0;
                             }
                         }
-                        ContactKind::Qq | ContactKind::WeChat => {}
+                        ContactKind::Qq | ContactKind::WeChat => unofficial_contact = true,
                     }
                 }
                 Some(&*hits)
@@ -338,6 +345,7 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
             text: text_hits,
             behaviour: flags.bits(),
             links,
+            unofficial_contact,
             allowlisted,
         };
         let ctx = Context {

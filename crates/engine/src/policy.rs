@@ -157,6 +157,11 @@ pub struct Facts<'a> {
     pub behaviour: u8,
     /// Kinds of the links in the text (`LINK_*` bits of [`crate::text::links`]).
     pub links: u8,
+    /// The text gives a contact that is on no allow list: a phone number none of whose
+    /// readings is allowlisted, a QQ or WeChat id, or a link to an unofficial host. A guard
+    /// (`unless`) never rescues such a text: a real notice or warning sends the reader to
+    /// official numbers and hosts only (`【京东】验证码…如非本人操作请致电客服171…` is a scam).
+    pub unofficial_contact: bool,
     /// The ingress is domestic and the caller or the callee grants allowlist trust: its
     /// primary reading is on an allow list and none of its alternative readings is on a block
     /// or warn list (see [`crate::engine`]).
@@ -187,7 +192,8 @@ pub enum Condition {
     ContactLureDomain,
     /// `text`: every text group is met.
     Text,
-    /// `unless`: no group of these outweighs the rule's text ([`TextGroup::outweighs`]).
+    /// `unless`: no group of these outweighs the rule's text ([`TextGroup::outweighs`]), or the
+    /// text gives an unofficial contact ([`Facts::unofficial_contact`]).
     Unless,
     /// `ingress`: the ingress class.
     Ingress,
@@ -294,7 +300,9 @@ impl Condition {
             Condition::ContactIn => w.contact_in == 0 || w.contact_in & f.contact_lists != 0,
             Condition::ContactLureDomain => !w.contact_lure_domain || f.lure_domain,
             Condition::Text => w.text.iter().all(|g| g.met(f.text)),
-            Condition::Unless => !w.unless.iter().any(|g| g.outweighs(f.text, &w.text)),
+            Condition::Unless => {
+                f.unofficial_contact || !w.unless.iter().any(|g| g.outweighs(f.text, &w.text))
+            }
             Condition::Ingress => w.ingress.is_none_or(|i| i == f.ingress),
             Condition::Channel => w.channel.is_none_or(|c| c == f.channel),
             Condition::CallerKind => {
@@ -687,6 +695,7 @@ mod tests {
             text: None,
             behaviour: 0,
             links: 0,
+            unofficial_contact: false,
             allowlisted: false,
         }
     }
@@ -825,6 +834,7 @@ mod tests {
                 text: None,
                 behaviour: fact[7] / 2 % 4,
                 links: fact[6] / 4 % 4,
+                unofficial_contact: fact[5] / 4 % 2 == 1,
                 allowlisted,
             };
             let plain = p

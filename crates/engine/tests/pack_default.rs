@@ -226,6 +226,20 @@ fn notice_or_warning_words_appended_to_a_scam_buy_no_pass() {
 }
 
 #[test]
+fn a_one_time_code_notice_with_an_unofficial_callback_is_a_scam() {
+    // The fake "auto-charge" notice: a real-looking one-time code, then a number to call to
+    // cancel. A real notice names the service's official number, and passes.
+    let scam = "【京东金融】您的验证码为482913，5分钟内有效，请勿告诉他人。\
+                您正在开通百万医疗保障，每月自动扣费，如非本人操作请致电客服17100009753取消。";
+    let d = sms(scam);
+    assert_eq!(d.verdict, Verdict::Block, "{}", json(&d));
+    assert_verdict(
+        "【工商银行】您的验证码为482913，5分钟内有效，请勿告诉他人。如有疑问请致电95588。",
+        Verdict::Pass,
+    );
+}
+
+#[test]
 fn legitimate_look_alikes_pass() {
     for text in [
         "【工商银行】您的验证码为482913，5分钟内有效，请勿告诉他人。",

@@ -70,6 +70,7 @@ fn facts<'a>(text: Option<&'a TextHits>, variant: u32) -> Facts<'a> {
         text,
         behaviour: (variant >> 11 & 0b111) as u8,
         links: (variant >> 15 & 0b11) as u8,
+        unofficial_contact: variant >> 17 & 1 == 1,
         allowlisted: variant & 16384 != 0,
     }
 }
@@ -79,7 +80,7 @@ proptest! {
     #[test]
     fn mask_evaluation_picks_the_rule_the_conditions_pick(
         picks in proptest::collection::vec(any::<proptest::sample::Index>(), 0..5),
-        variant in 0u32..32768,
+        variant in 0u32..262_144,
     ) {
         thread_local! {
             static PACK: (Snapshot, Vec<String>) = (pack(), phrases());
