@@ -300,7 +300,9 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
                         ContactKind::Phone => {
                             let read = readings(c.value, &snap.numbers);
                             let mut official = false;
+                            let mut callback = false;
                             for num in read.iter() {
+                                callback |= is_callback_number(num, snap.numbers.country_code);
                                 let found = snap.lists.lookup(num, ev.at_ms);
                                 official |= list_mask(&found) & snap.allow_mask != 0;
                                 if found.is_empty() {
@@ -315,7 +317,7 @@ pub fn decide_with(snap: &Snapshot, behaviour: Option<&Behaviour>, ev: &Event<'_
                                     n += 1;
                                 }
                             }
-                            unofficial_contact |= !official;
+                            unofficial_contact |= callback && !official;
                         }
                         ContactKind::Url | ContactKind::Domain => {
                             if let Some(h) = c.host {
@@ -793,6 +795,21 @@ fn link_evidence(ctx: &Context<'_, '_>, mask: u8, out: &mut Out) {
 
 /// List evidence of one party for the lists in `mask`: its primary reading's hits, then those
 /// of its alternative readings (block and warn lists only), each naming the reading that hit.
+/// Whether `n` is the kind of callback number a scam gives: a home mobile (`+86 1[3-9]…` in
+/// China), or any full number under another country's plan. Fixed lines and 400/800 numbers
+/// are not: a police station's or a shop's notice gives them too, and a guard must still
+/// be able to pass those notices.
+fn is_callback_number(n: &Normalised, country_code: u16) -> bool {
+    if n.kind() != crate::number::NumberKind::E164 {
+        return false;
+    }
+    if country_code != 86 {
+        return true;
+    }
+    let s = n.as_str().as_bytes();
+    s.len() == 14 && s.starts_with(b"+861") && s.get(4).is_some_and(|d| (b'3'..=b'9').contains(d))
+}
+
 fn party_evidence(
     snap: &Snapshot,
     role: Role,

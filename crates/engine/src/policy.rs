@@ -40,8 +40,8 @@ impl TextGroup {
     }
 
     /// Whether this `unless` group vetoes a rule whose text groups are `text`: one of its
-    /// categories reaches `min` **and** scores more than the strongest category of `text` in
-    /// `hits`. A bank's warning or a one-time-code notice that quotes scam words
+    /// categories reaches `min` **and** scores at least as much as the strongest category of
+    /// `text` in `hits`. A bank's warning or a one-time-code notice that quotes scam words
     /// outweighs them; a scam with a few warning or notice words appended (`谨防诈骗`,
     /// `验证码请勿告诉他人`) does not, so the guard cannot be bought with four characters.
     pub fn outweighs(&self, hits: Option<&TextHits>, text: &[TextGroup]) -> bool {
@@ -56,7 +56,7 @@ impl TextGroup {
             .unwrap_or(0);
         self.categories.iter().any(|&c| {
             let s = h.score(c);
-            s >= self.min && s > strongest
+            s >= self.min && s >= strongest
         })
     }
 
@@ -157,8 +157,9 @@ pub struct Facts<'a> {
     pub behaviour: u8,
     /// Kinds of the links in the text (`LINK_*` bits of [`crate::text::links`]).
     pub links: u8,
-    /// The text gives a contact that is on no allow list: a phone number none of whose
-    /// readings is allowlisted, a QQ or WeChat id, or a link to an unofficial host. A guard
+    /// The text gives a contact that is on no allow list: a mobile number none of whose
+    /// readings is allowlisted (fixed lines and 400 numbers, which police stations and shops
+    /// give too, do not count), a QQ or WeChat id, or a link to an unofficial host. A guard
     /// (`unless`) never rescues such a text: a real notice or warning sends the reader to
     /// official numbers and hosts only (`【京东】验证码…如非本人操作请致电客服171…` is a scam).
     pub unofficial_contact: bool,
