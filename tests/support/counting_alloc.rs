@@ -1,6 +1,6 @@
 //! A global allocator that counts allocations on the threads that ask it to, for the tests
-//! that hold a hot path to "allocates nothing" or to a bound (`crates/engine/tests/alloc_free.rs`,
-//! `crates/gateway/tests/alloc_count.rs`). Included with `#[path]` and installed with
+//! that hold a hot path to "allocates nothing" or to a bound (`zero_alloc.rs` of the SIP parser
+//! and the SMPP codec, `alloc_free.rs` of the engine, `alloc_count.rs` of the gateway). Included with `#[path]` and installed with
 //! `#[global_allocator] static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;`.
 //! Other threads (the record writer, the test harness) are never counted.
 

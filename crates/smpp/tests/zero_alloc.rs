@@ -1,35 +1,15 @@
 //! Zero copy: framing and decoding a submit_sm (UCS-2, UDH, TLVs), reading its
 //! addresses, TLVs and message view allocate nothing. A counting global
-//! allocator proves it (this file is its own test binary, one test, so no
-//! other thread allocates meanwhile).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+//! allocator proves it (counting on this thread only).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use interdict_smpp::{frame, text, Address, Body, Pdu, Sm, TlvTag, DEFAULT_MAX_PDU_LEN};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator, only counting calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+#[path = "../../../tests/support/counting_alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 #[test]
 fn decoding_a_submit_sm_allocates_nothing() {
@@ -66,29 +46,31 @@ fn decoding_a_submit_sm_allocates_nothing() {
     .to_vec()
     .unwrap();
 
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
-    let len = frame(&wire, DEFAULT_MAX_PDU_LEN).unwrap().unwrap();
-    let pdu = Pdu::decode(&wire[..len]).unwrap();
-    let sm = pdu.as_sm().unwrap();
-    let (src, dst) = (sm.source, sm.destination);
-    let reference = sm
-        .tlvs
-        .get(TlvTag::UserMessageReference)
-        .and_then(|t| t.as_u16());
-    let vendor = sm
-        .tlvs
-        .iter()
-        .filter(|t| matches!(t.tag, TlvTag::Other(0x1403)))
-        .count();
-    let message = sm.message().unwrap();
-    let concat = message.concat.unwrap();
-    let after = ALLOCATIONS.load(Ordering::SeqCst);
-
+    let (pdu, framing) = counting_alloc::allocations_in(|| {
+        let len = frame(&wire, DEFAULT_MAX_PDU_LEN).unwrap().unwrap();
+        Pdu::decode(&wire[..len]).unwrap()
+    });
+    let ((src, dst, reference, vendor, message, concat), reading) =
+        counting_alloc::allocations_in(|| {
+            let sm = pdu.as_sm().unwrap();
+            let (src, dst) = (sm.source, sm.destination);
+            let reference = sm
+                .tlvs
+                .get(TlvTag::UserMessageReference)
+                .and_then(|t| t.as_u16());
+            let vendor = sm
+                .tlvs
+                .iter()
+                .filter(|t| matches!(t.tag, TlvTag::Other(0x1403)))
+                .count();
+            let message = sm.message().unwrap();
+            let concat = message.concat.unwrap();
+            (src, dst, reference, vendor, message, concat)
+        });
     assert_eq!(
-        after - before,
-        0,
-        "decoding allocated {} times",
-        after - before
+        (framing, reading),
+        (0, 0),
+        "allocations while framing and decoding, while reading"
     );
     assert_eq!((src.ton, src.npi, src.addr), (1, 1, &b"8617000000001"[..]));
     assert_eq!(dst.addr, b"8617100000002");
