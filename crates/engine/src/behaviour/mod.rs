@@ -59,6 +59,7 @@ use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
 use crate::campaign::{sketch, TemplateCount, TemplateTable};
+use crate::lists::mix;
 use crate::number::{Normalised, NumberKey};
 
 mod config;
@@ -430,14 +431,6 @@ impl Behaviour {
         }
         best.map_or(base, |p| p.thresholds.apply(base))
     }
-}
-
-/// SplitMix64 finaliser.
-pub(crate) fn mix(key: u64) -> u64 {
-    let mut z = key;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

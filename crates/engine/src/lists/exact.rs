@@ -89,9 +89,10 @@ impl ExactTable {
     }
 }
 
-/// SplitMix64 finaliser: spreads sequential numbers over the table.
+/// SplitMix64 finaliser: spreads sequential numbers over the table (and, in behaviour, over
+/// shards and fingerprints).
 #[inline]
-pub(super) fn mix(key: u64) -> u64 {
+pub(crate) fn mix(key: u64) -> u64 {
     let mut z = key;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

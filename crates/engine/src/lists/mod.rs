@@ -65,11 +65,12 @@ use crate::number::{Normalised, NumberKey, NumberKind, KEY_BITS};
 
 mod builder;
 mod exact;
+pub(crate) use exact::mix;
 mod overlay;
 mod prefix;
 
 pub use builder::NumberListsBuilder;
-use exact::{mix, ExactTable};
+use exact::ExactTable;
 use overlay::{Overlay, OverlayEntry, OverlayMap};
 use prefix::{PrefixIndex, PrefixRecord};
 
