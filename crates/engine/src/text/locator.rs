@@ -133,6 +133,11 @@ pub(super) fn hyperscan_reading(regex: &str) -> Option<String> {
     edits.sort_unstable_by_key(|e| std::cmp::Reverse(e.0));
     let mut out = regex.to_owned();
     for (from, to, with) in edits {
+        // Spans come from parsing this very text, so they are in range and on character
+        // boundaries; a span that is not refuses the pattern rather than panicking.
+        if from > to || !out.is_char_boundary(from) || !out.is_char_boundary(to) {
+            return None;
+        }
         out.replace_range(from..to, &with);
     }
     Some(out)
